@@ -1,0 +1,1 @@
+"""DomainLens domains: pure Python (no streamlit), built on ``models``."""

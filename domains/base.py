@@ -1,0 +1,241 @@
+"""Contracts every DomainLens domain implements, and the optional capabilities
+pages look for. Pages check capabilities (``isinstance(x, Explainer)``), never
+domain names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import plotly.graph_objects as go
+import polars as pl
+import torch
+
+from models.checkpoints import Bundle, BundleWriter
+from models.training import CancelToken, ProgressFn
+
+InputKind = Literal["tabular", "text", "image", "text_pair", "interactions"]
+Family = Literal["hf", "torch", "sklearn", "external"]
+
+
+class DomainLensError(Exception):
+    """A problem the user can fix; the message says what is wrong and how to fix it.
+
+    The CLI prints it as one line and the dashboard as one ``st.error``; neither
+    shows a traceback for it.
+    """
+
+
+class DataError(DomainLensError):
+    """Input data that cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One entry of a domain's model menu. Specs are data: nothing is built here."""
+
+    key: str
+    title: str
+    family: Family
+    source: str = ""  # hub id, local folder or bundled package; "" for from-scratch models
+    revision: str | None = None
+    trainable: bool = True
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A named dataset a domain can load without any user input."""
+
+    key: str
+    title: str
+    description: str
+    kind: Literal["bundled", "hub", "path"] = "bundled"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One input of a form (single prediction, what-if, evaluation options)."""
+
+    name: str
+    kind: Literal["number", "integer", "category", "text", "bool"]
+    default: Any = None
+    choices: tuple[Any, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    help: str = ""
+
+
+@dataclass
+class DomainData:
+    """A loaded dataset: the frame plus what the domain needs to know about it."""
+
+    name: str
+    frame: pl.DataFrame
+    target: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    """Evaluation result: lowercase metric names, plus frames the charts are drawn from."""
+
+    metrics: dict[str, float]
+    frames: dict[str, pl.DataFrame] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """User-facing training knobs; ``None`` means the domain's default recipe."""
+
+    epochs: int | None = None
+    cv: int | None = None
+    seed: int = 42
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded model. ``predict`` maps a frame to one output row per input row,
+    vectorised and side-effect free; predictors are shared between sessions."""
+
+    model_key: str
+
+    def predict(self, batch: pl.DataFrame) -> pl.DataFrame: ...
+
+    def to_bundle(self) -> BundleWriter:
+        """Everything needed to rebuild this predictor from a checkpoint."""
+        ...
+
+
+@dataclass
+class TrainOutcome:
+    """What a training run produced; ``bundle`` is set once it has been saved."""
+
+    predictor: Predictor
+    metrics: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    report: Report | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    bundle: Bundle | None = None
+
+
+@runtime_checkable
+class LiveMonitor(Protocol):
+    """Accumulates scored stream batches and draws the domain's live charts."""
+
+    def update(self, inputs: pl.DataFrame, outputs: pl.DataFrame) -> None: ...
+
+    def charts(self) -> dict[str, go.Figure]: ...
+
+    def alerts(self) -> list[str]: ...
+
+    def table(self) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class Domain(Protocol):
+    key: str
+    title: str
+    icon: str
+    description: str
+    input_kind: InputKind
+
+    def datasets(self) -> Sequence[DataSource]: ...
+
+    def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
+        """Load a bundled dataset by key, or a user file by path (``None``: default)."""
+        ...
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData: ...
+
+    def models(self) -> Sequence[ModelSpec]:
+        """The model menu, default model first."""
+        ...
+
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor: ...
+
+    def train(
+        self,
+        spec: ModelSpec,
+        data: DomainData,
+        settings: TrainSettings,
+        *,
+        device: torch.device,
+        progress: ProgressFn,
+        cancel: CancelToken,
+    ) -> TrainOutcome: ...
+
+    def evaluate(
+        self, predictor: Predictor, data: DomainData, *, split: str = "test", options: Mapping[str, Any] | None = None
+    ) -> Report: ...
+
+    def charts(self, report: Report) -> dict[str, go.Figure]: ...
+
+    def explore(self, data: DomainData) -> dict[str, go.Figure]: ...
+
+    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]: ...
+
+    def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Events to replay live, in arrival order (the Live tab paces them)."""
+        ...
+
+    def monitor(self, predictor: Predictor, data: DomainData) -> LiveMonitor: ...
+
+
+# ---- optional capabilities -------------------------------------------------------------------
+
+
+@dataclass
+class Explanation:
+    """Additive attributions for one input: ``base + sum(contribution) == value``."""
+
+    frame: pl.DataFrame  # columns: feature, value, contribution
+    base_value: float
+    output_value: float
+    space: str = "log-odds"
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    def explain(self, row: pl.DataFrame) -> Explanation: ...
+
+    def global_importance(self, data: pl.DataFrame) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class Thresholded(Protocol):
+    threshold: float
+
+    def with_threshold(self, threshold: float) -> Predictor: ...
+
+
+@runtime_checkable
+class HasEvaluationOptions(Protocol):
+    def evaluation_fields(self) -> list[FieldSpec]: ...
+
+
+@runtime_checkable
+class HasStreamOptions(Protocol):
+    def stream_fields(self) -> list[FieldSpec]: ...
+
+
+@runtime_checkable
+class TokenStreamer(Protocol):
+    def stream_text(self, text: str, **options: Any) -> Iterator[str]: ...
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    def recommend(self, user: Any, k: int = 10) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class HasInputReader(Protocol):
+    """Domains whose prediction inputs are not plain tables (images, DICOM, text files)."""
+
+    def read_input(self, path: Path) -> pl.DataFrame: ...

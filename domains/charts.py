@@ -1,0 +1,97 @@
+"""Plotly figures shared by domains: classification curves, confusion matrices,
+distributions, attribution waterfalls and live-stream panels."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+import polars as pl
+
+from domains.base import Explanation
+
+TEMPLATE = "plotly_white"
+
+
+def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    fig.update_layout(title=title, template=TEMPLATE, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    return fig
+
+
+def roc_chart(roc: pl.DataFrame, auc: float, operating: tuple[float, float] | None = None) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", name=f"ROC (AUC {auc:.3f})"))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="chance"))
+    if operating is not None:
+        fig.add_trace(go.Scatter(x=[operating[0]], y=[operating[1]], mode="markers",
+                                 marker={"size": 12, "symbol": "x"}, name="operating point"))
+    fig.update_xaxes(title="false positive rate", range=[0, 1])
+    fig.update_yaxes(title="true positive rate", range=[0, 1.02])
+    return _layout(fig, "ROC curve")
+
+
+def pr_chart(pr: pl.DataFrame, base_rate: float) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=pr["recall"], y=pr["precision"], mode="lines", name="precision-recall"))
+    fig.add_hline(y=base_rate, line_dash="dot", line_color="grey", annotation_text="base rate")
+    fig.update_xaxes(title="recall", range=[0, 1])
+    fig.update_yaxes(title="precision", range=[0, 1.02])
+    return _layout(fig, "Precision-recall")
+
+
+def calibration_chart(cal: pl.DataFrame) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="model",
+                               text=[f"{n} rows" for n in cal["count"]]))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
+                             name="perfect calibration"))
+    fig.update_xaxes(title="mean predicted probability", range=[0, 1])
+    fig.update_yaxes(title="observed rate", range=[0, 1])
+    return _layout(fig, "Calibration")
+
+
+def confusion_chart(conf: pl.DataFrame) -> go.Figure:
+    wide = conf.pivot(on="predicted", index="actual", values="count")
+    cols = [c for c in wide.columns if c != "actual"]
+    fig = go.Figure(go.Heatmap(z=wide.select(cols).to_numpy(), x=cols, y=wide["actual"].to_list(),
+                               colorscale="Blues", text=wide.select(cols).to_numpy(), texttemplate="%{text}"))
+    fig.update_xaxes(title="predicted")
+    fig.update_yaxes(title="actual", autorange="reversed")
+    return _layout(fig, "Confusion matrix")
+
+
+def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str) -> go.Figure:
+    fig = px.histogram(frame.to_pandas(), x=value, color=cls, barmode="overlay", nbins=40, opacity=0.65)
+    return _layout(fig, title)
+
+
+def waterfall_chart(explanation: Explanation, top: int = 12) -> go.Figure:
+    frame = explanation.frame.head(top)
+    rest = float(explanation.frame["contribution"].sum() - frame["contribution"].sum())
+    labels = [f"{f} = {v}" for f, v in zip(frame["feature"], frame["value"], strict=True)]
+    values = frame["contribution"].to_list()
+    if explanation.frame.height > top:
+        labels.append(f"{explanation.frame.height - top} other inputs")
+        values.append(rest)
+    fig = go.Figure(go.Waterfall(
+        orientation="h",
+        y=["baseline", *labels, "this prediction"],
+        x=[explanation.base_value, *values, explanation.output_value],
+        measure=["absolute", *["relative"] * len(values), "total"],
+        increasing={"marker": {"color": "#d62728"}},
+        decreasing={"marker": {"color": "#2ca02c"}},
+    ))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title=f"contribution ({explanation.space})")
+    return _layout(fig, "Why this prediction", height=120 + 28 * (len(labels) + 2))
+
+
+def importance_chart(frame: pl.DataFrame, top: int = 15) -> go.Figure:
+    head = frame.head(top)
+    fig = go.Figure(go.Bar(x=head["importance"], y=head["feature"], orientation="h"))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(title="mean |contribution|")
+    return _layout(fig, "Global importance", height=120 + 24 * head.height)
+
+
+def metric_series_chart(frame: pl.DataFrame, x: str, title: str) -> go.Figure:
+    """Line per metric column against ``x`` (training curves, live throughput)."""
+    long = frame.unpivot(index=x, variable_name="metric", value_name="value").drop_nulls()
+    fig = px.line(long.to_pandas(), x=x, y="value", color="metric", markers=True)
+    return _layout(fig, title)

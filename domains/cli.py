@@ -1,0 +1,253 @@
+"""``domainlens`` command line: serve, models, train, evaluate, predict.
+
+Human-readable progress goes to stderr; with ``--json`` the last stdout line is one
+JSON object ``{"domain", "model", "checkpoint", "metrics"}``. User errors exit 2 with
+a one-line message and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from domains import registry
+from domains.base import DomainLensError, HasInputReader, ModelSpec, Predictor, TrainSettings
+from models.checkpoints import CheckpointError, list_bundles, load_bundle
+from models.device import DeviceUnavailableError, pick_device
+from models.hub import ModelSourceError
+from models.training import CancelToken, Progress
+
+USER_ERRORS = (DomainLensError, CheckpointError, DeviceUnavailableError, ModelSourceError, FileNotFoundError)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="domainlens", description="DomainLens dashboard and model tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the dashboard")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("DOMAINLENS_PORT", "8501")))
+    serve.add_argument("--address", default="localhost")
+
+    models = sub.add_parser("models", help="list models (default first) and saved checkpoints")
+    models.add_argument("domain", nargs="?")
+
+    train = sub.add_parser("train", help="train a model and save a checkpoint")
+    train.add_argument("domain")
+    train.add_argument("--model", required=True)
+    _data_args(train)
+    train.add_argument("--cv", type=int, default=None, help="K-fold cross-validation; then refit on all data")
+    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    train.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: artifacts root)")
+    train.add_argument("--json", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint, or train-and-evaluate a model")
+    evaluate.add_argument("domain")
+    _model_or_checkpoint(evaluate)
+    _data_args(evaluate)
+    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--json", action="store_true")
+
+    predict = sub.add_parser("predict", help="score a file through the micro-batcher")
+    predict.add_argument("domain")
+    _model_or_checkpoint(predict)
+    predict.add_argument("--input", type=Path, required=True)
+    predict.add_argument("--output", type=Path, required=True)
+    predict.add_argument("--batch-rows", type=int, default=8192)
+    predict.add_argument("--device", default="auto")
+    return parser
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None, help="dataset key or file (default: the domain's bundled data)")
+    p.add_argument("--target", default=None, help="target column of --data")
+    p.add_argument("--bad", default=None, help="target value that marks the positive/bad class")
+
+
+def _model_or_checkpoint(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--checkpoint", type=Path)
+    group.add_argument("--model")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except USER_ERRORS as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("DOMAINLENS_DEBUG"):
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc} (set DOMAINLENS_DEBUG=1 for details)",
+              file=sys.stderr)
+        return 1
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import dashboard  # only to locate app.py; importing the package does not import streamlit
+
+    app = Path(dashboard.__file__).with_name("app.py")
+    root = app.parent.parent  # .streamlit/config.toml lives at the project root
+    command = [sys.executable, "-m", "streamlit", "run", str(app),
+               "--server.port", str(args.port), "--server.address", args.address]
+    print(f"DomainLens on http://{args.address}:{args.port}", file=sys.stderr)
+    return subprocess.call(command, cwd=root if (root / ".streamlit").is_dir() else None)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    keys = [args.domain] if args.domain else registry.keys()
+    for key in keys:
+        domain = registry.get(key)
+        if not args.domain:
+            print(f"# {key}: {domain.title}")
+        for i, spec in enumerate(domain.models()):
+            print(f"{spec.key}\t{spec.title}\t{spec.family}{chr(9) + 'default' if i == 0 else ''}")
+        for bundle in list_bundles(key):
+            shown = ", ".join(f"{k}={v:.4f}" for k, v in list(bundle.metrics.items())[:4])
+            print(f"checkpoint\t{bundle.model}\t{bundle.path}\t{shown}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from domains.jobs import train_and_save
+
+    domain = registry.get(args.domain)
+    spec = _spec(domain.models(), args.model, args.domain)
+    device = pick_device(args.device)
+    data = domain.load_data(args.data, target=args.target, bad=args.bad)
+    settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed)
+    print(f"training {args.domain}/{spec.key} on {data.name} ({data.frame.height} rows) on {device}",
+          file=sys.stderr)
+    with _ProgressBar(f"train {spec.key}") as bar:
+        outcome = train_and_save(domain, spec, data, settings, device=device, progress=bar.update,
+                                 cancel=CancelToken(), out_dir=args.out)
+    assert outcome.bundle is not None
+    _finish(args, spec.key, str(outcome.bundle.path), outcome.metrics)
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    domain = registry.get(args.domain)
+    device = pick_device(args.device)
+    data = domain.load_data(args.data, target=args.target, bad=args.bad)
+    checkpoint: str | None = None
+    if args.checkpoint:
+        bundle = load_bundle(args.checkpoint)
+        _check_domain(bundle.domain, args.domain)
+        predictor: Predictor = domain.load(bundle, device)
+        model_key, checkpoint = bundle.model, str(bundle.path)
+    else:
+        spec = _spec(domain.models(), args.model, args.domain)
+        with _ProgressBar(f"fit {spec.key}") as bar:
+            predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
+                                     cancel=CancelToken()).predictor
+        model_key = spec.key
+    report = domain.evaluate(predictor, data, split=args.split)
+    _finish(args, model_key, checkpoint, report.metrics)
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from domains.io import read_table_file, write_table
+    from models.streaming import MicroBatcher, replay
+
+    domain = registry.get(args.domain)
+    device = pick_device(args.device)
+    if args.checkpoint:
+        bundle = load_bundle(args.checkpoint)
+        _check_domain(bundle.domain, args.domain)
+        predictor: Predictor = domain.load(bundle, device)
+    else:
+        predictor = domain.load(_spec(domain.models(), args.model, args.domain), device)
+    frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
+    batcher = MicroBatcher(predictor.predict, max_batch_rows=args.batch_rows)
+    parts: list[pl.DataFrame] = []
+    with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
+        for result in batcher.run(replay(frame, chunk_rows=args.batch_rows)):
+            parts.append(pl.concat([result.inputs, result.outputs], how="horizontal"))
+            bar.advance(result.rows)
+    write_table(pl.concat(parts, how="vertical_relaxed"), args.output)
+    print(f"wrote {frame.height} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+COMMANDS = {"serve": cmd_serve, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
+            "predict": cmd_predict}
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def _spec(specs: Sequence[ModelSpec], key: str, domain: str) -> ModelSpec:
+    for spec in specs:
+        if spec.key == key:
+            return spec
+    raise DomainLensError(f"unknown model '{key}' for {domain}; choose one of: {', '.join(s.key for s in specs)}")
+
+
+def _check_domain(found: str, wanted: str) -> None:
+    if found != wanted:
+        raise DomainLensError(f"that checkpoint belongs to the '{found}' domain, not '{wanted}'")
+
+
+def _finish(args: argparse.Namespace, model: str, checkpoint: str | None, metrics: dict[str, float]) -> None:
+    clean = {k.lower(): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
+    for key, value in clean.items():
+        print(f"  {key:>20}: {value:.4f}" if isinstance(value, float) else f"  {key:>20}: {value}",
+              file=sys.stderr)
+    if checkpoint:
+        print(f"checkpoint: {checkpoint}", file=sys.stderr)
+    if getattr(args, "json", False):
+        payload: dict[str, Any] = {"domain": args.domain, "model": model, "checkpoint": checkpoint,
+                                   "metrics": clean}
+        print(json.dumps(payload))
+
+
+class _ProgressBar:
+    """tqdm on stderr, fed by Progress reports or row counts."""
+
+    def __init__(self, desc: str, total: int | None = None, unit: str = "step") -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
+                         disable=os.environ.get("DOMAINLENS_NO_PROGRESS") == "1")
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
+
+    def update(self, progress: Progress) -> None:
+        if self._bar.total != progress.total:
+            self._bar.total = progress.total
+        self._bar.n = progress.step
+        if progress.stage:
+            self._bar.set_description_str(progress.stage[:40], refresh=False)
+        self._bar.refresh()
+
+    def advance(self, rows: int) -> None:
+        self._bar.update(rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""Credit Risk domain."""
+
+from domains.credit_risk.domain import CreditRiskDomain
+
+__all__ = ["CreditRiskDomain"]

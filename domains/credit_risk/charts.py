@@ -1,0 +1,61 @@
+"""Credit evaluation charts built from a ``Report``'s frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from domains.base import Report
+from domains.charts import (
+    _layout,
+    calibration_chart,
+    confusion_chart,
+    histogram_by_class,
+    pr_chart,
+    roc_chart,
+)
+from domains.metrics import threshold_metrics
+
+
+def credit_charts(report: Report) -> dict[str, go.Figure]:
+    f = report.frames
+    threshold = float(report.info["threshold"])
+    scores = f["scores"]
+    y, p = scores["y"].to_numpy(), scores["p_bad"].to_numpy()
+    at = threshold_metrics(y, p, threshold)
+    figures = {
+        "ROC": roc_chart(f["roc"], report.metrics["auc"], (1 - at["specificity"], at["sensitivity"])),
+        "Precision-recall": pr_chart(f["pr"], float(np.mean(y))),
+        "Calibration": calibration_chart(f["calibration"]),
+        "Score distribution": histogram_by_class(scores, "p_bad", "class", "P(bad) by actual outcome"),
+        "Confusion matrix": confusion_chart(f["confusion"]),
+        "Expected cost": cost_chart(f["cost_curve"], threshold),
+    }
+    if f["fairness"].height:
+        figures["Fairness"] = fairness_chart(f["fairness"])
+    return figures
+
+
+def cost_chart(curve: pl.DataFrame, threshold: float) -> go.Figure:
+    best = curve.sort("expected_cost").row(0, named=True)
+    fig = go.Figure(go.Scatter(x=curve["threshold"], y=curve["expected_cost"], mode="lines", name="expected cost"))
+    fig.add_trace(go.Scatter(x=[best["threshold"]], y=[best["expected_cost"]], mode="markers+text",
+                             marker={"size": 12, "color": "#d62728"}, name="optimum",
+                             text=[f"optimum {best['threshold']:.2f}"], textposition="top center"))
+    fig.add_vline(x=threshold, line_dash="dot", annotation_text=f"in use {threshold:.2f}")
+    fig.update_xaxes(title="reject if P(bad) >= threshold", range=[0, 1])
+    fig.update_yaxes(title="expected cost per applicant")
+    return _layout(fig, "Expected cost vs threshold")
+
+
+def fairness_chart(groups: pl.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    for metric in ("approval_rate", "tpr", "fpr"):
+        fig.add_trace(go.Bar(
+            x=[f"{a}: {g}" for a, g in zip(groups["attribute"], groups["group"], strict=True)],
+            y=groups[metric], name=metric,
+        ))
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(title="rate", range=[0, 1])
+    return _layout(fig, "Decisions by group (TPR/FPR: rejection of bad/good applicants)")

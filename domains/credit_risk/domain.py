@@ -1,0 +1,176 @@
+"""Credit Risk: probability of default for loan applicants, with calibrated
+scores, cost-based decisions, explanations, fairness and drift monitoring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import torch
+
+from domains.base import (
+    DataError,
+    DataSource,
+    DomainData,
+    FieldSpec,
+    ModelSpec,
+    Predictor,
+    Report,
+    TrainOutcome,
+    TrainSettings,
+)
+from domains.credit_risk import data as credit_data
+from domains.credit_risk.charts import credit_charts
+from domains.credit_risk.live import CreditMonitor
+from domains.credit_risk.predict import CreditPredictor
+from domains.credit_risk.report import build_report
+from domains.credit_risk.train import costs_from
+from domains.credit_risk.train import train as run_training
+from domains.explore import distributions
+from domains.io import MAX_UPLOAD_BYTES
+from models.checkpoints import Bundle
+from models.training import CancelToken, ProgressFn
+
+MODELS = (
+    ModelSpec("gbm", "Gradient-boosted trees (LightGBM)", "sklearn", notes="Best CV AUC on German Credit."),
+    ModelSpec("scorecard", "Logistic-regression scorecard", "sklearn", notes="Transparent baseline; points per input."),
+    ModelSpec("neural", "Embeddings + MLP (PyTorch)", "torch", notes="Categorical embeddings, shared training loop."),
+)
+DRIFT_SHIFT = {"credit_amount": 2.5, "duration_in_month": 1.8}  # demo drift: bigger, longer loans
+
+
+class CreditRiskDomain:
+    key = "credit_risk"
+    title = "Credit Risk"
+    icon = ":material/account_balance:"
+    description = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
+    input_kind = "tabular"
+
+    def datasets(self) -> Sequence[DataSource]:
+        return credit_data.SOURCES
+
+    def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
+        return credit_data.load(source, target=options.get("target"), bad=options.get("bad"))
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
+        return credit_data.from_upload(
+            name, payload, target=options.get("target"), bad=options.get("bad"), max_bytes=MAX_UPLOAD_BYTES
+        )
+
+    def models(self) -> Sequence[ModelSpec]:
+        return MODELS
+
+    def spec(self, key: str) -> ModelSpec:
+        for spec in MODELS:
+            if spec.key == key:
+                return spec
+        raise DataError(f"Unknown credit model '{key}'. Choose one of: {', '.join(m.key for m in MODELS)}.")
+
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+        if isinstance(model, Bundle):
+            return CreditPredictor.from_bundle(model, device)
+        # An untrained spec: fit it on the default data (seconds for this domain).
+        outcome = self.train(model, self.load_data(), TrainSettings(), device=device,
+                             progress=lambda p: None, cancel=CancelToken())
+        return outcome.predictor
+
+    def train(
+        self,
+        spec: ModelSpec,
+        data: DomainData,
+        settings: TrainSettings,
+        *,
+        device: torch.device,
+        progress: ProgressFn,
+        cancel: CancelToken,
+    ) -> TrainOutcome:
+        return run_training(self.spec(spec.key), data, settings, device=device, progress=progress, cancel=cancel)
+
+    def evaluate(
+        self,
+        predictor: Predictor,
+        data: DomainData,
+        *,
+        split: str = "test",
+        options: Mapping[str, Any] | None = None,
+    ) -> Report:
+        if not isinstance(predictor, CreditPredictor):
+            raise TypeError("credit evaluation needs a CreditPredictor")
+        frame = self._split(data, split)
+        y = predictor.schema.labels(frame) if data.target == predictor.schema.target else self._labels(data, frame)
+        p = predictor.proba(frame)
+        costs = costs_from(dict(options or {})) if options else predictor.costs
+        threshold = float((options or {}).get("threshold", predictor.threshold))
+        report = build_report(y, p, threshold=threshold, costs=costs, frame=frame,
+                              labels=(predictor.schema.good_label, predictor.schema.bad_label))
+        report.info["split"] = split
+        return report
+
+    def charts(self, report: Report) -> dict[str, go.Figure]:
+        return credit_charts(report)
+
+    def explore(self, data: DomainData) -> dict[str, go.Figure]:
+        return distributions(data.frame, data.target)
+
+    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+        assert isinstance(predictor, CreditPredictor)
+        fields = []
+        for col in predictor.schema.columns:
+            if col.kind == "numeric":
+                whole = col.minimum.is_integer() and col.maximum.is_integer()
+                fields.append(FieldSpec(col.name, "integer" if whole else "number",
+                                        default=round(col.median) if whole else col.median,
+                                        minimum=col.minimum, maximum=col.maximum))
+            else:
+                fields.append(FieldSpec(col.name, "category", default=col.categories[0] if col.categories else "",
+                                        choices=col.categories))
+        return fields
+
+    def stream_fields(self) -> list[FieldSpec]:
+        return [FieldSpec("simulate_drift", "bool", default=False,
+                          help="From the middle of the stream, loans get larger and longer (watch PSI).")]
+
+    def evaluation_fields(self) -> list[FieldSpec]:
+        return [
+            FieldSpec("cost_accept_bad", "number", 5.0, minimum=0.0, help="Cost of approving a bad applicant."),
+            FieldSpec("cost_reject_good", "number", 1.0, minimum=0.0, help="Cost of rejecting a good applicant."),
+        ]
+
+    def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Applications in a shuffled order (no target), optionally drifting halfway."""
+        frame = data.frame.drop(data.target) if data.target else data.frame
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=7)
+        if options and options.get("simulate_drift"):
+            half = np.arange(frame.height) >= frame.height // 2
+            exprs = [
+                pl.when(pl.lit(half)).then(pl.col(c) * factor).otherwise(pl.col(c)).cast(frame.schema[c]).alias(c)
+                for c, factor in DRIFT_SHIFT.items() if c in frame.columns and frame.schema[c].is_numeric()
+            ]
+            frame = frame.with_columns(exprs) if exprs else frame
+        return frame
+
+    def monitor(self, predictor: Predictor, data: DomainData) -> CreditMonitor:
+        assert isinstance(predictor, CreditPredictor)
+        return CreditMonitor(predictor)
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(data: DomainData, split: str) -> pl.DataFrame:
+        if split == "all":
+            return data.frame
+        if split not in {"test", "train"}:
+            raise DataError(f"Unknown split '{split}' for credit data: use test, train or all.")
+        assert data.target is not None
+        y = (data.frame[data.target].cast(pl.String) == data.info["bad_value"]).to_numpy().astype(int)
+        train_idx, test_idx = credit_data.holdout_split(y)
+        return data.frame[test_idx if split == "test" else train_idx]
+
+    @staticmethod
+    def _labels(data: DomainData, frame: pl.DataFrame) -> np.ndarray:
+        assert data.target is not None
+        return (frame[data.target].cast(pl.String) == data.info["bad_value"]).to_numpy().astype(np.int64)

@@ -1,0 +1,1 @@
+"""Custom ``torch.nn`` modules used by DomainLens domains."""

@@ -1,0 +1,218 @@
+"""The one training loop for PyTorch models, plus the progress/cancel plumbing that
+every training job (torch or not) reports through.
+
+The loop is deliberately small: the caller supplies the per-batch loss and a
+validation function; the loop owns the optimiser steps, AMP on CUDA, gradient
+clipping, progress reports, the cancel check on every step, early stopping and
+restoring the best weights.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import torch
+
+from models.device import amp_dtype
+
+
+class TrainingCancelledError(RuntimeError):
+    """Raised inside a training job when its cancel token is set."""
+
+
+class CancelToken:
+    """Thread-safe cancel flag checked by training loops and streams."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise TrainingCancelledError("training was cancelled")
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; return True early if cancelled."""
+        return self._event.wait(seconds)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report: ``step`` of ``total`` plus whatever metrics are fresh."""
+
+    step: int
+    total: int
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    stage: str = ""
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 0.0
+
+
+class ProgressFn(Protocol):
+    def __call__(self, progress: Progress) -> None: ...
+
+
+def no_progress(progress: Progress) -> None:
+    """Default progress sink."""
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    epochs: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 5
+    monitor: str = "val_loss"
+    mode: Literal["min", "max"] = "min"
+    grad_clip: float | None = 1.0
+    amp: bool = True
+
+
+@dataclass
+class FitResult:
+    history: list[dict[str, float]]
+    best_epoch: int
+    best_score: float
+    stopped_early: bool
+    seconds: float
+
+
+LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
+ValidateFn = Callable[[torch.nn.Module], Mapping[str, float]]
+
+
+def fit(
+    model: torch.nn.Module,
+    batches: Callable[[int], Iterable[tuple[torch.Tensor, ...]]],
+    steps_per_epoch: int,
+    *,
+    loss_fn: LossFn,
+    validate: ValidateFn,
+    config: LoopConfig,
+    device: torch.device,
+    progress: ProgressFn = no_progress,
+    cancel: CancelToken | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    on_epoch_start: Callable[[int, torch.optim.Optimizer], None] | None = None,
+) -> FitResult:
+    """Train ``model`` in place and leave it holding the best weights seen.
+
+    ``batches(epoch)`` yields tuples of tensors already on ``device``; ``validate``
+    returns a metrics dict containing ``config.monitor``. Raises
+    ``TrainingCancelledError`` when ``cancel`` is set (checked every step).
+    """
+    started = time.perf_counter()
+    model.to(device)
+    opt = optimizer or torch.optim.AdamW(
+        (p for p in model.parameters() if p.requires_grad), lr=config.lr, weight_decay=config.weight_decay
+    )
+    dtype = amp_dtype(device) if config.amp else None
+    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16)
+    total = max(1, config.epochs * steps_per_epoch)
+    sign = 1.0 if config.mode == "min" else -1.0
+    best_score, best_epoch, best_state = math.inf, -1, copy.deepcopy(model.state_dict())
+    history: list[dict[str, float]] = []
+    step, stale = 0, 0
+    for epoch in range(config.epochs):
+        if on_epoch_start is not None:
+            on_epoch_start(epoch, opt)
+        model.train()
+        running, seen = 0.0, 0
+        for batch in batches(epoch):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = loss_fn(model, batch)
+            scaler.scale(loss).backward()
+            if config.grad_clip:
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            running += float(loss.detach())
+            seen += 1
+            step += 1
+            progress(Progress(step, total, {"train_loss": running / seen}, stage=f"epoch {epoch + 1}"))
+        model.eval()
+        with torch.inference_mode():
+            val = dict(validate(model))
+        if config.monitor not in val:
+            raise KeyError(f"validate() did not return the monitored metric {config.monitor!r}")
+        record = {"epoch": float(epoch + 1), "train_loss": running / max(seen, 1), **val}
+        history.append(record)
+        progress(Progress(step, total, record, stage=f"epoch {epoch + 1} done"))
+        score = sign * float(val[config.monitor])
+        if score < best_score:
+            best_score, best_epoch, stale = score, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    model.load_state_dict(best_state)
+    return FitResult(
+        history=history,
+        best_epoch=best_epoch + 1,
+        best_score=sign * best_score,
+        stopped_early=len(history) < config.epochs,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def tensor_batches(
+    tensors: tuple[torch.Tensor, ...],
+    batch_size: int,
+    *,
+    device: torch.device,
+    shuffle: bool = True,
+    seed: int = 0,
+) -> Callable[[int], Iterable[tuple[torch.Tensor, ...]]]:
+    """In-memory mini-batches, reshuffled deterministically each epoch."""
+    n = tensors[0].shape[0]
+    on_device = tuple(t.to(device) for t in tensors)
+
+    def epoch_batches(epoch: int) -> Iterable[tuple[torch.Tensor, ...]]:
+        if shuffle:
+            gen = torch.Generator().manual_seed(seed + epoch)
+            order = torch.randperm(n, generator=gen).to(device)
+        else:
+            order = torch.arange(n, device=device)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield tuple(t[idx] for t in on_device)
+
+    return epoch_batches
+
+
+def staged(progress: ProgressFn, stages: int) -> Callable[[int, str], ProgressFn]:
+    """Split one progress bar into ``stages`` equal parts.
+
+    ``staged(p, 6)(2, "fold 3")`` returns a ProgressFn whose (step, total) reports land
+    in the third sixth of the overall bar, tagged with the stage name.
+    """
+    resolution = 1000
+
+    def for_stage(index: int, name: str) -> ProgressFn:
+        def report(inner: Progress) -> None:
+            done = index * resolution + int(resolution * inner.fraction)
+            label = f"{name}: {inner.stage}" if inner.stage else name
+            progress(Progress(done, stages * resolution, inner.metrics, stage=label))
+
+        return report
+
+    return for_stage
