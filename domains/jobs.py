@@ -38,6 +38,10 @@ def train_and_save(
         "device": str(device),
         **outcome.info,
     }
+    if outcome.report is not None and "roc" in outcome.report.frames:
+        roc = outcome.report.frames["roc"]
+        step = max(1, roc.height // 100)  # ~100 points are plenty to overlay curves
+        metadata["curves"] = {"roc": {"fpr": roc["fpr"][::step].to_list(), "tpr": roc["tpr"][::step].to_list()}}
     outcome.bundle = save_bundle(
         domain.key, spec.key, BundleWriter(writer.tensors, metadata, writer.extra), root=root, out_dir=out_dir
     )

@@ -136,6 +136,7 @@ def save_bundle(
             write(tmp)
         _write_json(tmp / METADATA, meta)
         _fsync_dir(tmp)
+        _publish_permissions(tmp)
         _replace_dir(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -221,6 +222,13 @@ def _fsync_dir(folder: Path) -> None:
         if item.is_file():
             with item.open("rb") as handle:
                 os.fsync(handle.fileno())
+
+
+def _publish_permissions(folder: Path) -> None:
+    """mkdtemp makes a private (0700) folder; a published bundle is readable like any file."""
+    folder.chmod(0o755)
+    for item in folder.rglob("*"):
+        item.chmod(0o755 if item.is_dir() else 0o644)
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:

@@ -1,0 +1,20 @@
+"""DomainLens dashboard entry point: navigation built from the domain registry."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from domains import registry
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="DomainLens", page_icon=":material/insights:", layout="wide")
+
+home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
+models = st.Page("pages/models.py", title="Models", icon=":material/inventory_2:")
+domain_pages = [
+    st.Page(f"pages/{key}.py", title=registry.get(key).title, icon=registry.get(key).icon, url_path=key)
+    for key in registry.keys()
+    if (PAGES / f"{key}.py").is_file()  # a registered domain without a page is simply not listed
+]
+st.navigation({"DomainLens": [home, models], "Domains": domain_pages}).run()

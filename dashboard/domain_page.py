@@ -1,0 +1,90 @@
+"""The page every domain gets: sidebar data and model pickers, then five tabs."""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from dashboard import resources
+from dashboard.errors import guarded
+from dashboard.state import keep, kept
+from dashboard.views import evaluate, explore, live, predict, train
+from dashboard.views.common import PageContext
+from domains.base import Domain, DomainData, DomainLensError, Predictor
+from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
+from models.checkpoints import list_bundles
+
+TABS = ("Explore", "Predict", "Live", "Train", "Evaluate")
+
+
+def render_domain_page(key: str) -> None:
+    domain = resources.domain(key)
+    st.title(domain.title)
+    st.caption(domain.description)
+    with st.sidebar:
+        data, data_id = _pick_data(domain)
+        predictor, model_id, model_error = _pick_model(domain)
+    if data is None:
+        st.info("Choose a dataset in the sidebar to begin.")
+        return
+    ctx = PageContext(domain, data, data_id, predictor, model_id, model_error)
+    tabs = st.tabs(list(TABS))
+    for tab, view, name in zip(tabs, (explore, predict, live, train, evaluate), TABS, strict=True):
+        with tab, guarded(name):
+            view.render(ctx)
+
+
+def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
+    sources = {s.key: s.title for s in domain.datasets()}
+    choice_key = kept(f"{domain.key}-data-choice")
+    choice = st.radio("Data", [*sources, "upload"], key=choice_key, on_change=keep, args=(choice_key,),
+                      format_func=lambda k: sources.get(k, "Upload a file"))
+    if choice != "upload":
+        with guarded("Loading data"):
+            return resources.bundled_data(domain.key, choice), f"bundled:{choice}"
+        return None, ""
+    upload = st.file_uploader(f"CSV, Parquet or JSONL (max {MAX_UPLOAD_MB} MB)", type=["csv", "parquet", "jsonl"],
+                              key=f"{domain.key}-upload")
+    if upload is None:
+        return None, ""
+    payload = upload.getvalue()
+    with guarded("Reading the file"):
+        table = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
+        target = bad = None
+        if domain.input_kind == "tabular":
+            target = st.selectbox("Target column", table.columns, index=len(table.columns) - 1,
+                                  key=f"{domain.key}-upload-target")
+            values = sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50]
+            bad = st.selectbox("Value that marks a bad outcome", values, key=f"{domain.key}-upload-bad")
+        digest = hashlib.sha256(payload).hexdigest()[:16]
+        data = resources.uploaded_data(domain.key, upload.name, payload, target, bad)
+        return data, f"upload:{digest}:{target}:{bad}"
+    return None, ""
+
+
+def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
+    bundles = list_bundles(domain.key)
+    labels = {str(b.path): _bundle_label(b.model, b.version, b.metrics) for b in bundles}
+    specs = list(domain.models())
+    for spec in specs:
+        labels[f"spec:{spec.key}"] = f"{spec.title} (fit on default data)"
+    choices = list(labels)
+    key = kept(f"{domain.key}-model-choice")
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = choices[0]
+    choice = st.selectbox("Model", choices, key=key, on_change=keep, args=(key,), format_func=labels.__getitem__)
+    st.caption(f"Device: {resources.device_name()}")
+    try:
+        if choice.startswith("spec:"):
+            return resources.predictor_from_spec(domain.key, choice.removeprefix("spec:")), choice, None
+        return resources.predictor_from_checkpoint(domain.key, choice), choice, None
+    except DomainLensError as exc:
+        return None, choice, str(exc)
+    except Exception as exc:
+        return None, choice, f"Could not load the model: {type(exc).__name__}: {exc}"
+
+
+def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:
+    auc = metrics.get("auc")
+    return f"{model} · {version}" + (f" · AUC {auc:.3f}" if auc is not None else "")

@@ -1,0 +1,20 @@
+"""Home: one card per domain. Renders without loading any model or dataset."""
+
+import streamlit as st
+
+from dashboard import resources
+from domains import registry
+from models.checkpoints import list_bundles
+
+st.title("DomainLens")
+st.write("Domain AI models you can explore, score live, retrain and evaluate, in the browser or from the CLI.")
+st.caption(f"Compute device: {resources.device_name()}")
+for key in registry.keys():
+    domain = resources.domain(key)
+    with st.container(border=True):
+        st.subheader(domain.title)
+        st.write(domain.description)
+        models = domain.models()
+        st.markdown(f"**Models:** {', '.join(m.title for m in models)}")
+        st.markdown(f"**Trained checkpoints:** {len(list_bundles(key))}")
+        st.page_link(f"pages/{key}.py", label=f"Open {domain.title}", icon=":material/arrow_forward:")

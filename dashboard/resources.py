@@ -1,0 +1,64 @@
+"""Every ``st.cache_*`` call of the dashboard lives here, so what is shared between
+sessions (read-only predictors, datasets) is visible in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import torch
+
+from domains import registry
+from domains.base import Domain, DomainData, Predictor, Report
+from models.checkpoints import load_bundle
+from models.device import describe_device, pick_device
+
+
+@st.cache_resource(show_spinner=False)
+def device() -> torch.device:
+    return pick_device()
+
+
+@st.cache_resource(show_spinner=False)
+def device_name() -> str:
+    return describe_device(device())
+
+
+def domain(key: str) -> Domain:
+    return registry.get(key)  # registry caches instances itself; domains are light
+
+
+@st.cache_resource(show_spinner="Loading data...", max_entries=16)
+def bundled_data(domain_key: str, source: str) -> DomainData:
+    return registry.get(domain_key).load_data(source)
+
+
+@st.cache_resource(show_spinner="Loading data...", max_entries=8)
+def uploaded_data(domain_key: str, name: str, payload: bytes, target: str | None, bad: str | None) -> DomainData:
+    return registry.get(domain_key).read_upload(name, payload, target=target, bad=bad)
+
+
+@st.cache_resource(show_spinner="Loading model...", max_entries=8)
+def predictor_from_checkpoint(domain_key: str, path: str) -> Predictor:
+    return registry.get(domain_key).load(load_bundle(Path(path)), device())
+
+
+@st.cache_resource(show_spinner="Preparing the default model (first use only)...", max_entries=8)
+def predictor_from_spec(domain_key: str, model_key: str) -> Predictor:
+    dom = registry.get(domain_key)
+    spec = next(s for s in dom.models() if s.key == model_key)
+    return dom.load(spec, device())
+
+
+@st.cache_resource(show_spinner="Evaluating...", max_entries=32)
+def evaluation(
+    domain_key: str, model_id: str, data_id: str, _predictor: Predictor, _data: DomainData, split: str,
+    options: tuple[tuple[str, Any], ...],
+) -> Report:
+    return registry.get(domain_key).evaluate(_predictor, _data, split=split, options=dict(options))
+
+
+@st.cache_resource(show_spinner="Computing global importance...", max_entries=16)
+def global_importance(model_id: str, data_id: str, _explainer: Any, _data: DomainData) -> Any:
+    return _explainer.global_importance(_data.frame)

@@ -1,0 +1,1 @@
+"""Shared page sections: one module per domain-page tab."""

@@ -1,0 +1,47 @@
+"""Evaluate: metrics and charts on a split, with domain options (e.g. a cost matrix)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import resources
+from dashboard.errors import guarded
+from dashboard.state import keep, kept
+from dashboard.views.common import PageContext, figure_grid, need_model
+from domains.base import HasEvaluationOptions, Thresholded
+
+HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost")
+
+
+def render(ctx: PageContext) -> None:
+    predictor = need_model(ctx)
+    if predictor is None:
+        return
+    options: dict[str, float] = {}
+    cols = st.columns(3)
+    split = cols[0].selectbox("Split", ["test", "all"], key=f"{ctx.domain.key}-eval-split",
+                              help="test: the fixed 20% holdout; all: every row of the data.")
+    if isinstance(ctx.domain, HasEvaluationOptions):
+        for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
+            key = kept(f"{ctx.domain.key}-{field.name}", default=float(field.default))
+            options[field.name] = col.number_input(field.name.replace("_", " "), min_value=field.minimum,
+                                                   key=key, on_change=keep, args=(key,), help=field.help)
+    threshold_key = f"{ctx.domain.key}-threshold"
+    if isinstance(predictor, Thresholded):
+        options["threshold"] = float(st.session_state.get(threshold_key, predictor.threshold))
+    with guarded("Evaluation"):
+        report = resources.evaluation(ctx.domain.key, ctx.model_id, ctx.data_id, predictor, ctx.data, split,
+                                      tuple(sorted(options.items())))
+        shown = [(k, v) for k, v in report.metrics.items() if k in HEADLINE]
+        for start in range(0, len(shown), 5):
+            row = st.columns(5)
+            for col, (name, value) in zip(row, shown[start : start + 5], strict=False):
+                col.metric(name, f"{value:.3f}")
+        if "optimal_threshold" in report.metrics:
+            st.caption(f"Threshold in use {report.metrics['threshold']:.2f}; cost-optimal on this split "
+                       f"{report.metrics['optimal_threshold']:.2f}. Set it in the Predict tab.")
+        figure_grid(ctx.domain.charts(report), key="evaluate")
+        for name in ("fairness", "fairness_ratios"):
+            if name in report.frames and report.frames[name].height:
+                st.subheader("Fairness by group" if name == "fairness" else "Disparity ratios (min/max)")
+                st.dataframe(report.frames[name], width="stretch", hide_index=True)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.views.common import PageContext, figure_grid
+from domains.explore import summary
+
+
+def render(ctx: PageContext) -> None:
+    data = ctx.data
+    st.caption(f"{data.name}: {data.frame.height:,} rows x {data.frame.width} columns"
+               + (f"; target '{data.target}'" if data.target else ""))
+    st.dataframe(data.frame.head(200), width="stretch", height=260)
+    with st.expander("Summary statistics", expanded=True):
+        st.dataframe(summary(data.frame), width="stretch", hide_index=True)
+    figure_grid(ctx.domain.explore(data), key="explore")

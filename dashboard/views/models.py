@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from domains.charts import _layout
+from models.checkpoints import Bundle, list_bundles
+
+
+def render() -> None:
+    st.title("Models")
+    bundles = list_bundles()
+    if not bundles:
+        st.info("No checkpoints yet. Train one from a domain's Train tab or with `domainlens train`.")
+        return
+    rows = [{"domain": b.domain, "model": b.model, "version": b.version, "created": b.metadata.get("created"),
+             **{k: round(v, 4) for k, v in b.metrics.items()}, "path": str(b.path)} for b in bundles]
+    st.dataframe(pl.DataFrame(rows, infer_schema_length=None), width="stretch", hide_index=True)
+    labels = {str(b.path): f"{b.domain}/{b.model} · {b.version}" for b in bundles}
+    picked = st.multiselect("Pick two to compare", list(labels), default=list(labels)[:2], max_selections=2,
+                            format_func=labels.__getitem__, key="models-compare")
+    if len(picked) != 2:
+        return
+    chosen = [b for p in picked for b in bundles if str(b.path) == p]
+    _compare(chosen)
+
+
+def _compare(chosen: list[Bundle]) -> None:
+    names = [f"{b.model} · {b.version}" for b in chosen]
+    keys = sorted(set(chosen[0].metrics) | set(chosen[1].metrics))
+    table = pl.DataFrame({"metric": keys, **{n: [b.metrics.get(k) for k in keys] for n, b in zip(names, chosen,
+                                                                                                  strict=True)}})
+    st.dataframe(table, width="stretch", hide_index=True)
+    left, right = st.columns(2)
+    roc = go.Figure()
+    for name, b in zip(names, chosen, strict=True):
+        curve = b.metadata.get("curves", {}).get("roc")
+        if curve:
+            roc.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
+    roc.update_xaxes(title="false positive rate")
+    roc.update_yaxes(title="true positive rate")
+    left.plotly_chart(_layout(roc, "ROC curves"), width="stretch", key="models-roc")
+    history = go.Figure()
+    for name, b in zip(names, chosen, strict=True):
+        for i, metric in enumerate(("fold_auc", "val_loss")):
+            values = [h[metric] for h in b.metadata.get("history", []) if metric in h]
+            if values:
+                history.add_trace(go.Scatter(y=values, mode="lines+markers", name=f"{name}: {metric}",
+                                             line={"dash": "solid" if i == 0 else "dot"}))
+    history.update_xaxes(title="fold / epoch")
+    right.plotly_chart(_layout(history, "Training curves"), width="stretch", key="models-history")
+    with st.expander("Metadata"):
+        cols = st.columns(2)
+        for col, b in zip(cols, chosen, strict=True):
+            col.json({k: v for k, v in b.metadata.items() if k not in {"reference_profile", "schema", "curves"}})

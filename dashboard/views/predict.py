@@ -1,0 +1,102 @@
+"""Predict: one applicant (form, what-if, explanation) and batch upload with export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import resources
+from dashboard.errors import guarded
+from dashboard.state import keep, kept
+from dashboard.views.common import PageContext, download_buttons, need_model
+from domains.base import Explainer, FieldSpec, Predictor, Thresholded
+from domains.charts import importance_chart, waterfall_chart
+from domains.io import MAX_UPLOAD_MB
+from models.streaming import MicroBatcher, replay
+
+
+def render(ctx: PageContext) -> None:
+    predictor = need_model(ctx)
+    if predictor is None:
+        return
+    predictor = _with_user_threshold(ctx, predictor)
+    single, batch = st.tabs(["Single input (what-if)", "Batch file"])
+    with single, guarded("Scoring"):
+        _single(ctx, predictor)
+    with batch, guarded("Batch scoring"):
+        _batch(ctx, predictor)
+
+
+def _with_user_threshold(ctx: PageContext, predictor: Predictor) -> Predictor:
+    if not isinstance(predictor, Thresholded):
+        return predictor
+    key = kept(f"{ctx.domain.key}-threshold", default=float(predictor.threshold))
+    value = st.slider("Decision threshold (reject if P(bad) >= threshold)", 0.0, 1.0, step=0.01, key=key,
+                      on_change=keep, args=(key,),
+                      help="Starts at the cost-optimal threshold stored with the model.")
+    return predictor.with_threshold(value)
+
+
+def _single(ctx: PageContext, predictor: Predictor) -> None:
+    fields = ctx.domain.input_fields(predictor, ctx.data)
+    frame = ctx.data.frame
+    row_key = f"{ctx.domain.key}-{ctx.data_id}-row"
+    start = st.number_input("Start from row of the dataset", 0, max(frame.height - 1, 0), 0, key=row_key,
+                            help="Prefills the form; edit any field and the prediction updates (what-if).")
+    base = frame.row(int(start), named=True) if frame.height else {}
+    values: dict[str, Any] = {}
+    columns = st.columns(3)
+    for i, field in enumerate(fields):
+        with columns[i % 3]:
+            values[field.name] = _widget(field, base.get(field.name), f"{row_key}-{start}-{field.name}")
+    batch = pl.DataFrame([values])
+    result = predictor.predict(batch).row(0, named=True)
+    cols = st.columns(len(result))
+    for col, (name, value) in zip(cols, result.items(), strict=True):
+        col.metric(name, f"{value:.3f}" if isinstance(value, float) else str(value))
+    if isinstance(predictor, Explainer):
+        st.plotly_chart(waterfall_chart(predictor.explain(batch)), width="stretch",
+                        key=f"{row_key}-waterfall")
+        with st.expander("Global importance"):
+            importance = resources.global_importance(ctx.model_id, ctx.data_id, predictor, ctx.data)
+            st.plotly_chart(importance_chart(importance), width="stretch", key=f"{row_key}-global")
+
+
+def _widget(field: FieldSpec, current: Any, key: str) -> Any:
+    if field.kind == "category":
+        options = list(field.choices)
+        if current is not None and str(current) not in options:
+            options.append(str(current))
+        index = options.index(str(current)) if current is not None else 0
+        return st.selectbox(field.name, options, index=index, key=key, help=field.help or None)
+    if field.kind in {"number", "integer"}:
+        default = current if isinstance(current, int | float) else field.default
+        if field.kind == "integer":
+            return int(st.number_input(field.name, value=int(round(default or 0)), step=1, key=key))
+        return float(st.number_input(field.name, value=float(default or 0.0), key=key))
+    if field.kind == "bool":
+        return st.checkbox(field.name, value=bool(current if current is not None else field.default), key=key)
+    return st.text_area(field.name, value=str(current or field.default or ""), key=key)
+
+
+def _batch(ctx: PageContext, predictor: Predictor) -> None:
+    upload = st.file_uploader(f"CSV, Parquet or JSONL with the model's input columns (max {MAX_UPLOAD_MB} MB)",
+                              type=["csv", "parquet", "jsonl"], key=f"{ctx.domain.key}-batch-upload")
+    if upload is None:
+        return
+    from domains.io import MAX_UPLOAD_BYTES, read_table_bytes
+
+    frame = read_table_bytes(upload.name, upload.getvalue(), max_bytes=MAX_UPLOAD_BYTES)
+    batcher = MicroBatcher(predictor.predict, max_batch_rows=8192)
+    bar = st.progress(0.0, text="Scoring...")
+    parts, done = [], 0
+    for result in batcher.run(replay(frame, chunk_rows=8192)):
+        parts.append(pl.concat([result.outputs, result.inputs], how="horizontal"))
+        done += result.rows
+        bar.progress(done / frame.height, text=f"Scored {done:,} of {frame.height:,} rows")
+    scored = pl.concat(parts, how="vertical_relaxed")
+    st.success(f"Scored {scored.height:,} rows.")
+    st.dataframe(scored.head(1000), width="stretch", height=300)
+    download_buttons(scored, "predictions", key=f"{ctx.domain.key}-batch")
