@@ -1,0 +1,19 @@
+# DomainLens: `make run` starts the dashboard, `make test` runs the test suite.
+# Both create/refresh the local virtualenv first (idempotent; fast when up to date).
+.PHONY: run test lint bench setup
+VENV := .venv
+
+setup:
+	@bash scripts/bootstrap.sh
+
+run: setup
+	$(VENV)/bin/domainlens serve
+
+test: setup
+	@bash scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
+
+bench: setup
+	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py

@@ -1,0 +1,62 @@
+"""Every test runs offline, on CPU (unless marked gpu), with a private artifacts root."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ["DOMAINLENS_NO_PROGRESS"] = "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Path:
+    home = tmp_path / "artifacts"
+    monkeypatch.setenv("DOMAINLENS_HOME", str(home))
+    if "gpu" not in request.keywords:
+        monkeypatch.setenv("DOMAINLENS_DEVICE", "cpu")
+    return home
+
+
+@pytest.fixture(scope="session")
+def german_credit_csv() -> Path:
+    from domains.credit_risk.data import german_credit_path
+
+    return german_credit_path()
+
+
+@pytest.fixture(scope="session")
+def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained credit checkpoint shared by tests that only read it."""
+    import torch
+
+    from domains import registry
+    from domains.base import TrainSettings
+    from domains.jobs import train_and_save
+    from models.training import CancelToken
+
+    domain = registry.get("credit_risk")
+    out = tmp_path_factory.mktemp("ckpt") / "gbm"
+    train_and_save(domain, domain.models()[0], domain.load_data(), TrainSettings(), device=torch.device("cpu"),
+                   progress=lambda p: None, cancel=CancelToken(), out_dir=out)
+    return out
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None

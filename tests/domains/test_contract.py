@@ -1,0 +1,47 @@
+"""Every registered domain goes through load -> predict -> stream -> evaluate -> charts."""
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+import torch
+
+from domains import registry
+from domains.base import Domain, LiveMonitor, Predictor
+from models.checkpoints import load_bundle
+from models.streaming import MicroBatcher, replay
+
+
+@pytest.mark.parametrize("key", registry.keys())
+def test_domain_contract(key: str, trained_gbm_dir) -> None:
+    domain = registry.get(key)
+    assert isinstance(domain, Domain)
+    assert domain.key == key and domain.models() and domain.datasets()
+    data = domain.load_data()
+    assert data.frame.height > 0
+    predictor = domain.load(domain.models()[0], torch.device("cpu"))
+    assert isinstance(predictor, Predictor)
+
+    batch = data.frame.head(50)
+    out = predictor.predict(batch)
+    assert out.height == batch.height  # one output row per input row
+
+    events = domain.stream(data)
+    monitor = domain.monitor(predictor, data)
+    assert isinstance(monitor, LiveMonitor)
+    rows = 0
+    for result in MicroBatcher(predictor.predict, max_batch_rows=64).run(replay(events.head(300), chunk_rows=7)):
+        monitor.update(result.inputs, result.outputs)
+        rows += result.rows
+    assert rows == 300
+    assert all(isinstance(f, go.Figure) for f in monitor.charts().values()) and monitor.charts()
+    assert isinstance(monitor.table(), pl.DataFrame) and monitor.table().height > 0
+
+    report = domain.evaluate(predictor, data)
+    assert report.metrics and all(k == k.lower() for k in report.metrics)
+    charts = domain.charts(report)
+    assert charts and all(isinstance(f, go.Figure) for f in charts.values())
+    assert all(isinstance(f, go.Figure) for f in domain.explore(data).values())
+
+    if key == "credit_risk":  # the checkpoint path of the same contract
+        reloaded = domain.load(load_bundle(trained_gbm_dir), torch.device("cpu"))
+        assert reloaded.predict(batch).height == batch.height

@@ -1,0 +1,64 @@
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from domains.cli import main
+
+
+def _last_json(capsys: pytest.CaptureFixture) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_models_lists_default_first_then_checkpoints(trained_gbm_dir, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("DOMAINLENS_HOME", str(trained_gbm_dir.parent.parent))
+    assert main(["models", "credit_risk"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split("\t")[0] == "gbm" and lines[0].endswith("default")
+    assert {line.split("\t")[0] for line in lines[:3]} == {"gbm", "scorecard", "neural"}
+
+
+def test_train_json_contract(tmp_path: Path, capsys) -> None:
+    assert main(["train", "credit_risk", "--model", "scorecard", "--json"]) == 0
+    payload = _last_json(capsys)
+    assert set(payload) == {"domain", "model", "checkpoint", "metrics"}
+    assert payload["domain"] == "credit_risk" and payload["model"] == "scorecard"
+    assert Path(payload["checkpoint"], "metadata.json").is_file()
+    assert {"auc", "gini", "ks", "brier", "log_loss", "ece"} <= set(payload["metrics"])
+
+
+def test_evaluate_with_model_trains_and_scores_holdout(capsys) -> None:
+    assert main(["evaluate", "credit_risk", "--model", "scorecard", "--json"]) == 0
+    payload = _last_json(capsys)
+    assert payload["checkpoint"] is None and 0.7 < payload["metrics"]["auc"] < 0.95
+
+
+def test_predict_streams_file(trained_gbm_dir, german_credit_csv, tmp_path, capsys) -> None:
+    out = tmp_path / "scored.parquet"
+    assert main(["predict", "credit_risk", "--checkpoint", str(trained_gbm_dir), "--input",
+                 str(german_credit_csv), "--output", str(out), "--batch-rows", "128"]) == 0
+    scored = pl.read_parquet(out)
+    assert scored.height == 1000 and {"p_bad", "score", "decision"} <= set(scored.columns)
+    assert set(scored["decision"]) <= {"approve", "reject"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["evaluate", "credit_risk", "--checkpoint", "/no/such/dir"], "checkpoint folder not found"),
+        (["train", "credit_risk", "--model", "nope"], "unknown model 'nope'"),
+        (["train", "nope", "--model", "gbm"], "Unknown domain 'nope'"),
+        (["train", "credit_risk", "--model", "gbm", "--device", "cuda"], "CUDA"),
+        (["train", "credit_risk", "--model", "gbm", "--data", "/no/file.csv", "--target", "t"], "File not found"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(argv, needle, capsys) -> None:
+    import torch
+
+    if "cuda" in argv and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0]
+    assert "Traceback" not in err[0]
