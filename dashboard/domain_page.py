@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import keep, kept
+from dashboard.state import keep, kept, remember
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext
 from domains.base import Domain, DomainData, DomainLensError, Predictor
@@ -70,7 +70,11 @@ def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
     for spec in specs:
         labels[f"spec:{spec.key}"] = f"{spec.title} (fit on default data)"
     choices = list(labels)
-    key = kept(f"{domain.key}-model-choice")
+    key = f"{domain.key}-model-choice"
+    pending = st.session_state.pop(f"{key}-pending", None)
+    if pending in labels:
+        remember(key, pending)  # a checkpoint the Train tab just registered
+    kept(key)
     if st.session_state.get(key) not in labels:
         st.session_state[key] = choices[0]
     choice = st.selectbox("Model", choices, key=key, on_change=keep, args=(key,), format_func=labels.__getitem__)

@@ -52,7 +52,7 @@ def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from models.training import CancelToken
 
     domain = registry.get("credit_risk")
-    out = tmp_path_factory.mktemp("ckpt") / "gbm"
+    out = tmp_path_factory.mktemp("artifacts") / "credit_risk" / "gbm" / "v1"
     train_and_save(domain, domain.models()[0], domain.load_data(), TrainSettings(), device=torch.device("cpu"),
                    progress=lambda p: None, cancel=CancelToken(), out_dir=out)
     return out

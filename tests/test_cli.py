@@ -12,7 +12,7 @@ def _last_json(capsys: pytest.CaptureFixture) -> dict:
 
 
 def test_models_lists_default_first_then_checkpoints(trained_gbm_dir, capsys, monkeypatch) -> None:
-    monkeypatch.setenv("DOMAINLENS_HOME", str(trained_gbm_dir.parent.parent))
+    monkeypatch.setenv("DOMAINLENS_HOME", str(trained_gbm_dir.parents[2]))
     assert main(["models", "credit_risk"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split("\t")[0] == "gbm" and lines[0].endswith("default")

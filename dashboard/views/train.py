@@ -7,7 +7,6 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
-from dashboard.state import remember
 from dashboard.views.common import PageContext
 from domains.base import TrainSettings
 from domains.charts import metric_series_chart
@@ -64,8 +63,11 @@ def _status(ctx: PageContext) -> None:
         st.success(f"Trained and saved {bundle.model} ({bundle.version}).")
         st.dataframe(pl.DataFrame([job.result.metrics]), width="stretch", hide_index=True)
         if not st.session_state.get(f"{key}-registered"):
+            # The model picker is already drawn this run; hand the new checkpoint over
+            # and rerun the whole page so the picker selects it before it is drawn.
             st.session_state[f"{key}-registered"] = True
-            remember(f"{ctx.domain.key}-model-choice", str(bundle.path))
+            st.session_state[f"{ctx.domain.key}-model-choice-pending"] = str(bundle.path)
+            st.rerun(scope="app")
     elif job.state is JobState.CANCELLED:
         st.warning("Training was cancelled. Earlier checkpoints are unchanged; nothing was saved.")
     elif job.state is JobState.FAILED:

@@ -1,0 +1,138 @@
+"""AppTest drives every page: Home, Models, and each domain page's five tabs."""
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from domains import registry
+from domains.credit_risk.domain import CreditRiskDomain
+from models.checkpoints import list_bundles
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+TIMEOUT = 120
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def _credit_page(at: AppTest) -> AppTest:
+    return at.switch_page("pages/credit_risk.py").run()
+
+
+def test_home_renders_without_loading_models(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("Home must not load a model")
+
+    monkeypatch.setattr(CreditRiskDomain, "load", refuse)
+    monkeypatch.setattr(CreditRiskDomain, "load_data", refuse)
+    at = _app().run()
+    assert not at.exception
+    assert [h.value for h in at.subheader] == [registry.get(k).title for k in registry.keys()]
+    text = " ".join(m.value for m in at.markdown)
+    assert "Trained checkpoints:" in text and "LightGBM" in text
+    assert any("Compute device: cpu" in c.value for c in at.caption)
+
+
+def test_credit_page_all_tabs(trained_gbm_dir, monkeypatch) -> None:
+    monkeypatch.setenv("DOMAINLENS_HOME", str(trained_gbm_dir.parents[2]))
+    at = _credit_page(_app().run())
+    assert not at.exception and not at.error
+    labels = [t.label for t in at.tabs]
+    assert [t for t in labels if t in {"Explore", "Predict", "Live", "Train", "Evaluate"}] == [
+        "Explore", "Predict", "Live", "Train", "Evaluate"]
+    assert any("gbm · v1" in o for o in at.selectbox(key="credit_risk-model-choice").options)
+    metrics = {m.label: m.value for m in at.metric}
+    assert 0.0 <= float(metrics["p_bad"]) <= 1.0 and metrics["decision"] in {"approve", "reject"}
+    assert float(metrics["auc"]) > 0.7  # Evaluate tab
+    assert len(at.get("plotly_chart")) >= 10  # explore + waterfall + evaluation charts
+    assert any(df.value.shape[0] > 0 for df in at.dataframe)  # explore preview / fairness tables
+
+
+def test_what_if_edit_changes_the_score() -> None:
+    at = _credit_page(_app().run())
+    before = float(next(m.value for m in at.metric if m.label == "p_bad"))
+    at.number_input(key=next(w.key for w in at.number_input if w.key and w.key.endswith("-credit_amount"))) \
+        .set_value(18_000).run()
+    duration = next(w for w in at.number_input if w.key and w.key.endswith("-duration_in_month"))
+    duration.set_value(60).run()
+    after = float(next(m.value for m in at.metric if m.label == "p_bad"))
+    assert not at.exception and after > before
+
+
+def test_threshold_survives_page_switch() -> None:
+    at = _credit_page(_app().run())
+    at.slider(key="credit_risk-threshold").set_value(0.42).run()
+    at.switch_page("pages/home.py").run()
+    at = _credit_page(at)
+    assert at.slider(key="credit_risk-threshold").value == pytest.approx(0.42)
+    assert not at.exception
+
+
+def _wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:
+    job = at.session_state[key]
+    assert job.join(timeout)
+
+
+def test_train_then_cancel_leaves_no_bundle() -> None:
+    at = _credit_page(_app().run())
+    at.selectbox(key="credit_risk-train-job-model").set_value("neural")
+    at.selectbox(key="credit_risk-train-job-cv").set_value(5)
+    at.button(key="credit_risk-train-job-start").click().run()
+    time.sleep(1.0)
+    at.run()
+    at.button(key="credit_risk-train-job-cancel").click().run()
+    _wait_for_job(at, "credit_risk-train-job", 30)
+    at.run()
+    assert not at.exception
+    assert any("cancelled" in w.value for w in at.warning)
+    assert list_bundles("credit_risk") == []
+
+
+def test_train_completes_and_registers_checkpoint() -> None:
+    at = _credit_page(_app().run())
+    at.selectbox(key="credit_risk-train-job-model").set_value("scorecard")
+    at.button(key="credit_risk-train-job-start").click().run()
+    _wait_for_job(at, "credit_risk-train-job")
+    at.run()
+    assert not at.exception
+    bundles = list_bundles("credit_risk")
+    assert len(bundles) == 1 and bundles[0].model == "scorecard"
+    assert any("Trained and saved scorecard" in s.value for s in at.success)
+    at.run()  # the new checkpoint becomes the page's model
+    assert at.selectbox(key="credit_risk-model-choice").value == str(bundles[0].path)
+
+
+def test_live_stream_start_and_stop() -> None:
+    at = _credit_page(_app().run())
+    at.select_slider(key="credit_risk-live-run-rate").set_value(200)
+    at.checkbox(key="credit_risk-live-run-simulate_drift").check()
+    at.button(key="credit_risk-live-run-start").click().run()
+    run = at.session_state["credit_risk-live-run"]
+    # Drift starts at event 500 of 1,000; by ~950 the 500-event PSI window is drifted.
+    deadline = time.time() + 30
+    while run.summary()["rows"] < 950 and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["events scored"].replace(",", "")) > 0 and metrics["status"] == "running"
+    assert any("Drift" in w.value for w in at.warning)  # PSI alert after the simulated shift
+    at.button(key="credit_risk-live-run-stop").click().run()
+    assert not run.running
+    assert not at.exception
+
+
+def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
+    from domains.cli import main
+
+    assert main(["train", "credit_risk", "--model", "scorecard"]) == 0
+    assert main(["train", "credit_risk", "--model", "gbm"]) == 0
+    at = _app().run().switch_page("pages/models.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.shape[0] == 2 and "auc" in table.columns
+    comparison = at.dataframe[1].value
+    assert comparison.shape[1] == 3 and "auc" in list(comparison["metric"])
+    assert len(at.get("plotly_chart")) == 2
