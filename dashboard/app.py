@@ -14,7 +14,7 @@ home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=Tr
 models = st.Page("pages/models.py", title="Models", icon=":material/inventory_2:")
 domain_pages = [
     st.Page(f"pages/{key}.py", title=registry.get(key).title, icon=registry.get(key).icon, url_path=key)
-    for key in registry.keys()
+    for key in registry.domain_keys()
     if (PAGES / f"{key}.py").is_file()  # a registered domain without a page is simply not listed
 ]
 st.navigation({"DomainLens": [home, models], "Domains": domain_pages}).run()

@@ -8,10 +8,10 @@ a one-line message and no traceback.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,18 +101,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import dashboard  # only to locate app.py; importing the package does not import streamlit
-
-    app = Path(dashboard.__file__).with_name("app.py")
+    spec = importlib.util.find_spec("dashboard")  # locate app.py without importing the dashboard
+    if spec is None or spec.origin is None:
+        raise DomainLensError("the dashboard package is not installed; run `make run` from the project root")
+    app = Path(spec.origin).with_name("app.py")
     root = app.parent.parent  # .streamlit/config.toml lives at the project root
     command = [sys.executable, "-m", "streamlit", "run", str(app),
                "--server.port", str(args.port), "--server.address", args.address]
     print(f"DomainLens on http://{args.address}:{args.port}", file=sys.stderr)
-    return subprocess.call(command, cwd=root if (root / ".streamlit").is_dir() else None)
+    if (root / ".streamlit").is_dir():
+        os.chdir(root)
+    # Become the Streamlit process: one PID to stop, signals and exit codes pass straight through.
+    os.execv(sys.executable, command)
+    return 0  # not reached
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    keys = [args.domain] if args.domain else registry.keys()
+    keys = [args.domain] if args.domain else registry.domain_keys()
     for key in keys:
         domain = registry.get(key)
         if not args.domain:

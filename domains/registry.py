@@ -17,7 +17,7 @@ DOMAINS: dict[str, str] = {
 }
 
 
-def keys() -> list[str]:
+def domain_keys() -> list[str]:
     return list(DOMAINS)
 
 

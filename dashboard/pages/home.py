@@ -9,7 +9,7 @@ from models.checkpoints import list_bundles
 st.title("DomainLens")
 st.write("Domain AI models you can explore, score live, retrain and evaluate, in the browser or from the CLI.")
 st.caption(f"Compute device: {resources.device_name()}")
-for key in registry.keys():
+for key in registry.domain_keys():
     domain = resources.domain(key)
     with st.container(border=True):
         st.subheader(domain.title)

@@ -74,7 +74,7 @@ def _widget(field: FieldSpec, current: Any, key: str) -> Any:
     if field.kind in {"number", "integer"}:
         default = current if isinstance(current, int | float) else field.default
         if field.kind == "integer":
-            return int(st.number_input(field.name, value=int(round(default or 0)), step=1, key=key))
+            return int(st.number_input(field.name, value=round(default or 0), step=1, key=key))
         return float(st.number_input(field.name, value=float(default or 0.0), key=key))
     if field.kind == "bool":
         return st.checkbox(field.name, value=bool(current if current is not None else field.default), key=key)

@@ -109,10 +109,11 @@ class LinearEstimator:
 
 GBM_PARAMS: dict[str, Any] = {
     "objective": "binary",
-    # Tuned by 5-fold CV on German Credit over three seeds (mean AUC 0.794): shallow
-    # trees, slow learning, and one-vs-rest categorical splits, which overfit less than
-    # LightGBM's many-vs-many splits on a thousand rows.
-    "learning_rate": 0.02,
+    # Tuned by 5-fold CV on German Credit over four seeds: shallow trees and one-vs-rest
+    # categorical splits, which overfit less than LightGBM's many-vs-many splits on a
+    # thousand rows. 100 rounds at 0.1 scores within 0.001 AUC of 500 at 0.02 (0.7925
+    # vs 0.7934 mean) and predicts 5x faster, which the live stream needs.
+    "learning_rate": 0.1,
     "num_leaves": 5,
     "min_data_in_leaf": 20,
     "feature_fraction": 0.5,
@@ -126,7 +127,7 @@ GBM_PARAMS: dict[str, Any] = {
     "verbose": -1,
     "num_threads": 0,
 }
-GBM_ROUNDS = 500
+GBM_ROUNDS = 100
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ class CreditPredictor:
     estimator: Estimator
     calibrator: Calibrator
     threshold: float
-    costs: Costs = Costs()
+    costs: Costs = field(default_factory=Costs)
     reference: dict[str, Any] = field(default_factory=dict)
 
     def proba(self, frame: pl.DataFrame) -> np.ndarray:

@@ -52,5 +52,5 @@ def build_report(
             "fairness": groups,
             "fairness_ratios": ratios,
         },
-        info={"threshold": threshold, "costs": costs, "rows": int(len(y)), "labels": labels},
+        info={"threshold": threshold, "costs": costs, "rows": len(y), "labels": labels},
     )

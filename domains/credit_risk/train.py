@@ -136,5 +136,5 @@ def train(
         info = {"evaluation": "20% stratified holdout", "trained_on": "80% train split"}
     for extra in ("acc", "approval_rate", "expected_cost", "threshold"):
         metrics[extra] = report.metrics[extra]
-    info.update(data_source=data.name, rows=int(len(y)), target=data.target, bad_value=data.info["bad_value"])
+    info.update(data_source=data.name, rows=len(y), target=data.target, bad_value=data.info["bad_value"])
     return TrainOutcome(predictor=final, metrics=metrics, history=history, report=report, info=info)

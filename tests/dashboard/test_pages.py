@@ -30,7 +30,7 @@ def test_home_renders_without_loading_models(monkeypatch) -> None:
     monkeypatch.setattr(CreditRiskDomain, "load_data", refuse)
     at = _app().run()
     assert not at.exception
-    assert [h.value for h in at.subheader] == [registry.get(k).title for k in registry.keys()]
+    assert [h.value for h in at.subheader] == [registry.get(k).title for k in registry.domain_keys()]
     text = " ".join(m.value for m in at.markdown)
     assert "Trained checkpoints:" in text and "LightGBM" in text
     assert any("Compute device: cpu" in c.value for c in at.caption)

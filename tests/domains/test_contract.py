@@ -11,7 +11,7 @@ from models.checkpoints import load_bundle
 from models.streaming import MicroBatcher, replay
 
 
-@pytest.mark.parametrize("key", registry.keys())
+@pytest.mark.parametrize("key", registry.domain_keys())
 def test_domain_contract(key: str, trained_gbm_dir) -> None:
     domain = registry.get(key)
     assert isinstance(domain, Domain)

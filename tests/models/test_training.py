@@ -45,7 +45,7 @@ def test_fit_learns_and_reports_progress() -> None:
 
 def test_early_stopping_restores_best() -> None:
     scores = iter([0.5, 0.4, 0.45, 0.46, 0.47, 0.48, 0.49])
-    model, result = _fit(LoopConfig(epochs=7, patience=2), validate=lambda m: {"val_loss": next(scores)})
+    _, result = _fit(LoopConfig(epochs=7, patience=2), validate=lambda m: {"val_loss": next(scores)})
     assert result.stopped_early and len(result.history) == 4 and result.best_epoch == 2
     assert result.best_score == pytest.approx(0.4)
 
