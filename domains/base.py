@@ -103,7 +103,8 @@ class Predictor(Protocol):
     """A loaded model. ``predict`` maps a frame to one output row per input row,
     vectorised and side-effect free; predictors are shared between sessions."""
 
-    model_key: str
+    @property
+    def model_key(self) -> str: ...
 
     def predict(self, batch: pl.DataFrame) -> pl.DataFrame: ...
 
@@ -209,7 +210,8 @@ class Explainer(Protocol):
 
 @runtime_checkable
 class Thresholded(Protocol):
-    threshold: float
+    @property
+    def threshold(self) -> float: ...
 
     def with_threshold(self, threshold: float) -> Predictor: ...
 

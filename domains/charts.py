@@ -63,7 +63,7 @@ def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str) ->
 
 def waterfall_chart(explanation: Explanation, top: int = 12) -> go.Figure:
     frame = explanation.frame.head(top)
-    rest = float(explanation.frame["contribution"].sum() - frame["contribution"].sum())
+    rest = float(explanation.frame["contribution"].to_numpy().sum() - frame["contribution"].to_numpy().sum())
     labels = [f"{f} = {v}" for f, v in zip(frame["feature"], frame["value"], strict=True)]
     values = frame["contribution"].to_list()
     if explanation.frame.height > top:

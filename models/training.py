@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import torch
 
@@ -62,8 +62,7 @@ class Progress:
         return min(1.0, self.step / self.total) if self.total else 0.0
 
 
-class ProgressFn(Protocol):
-    def __call__(self, progress: Progress) -> None: ...
+ProgressFn = Callable[[Progress], None]
 
 
 def no_progress(progress: Progress) -> None:

@@ -8,6 +8,7 @@ thresholds on out-of-fold (or evaluation) predictions and mark the minimum.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -48,7 +49,7 @@ def cost_curve(y: np.ndarray, p: np.ndarray, costs: Costs) -> pl.DataFrame:
 def optimal_threshold(y: np.ndarray, p: np.ndarray, costs: Costs) -> float:
     """Lowest-cost threshold; ties go to the one nearest the Bayes threshold."""
     curve = cost_curve(y, p, costs)
-    best = curve["expected_cost"].min()
+    best = cast(float, curve["expected_cost"].min())
     ties = curve.filter(pl.col("expected_cost") <= best + 1e-12)["threshold"].to_numpy()
     return float(ties[np.argmin(np.abs(ties - costs.bayes_threshold))])
 

@@ -36,7 +36,8 @@ class FitContext:
 
 
 class Estimator(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
 
     def margin(self, conformed: pl.DataFrame) -> np.ndarray: ...
 

@@ -44,7 +44,8 @@ def fairness_frames(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per-group metrics, disparity ratio per attribute and metric)."""
     reject = (np.asarray(p) >= threshold).astype(int)
-    groups, ratios = [], []
+    groups: list[dict[str, object]] = []
+    ratios: list[dict[str, object]] = []
     metrics = {"approval_rate": _approval_rate, "tpr": true_positive_rate, "fpr": false_positive_rate}
     for attribute, values in attributes.items():
         frame = MetricFrame(metrics=metrics, y_true=y, y_pred=reject, sensitive_features=values)

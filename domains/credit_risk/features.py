@@ -182,7 +182,7 @@ def _infer_column(series: pl.Series) -> Column:
     if not series.dtype.is_numeric() and series.dtype != pl.Boolean:
         text = series.cast(pl.String).str.strip_chars()
         parsed = text.cast(pl.Float64, strict=False)
-        present = int(text.is_not_null().sum() - (text == "").sum())
+        present = text.len() - text.null_count() - int((text == "").sum())
         if present and parsed.is_not_null().sum() >= NUMERIC_PARSE_SHARE * present:
             values = parsed
         else:
@@ -192,15 +192,16 @@ def _infer_column(series: pl.Series) -> Column:
     numbers = values.cast(pl.Float64).fill_nan(None).drop_nulls()
     if numbers.len() == 0:
         return Column(name, "numeric")
-    std = float(numbers.std() or 0.0)
+    stats = numbers.to_numpy()
+    std = float(stats.std(ddof=1)) if stats.size > 1 else 0.0
     return Column(
         name,
         "numeric",
-        median=float(numbers.median() or 0.0),
-        mean=float(numbers.mean() or 0.0),
+        median=float(np.median(stats)),
+        mean=float(stats.mean()),
         std=std if std > 1e-12 else 1.0,
-        minimum=float(numbers.min() or 0.0),  # type: ignore[arg-type]
-        maximum=float(numbers.max() or 0.0),  # type: ignore[arg-type]
+        minimum=float(stats.min()),
+        maximum=float(stats.max()),
     )
 
 

@@ -40,7 +40,7 @@ class CreditMonitor:
                 self._recent_rows -= self._recent.popleft().height
             self._seen += joined.height
             window = pl.concat(list(self._recent), how="vertical_relaxed")
-            approved = float((window["decision"] == "approve").mean() or 0.0)
+            approved = float((window["decision"] == "approve").to_numpy().mean())
             self._approval.append((self._seen, approved))
             if window.height >= MIN_ROWS_FOR_PSI and self.predictor.reference:
                 conformed = self.predictor.schema.conform(window)

@@ -124,7 +124,10 @@ def train(
         final = fit_calibrated(spec.key, frame, data, costs=costs, ctx=ctx, inner_folds=inner,
                                report=stages, stage0=len(splits) * per_fit)
         report = build_report(y, oof, threshold=final.threshold, costs=costs, frame=frame, labels=labels)
-        info = {"evaluation": f"{settings.cv}-fold cross-validation (out-of-fold)", "trained_on": "all rows"}
+        info: dict[str, Any] = {
+            "evaluation": f"{settings.cv}-fold cross-validation (out-of-fold)",
+            "trained_on": "all rows",
+        }
     else:
         tr, te = credit_data.holdout_split(y, seed=settings.seed)
         final = fit_calibrated(spec.key, frame[tr], data, costs=costs, ctx=ctx, inner_folds=inner,

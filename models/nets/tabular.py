@@ -24,7 +24,7 @@ class TabularNet(nn.Module):
         self.n_numeric = n_numeric
         self.cardinalities = list(cardinalities)
         self.embeddings = nn.ModuleList(nn.Embedding(c, embedding_dim(c)) for c in cardinalities)
-        width = n_numeric + sum(e.embedding_dim for e in self.embeddings)
+        width = n_numeric + sum(embedding_dim(c) for c in cardinalities)
         layers: list[nn.Module] = []
         for size in hidden:
             layers += [nn.Linear(width, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
