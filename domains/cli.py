@@ -170,10 +170,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import polars as pl
-
     from domains.io import read_table_file, write_table
-    from models.streaming import MicroBatcher, replay
+    from models.streaming import score_frame
 
     domain = registry.get(args.domain)
     device = pick_device(args.device)
@@ -184,13 +182,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         predictor = domain.load(_spec(domain.models(), args.model, args.domain), device)
     frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
-    batcher = MicroBatcher(predictor.predict, max_batch_rows=args.batch_rows)
-    parts: list[pl.DataFrame] = []
     with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
-        for result in batcher.run(replay(frame, chunk_rows=args.batch_rows)):
-            parts.append(pl.concat([result.inputs, result.outputs], how="horizontal"))
-            bar.advance(result.rows)
-    write_table(pl.concat(parts, how="vertical_relaxed"), args.output)
+        scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows,
+                             on_batch=lambda result: bar.advance(result.rows))
+    write_table(scored, args.output)
     print(f"wrote {frame.height} predictions to {args.output}", file=sys.stderr)
     return 0
 

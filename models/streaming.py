@@ -187,6 +187,22 @@ def _drain(inbox: queue.Queue[object]) -> None:
             return
 
 
+def score_frame(
+    predict: Callable[[pl.DataFrame], pl.DataFrame],
+    frame: pl.DataFrame,
+    *,
+    batch_rows: int = 8192,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> pl.DataFrame:
+    """Score a whole frame through the micro-batcher: outputs first, then the inputs."""
+    parts = []
+    for result in MicroBatcher(predict, max_batch_rows=batch_rows).run(replay(frame, chunk_rows=batch_rows)):
+        parts.append(pl.concat([result.outputs, result.inputs], how="horizontal"))
+        if on_batch is not None:
+            on_batch(result)
+    return pl.concat(parts, how="vertical_relaxed")
+
+
 def replay(
     frame: pl.DataFrame,
     *,

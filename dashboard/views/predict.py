@@ -13,8 +13,8 @@ from dashboard.state import keep, kept
 from dashboard.views.common import PageContext, download_buttons, need_model
 from domains.base import Explainer, FieldSpec, Predictor, Thresholded
 from domains.charts import importance_chart, waterfall_chart
-from domains.io import MAX_UPLOAD_MB
-from models.streaming import MicroBatcher, replay
+from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
+from models.streaming import BatchResult, score_frame
 
 
 def render(ctx: PageContext) -> None:
@@ -86,17 +86,13 @@ def _batch(ctx: PageContext, predictor: Predictor) -> None:
                               type=["csv", "parquet", "jsonl"], key=f"{ctx.domain.key}-batch-upload")
     if upload is None:
         return
-    from domains.io import MAX_UPLOAD_BYTES, read_table_bytes
-
     frame = read_table_bytes(upload.name, upload.getvalue(), max_bytes=MAX_UPLOAD_BYTES)
-    batcher = MicroBatcher(predictor.predict, max_batch_rows=8192)
     bar = st.progress(0.0, text="Scoring...")
-    parts, done = [], 0
-    for result in batcher.run(replay(frame, chunk_rows=8192)):
-        parts.append(pl.concat([result.outputs, result.inputs], how="horizontal"))
-        done += result.rows
-        bar.progress(done / frame.height, text=f"Scored {done:,} of {frame.height:,} rows")
-    scored = pl.concat(parts, how="vertical_relaxed")
+
+    def show(result: BatchResult) -> None:
+        bar.progress(result.rows_total / frame.height, text=f"Scored {result.rows_total:,} of {frame.height:,} rows")
+
+    scored = score_frame(predictor.predict, frame, on_batch=show)
     st.success(f"Scored {scored.height:,} rows.")
     st.dataframe(scored.head(1000), width="stretch", height=300)
     download_buttons(scored, "predictions", key=f"{ctx.domain.key}-batch")

@@ -101,7 +101,7 @@ class CreditRiskDomain:
         if not isinstance(predictor, CreditPredictor):
             raise TypeError("credit evaluation needs a CreditPredictor")
         frame = self._split(data, split)
-        y = predictor.schema.labels(frame) if data.target == predictor.schema.target else self._labels(data, frame)
+        y = self._labels(data, frame)
         p = predictor.proba(frame)
         costs = costs_from(dict(options or {})) if options else predictor.costs
         threshold = float((options or {}).get("threshold", predictor.threshold))
@@ -165,9 +165,7 @@ class CreditRiskDomain:
             return data.frame
         if split not in {"test", "train"}:
             raise DataError(f"Unknown split '{split}' for credit data: use test, train or all.")
-        assert data.target is not None
-        y = (data.frame[data.target].cast(pl.String) == data.info["bad_value"]).to_numpy().astype(int)
-        train_idx, test_idx = credit_data.holdout_split(y)
+        train_idx, test_idx = credit_data.holdout_split(CreditRiskDomain._labels(data, data.frame))
         return data.frame[test_idx if split == "test" else train_idx]
 
     @staticmethod
