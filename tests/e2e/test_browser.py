@@ -1,4 +1,4 @@
-"""Real browser: start `domainlens serve`, open Credit Risk, score an applicant."""
+"""Real browser: start `domainlens serve`, score an applicant, and train on an uploaded file."""
 
 import os
 import re
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import chromium_path
+from tests.credit_data import custom_credit_csv
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +46,8 @@ def server(tmp_path):
     proc.wait(10)
 
 
-def test_score_an_applicant_in_the_browser(server) -> None:
+@pytest.fixture
+def browser_page(server):
     chromium = chromium_path()
     if chromium is None:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
@@ -54,16 +56,51 @@ def test_score_an_applicant_in_the_browser(server) -> None:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(server, wait_until="domcontentloaded")
         page.get_by_role("heading", name="DomainLens").wait_for(timeout=60_000)
-        page.get_by_role("link", name="Credit Risk").first.click()
-        page.get_by_role("tab", name="Predict").click()
-        metric = page.locator('[data-testid="stMetric"]').filter(has_text="p_bad").first
-        metric.wait_for(timeout=120_000)
-        value = float(re.search(r"p_bad\s*([0-9.]+)", metric.inner_text()).group(1))
-        assert 0.0 <= value <= 1.0
-        decision = page.locator('[data-testid="stMetric"]').filter(has_text="decision").first.inner_text()
-        assert "approve" in decision or "reject" in decision
-        page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-credit.png"), full_page=False)
+        yield page
         browser.close()
+
+
+def _metric(page, name: str) -> str:
+    locator = page.locator('[data-testid="stMetric"]').filter(has_text=name).first
+    locator.wait_for(timeout=120_000)
+    return locator.inner_text()
+
+
+def test_score_an_applicant_in_the_browser(browser_page) -> None:
+    page = browser_page
+    page.get_by_role("link", name="Credit Risk").first.click()
+    page.get_by_role("tab", name="Predict").click()
+    value = float(re.search(r"p_bad\s*([0-9.]+)", _metric(page, "p_bad")).group(1))
+    assert 0.0 <= value <= 1.0
+    decision = _metric(page, "decision")
+    assert "approve" in decision or "reject" in decision
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-credit.png"), full_page=False)
+
+
+def test_train_and_evaluate_an_uploaded_schema_in_the_browser(browser_page, tmp_path: Path) -> None:
+    """A credit file with other columns and good/bad targets: upload, train, evaluate, no code change."""
+    page = browser_page
+    csv = custom_credit_csv(tmp_path / "loans.csv")
+    page.get_by_role("link", name="Credit Risk").first.click()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Upload a file").click()
+    sidebar.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(csv))
+    # The target defaults to the last column and the bad value to the first sorted label.
+    expect = pytest.importorskip("playwright.sync_api").expect
+    expect(sidebar.get_by_role("combobox", name="Target column")).to_have_value("outcome", timeout=60_000)
+    expect(sidebar.get_by_role("combobox", name="Value that marks a bad outcome")).to_have_value("bad")
+    page.get_by_text("loans.csv: 600 rows x 5 columns; target 'outcome'").wait_for(timeout=60_000)
+
+    page.get_by_role("tab", name="Train").click()
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"Trained and saved gbm")).first.wait_for(timeout=180_000)
+    # The new checkpoint is selected in the sidebar and scored on the uploaded file.
+    expect(sidebar.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"gbm · [0-9a-f-]+ · AUC"),
+                                                                        timeout=60_000)
+    page.get_by_role("tab", name="Evaluate").click()
+    auc = float(re.search(r"auc\s*([0-9.]+)", _metric(page, "auc")).group(1))
+    assert auc > 0.7
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-credit-upload.png"), full_page=True)
