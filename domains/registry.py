@@ -14,6 +14,7 @@ from domains.base import DataError, Domain
 
 DOMAINS: dict[str, str] = {
     "credit_risk": "domains.credit_risk.domain:CreditRiskDomain",
+    "recommendations": "domains.recommendations.domain:RecommendationsDomain",
 }
 
 
