@@ -90,5 +90,7 @@ def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
 
 
 def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:
-    auc = metrics.get("auc")
-    return f"{model} · {version}" + (f" · AUC {auc:.3f}" if auc is not None else "")
+    for name, label in (("auc", "AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc")):
+        if name in metrics:
+            return f"{model} · {version} · {label} {metrics[name]:.3f}"
+    return f"{model} · {version}"

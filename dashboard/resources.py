@@ -62,3 +62,8 @@ def evaluation(
 @st.cache_resource(show_spinner="Computing global importance...", max_entries=16)
 def global_importance(model_id: str, data_id: str, _explainer: Any, _data: DomainData) -> Any:
     return _explainer.global_importance(_data.frame)
+
+
+@st.cache_resource(show_spinner="Projecting item embeddings...", max_entries=8)
+def item_map(model_id: str, _predictor: Any) -> Any:
+    return _predictor.item_map()

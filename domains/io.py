@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import polars as pl
@@ -66,8 +67,10 @@ def _read_csv(name: str, payload: bytes) -> pl.DataFrame:
             f"{name} is not a well-formed CSV ({first[:160]}). Check that every row has the same "
             "number of fields as the header and that quotes are closed."
         ) from exc
-    if frame.width <= 1:
-        header = text.splitlines()[0][:80] if text.splitlines() else ""
+    header = text.splitlines()[0][:80] if text.splitlines() else ""
+    if frame.width <= 1 and re.search(r"[^\w.\- ]", header.strip()):
+        # One column whose name holds punctuation is almost always an unknown delimiter;
+        # a plain name (e.g. a list of user ids) is a legitimate one-column table.
         raise DataError(
             f"{name} has a single column ({header!r}): DomainLens reads comma, semicolon, tab or "
             "pipe separated files with a header row. Check the delimiter and the header."
@@ -133,8 +136,14 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     elif suffix in {".jsonl", ".ndjson", ".json"}:
         frame.write_ndjson(tmp)
     elif suffix in {".csv", ".txt", ""}:
-        frame.write_csv(tmp)
+        flat_lists(frame).write_csv(tmp)
     else:
         raise DataError(f"Cannot write '{suffix}' files; use .csv, .parquet or .jsonl.")
     tmp.replace(target)
     return target
+
+
+def flat_lists(frame: pl.DataFrame, separator: str = "; ") -> pl.DataFrame:
+    """CSV has no list type: join list columns (e.g. top-k items) into one text cell."""
+    lists = [name for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)]
+    return frame.with_columns(pl.col(c).cast(pl.List(pl.String)).list.join(separator) for c in lists)

@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from domains.base import Domain, DomainData, Predictor
+from domains.io import flat_lists
 
 
 @dataclass
@@ -32,7 +33,8 @@ def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2) ->
 
 def download_buttons(frame: pl.DataFrame, stem: str, *, key: str) -> None:
     left, right = st.columns(2)
-    left.download_button("Download CSV", frame.write_csv().encode(), f"{stem}.csv", "text/csv", key=f"{key}-csv")
+    csv = flat_lists(frame).write_csv().encode()
+    left.download_button("Download CSV", csv, f"{stem}.csv", "text/csv", key=f"{key}-csv")
     buffer = io.BytesIO()
     frame.write_parquet(buffer)
     right.download_button("Download Parquet", buffer.getvalue(), f"{stem}.parquet",

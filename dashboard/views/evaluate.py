@@ -10,7 +10,8 @@ from dashboard.state import keep, kept
 from dashboard.views.common import PageContext, figure_grid, need_model
 from domains.base import HasEvaluationOptions, Thresholded
 
-HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost")
+HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost",
+            "map", "ndcg@10", "precision@10", "recall@10", "coverage", "novelty", "popularity_bias")
 
 
 def render(ctx: PageContext) -> None:
@@ -19,8 +20,9 @@ def render(ctx: PageContext) -> None:
         return
     options: dict[str, float] = {}
     cols = st.columns(3)
-    split = cols[0].selectbox("Split", ["test", "all"], key=f"{ctx.domain.key}-eval-split",
-                              help="test: the fixed 20% holdout; all: every row of the data.")
+    splits = list(getattr(ctx.domain, "evaluation_splits", ("test", "all")))
+    split = cols[0].selectbox("Split", splits, key=f"{ctx.domain.key}-eval-split",
+                              help="test: the domain's fixed held-out split; all: every row of the data.")
     if isinstance(ctx.domain, HasEvaluationOptions):
         for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
             key = kept(f"{ctx.domain.key}-{field.name}", default=float(field.default))

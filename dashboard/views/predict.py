@@ -10,8 +10,9 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import keep, kept
+from dashboard.views import recommend
 from dashboard.views.common import PageContext, download_buttons, need_model
-from domains.base import Explainer, FieldSpec, Predictor, Thresholded
+from domains.base import Explainer, FieldSpec, Predictor, Recommender, Thresholded
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from models.streaming import BatchResult, score_frame
@@ -22,9 +23,13 @@ def render(ctx: PageContext) -> None:
     if predictor is None:
         return
     predictor = _with_user_threshold(ctx, predictor)
-    single, batch = st.tabs(["Single input (what-if)", "Batch file"])
+    single, batch = st.tabs(["Recommend" if isinstance(predictor, Recommender) else "Single input (what-if)",
+                             "Batch file"])
     with single, guarded("Scoring"):
-        _single(ctx, predictor)
+        if isinstance(predictor, Recommender):
+            recommend.render(ctx, predictor)
+        else:
+            _single(ctx, predictor)
     with batch, guarded("Batch scoring"):
         _batch(ctx, predictor)
 

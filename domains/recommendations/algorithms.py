@@ -45,10 +45,22 @@ def rows_of(matrix: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     return torch.sparse_csr_tensor(new_crow, new_col, values, (len(picked), matrix.shape[1])).to(matrix.device)
 
 
+def row_counts(history: torch.Tensor) -> torch.Tensor:
+    """Number of items in each history row, without densifying a CSR matrix."""
+    if history.is_sparse_csr:
+        return history.crow_indices().diff()
+    return (history > 0).sum(dim=1)
+
+
 def top_k(scores: torch.Tensor, seen: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Best ``k`` unseen items per row; ``seen`` is the same-shape history (sparse or dense)."""
-    dense_seen = seen.to_dense() if seen.is_sparse_csr else seen
-    masked = scores.masked_fill(dense_seen > 0, float("-inf"))
+    if seen.is_sparse_csr:
+        rows = torch.repeat_interleave(torch.arange(seen.shape[0], device=scores.device),
+                                       row_counts(seen).to(scores.device))
+        masked = scores.index_put((rows, seen.col_indices().to(scores.device)),
+                                  torch.tensor(float("-inf"), device=scores.device))
+    else:
+        masked = scores.masked_fill(seen > 0, float("-inf"))
     values, index = torch.topk(masked, min(k, scores.shape[1]), dim=1)
     return values, index
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -23,6 +24,7 @@ MOVIELENS = "ml100k"
 TRAIN_RATIO = 0.75
 SEED = 42
 RATING_SCALE = (1.0, 5.0)
+AGE_BANDS = ["<18", "18-24", "25-34", "35-44", "45-54", "55+"]
 SOURCES = (
     DataSource(MOVIELENS, "MovieLens-100K (943 users, 1,682 movies)",
                "100,000 ratings 1-5 with timestamps, movie titles/genres/year, user age/gender/occupation."),
@@ -60,10 +62,10 @@ class Catalog:
                 "years": list(self.years)}
 
     @classmethod
-    def from_json(cls, payload: dict[str, list[object]]) -> Catalog:
+    def from_json(cls, payload: dict[str, Any]) -> Catalog:
         return cls([str(x) for x in payload["ids"]], [str(x) for x in payload["titles"]],
-                   [[str(g) for g in gs] for gs in payload["genres"]],  # type: ignore[union-attr]
-                   [None if y is None else int(y) for y in payload["years"]])  # type: ignore[call-overload]
+                   [[str(g) for g in gs] for gs in payload["genres"]],
+                   [None if y is None else int(y) for y in payload["years"]])
 
 
 @dataclass
@@ -105,7 +107,7 @@ def recbole_movielens_dir() -> Path:
 def load(source: str | Path | None = None) -> DomainData:
     if source in (None, "", MOVIELENS):
         return _as_domain_data("MovieLens-100K", load_movielens())
-    path = Path(source)  # type: ignore[arg-type]
+    path = Path(str(source))
     return _as_domain_data(path.name, from_table(path.name, read_table_file(path)))
 
 
@@ -139,8 +141,7 @@ def load_movielens() -> Interactions:
     )
     user_features = users.select(
         pl.col("user_id").cast(pl.Utf8).alias("user"),
-        pl.col("age").cast(pl.Int32).cut([17, 24, 34, 44, 54], labels=["<18", "18-24", "25-34", "35-44", "45-54", "55+"])
-        .cast(pl.Utf8).alias("age_band"),
+        pl.col("age").cast(pl.Int32).cut([17, 24, 34, 44, 54], labels=AGE_BANDS).cast(pl.Utf8).alias("age_band"),
         pl.col("gender").cast(pl.Utf8),
         pl.col("occupation").cast(pl.Utf8),
     )
@@ -220,7 +221,8 @@ def _normalise_columns(name: str, table: pl.DataFrame) -> pl.DataFrame:
                 break
     missing = [c for c in ("user", "item") if c not in found]
     if missing:
-        raise DataError(f"{name} needs a {' and an '.join(missing)} column (e.g. `user,item,rating,timestamp`); "
+        wanted = " and ".join("a user" if c == "user" else "an item" for c in missing)
+        raise DataError(f"{name} needs {wanted} column (e.g. `user,item,rating,timestamp`); "
                         f"found columns: {', '.join(table.columns[:20])}.")
     frame = table.select(
         pl.col(found["user"]).cast(pl.Utf8).str.strip_chars().alias("user"),

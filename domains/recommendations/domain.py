@@ -11,8 +11,17 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import DataError, DataSource, DomainData, FieldSpec, ModelSpec, Predictor, Report, TrainOutcome, \
-    TrainSettings
+from domains.base import (
+    DataError,
+    DataSource,
+    DomainData,
+    FieldSpec,
+    ModelSpec,
+    Predictor,
+    Report,
+    TrainOutcome,
+    TrainSettings,
+)
 from domains.charts import _layout
 from domains.io import MAX_UPLOAD_BYTES
 from domains.recommendations import data as rec_data
@@ -42,6 +51,7 @@ class RecommendationsDomain:
     icon = ":material/movie:"
     description = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
     input_kind = "interactions"
+    evaluation_splits = ("test",)
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES

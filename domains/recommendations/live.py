@@ -34,7 +34,7 @@ class RecMonitor:
                 self._seen += 1
                 self._total_hits += hit
                 self._recommended.update(rec["titles"][:3])
-                self._recent.appendleft({"user": rec["user"], "rated": self.predictor.catalog.label(
+                self._recent.appendleft({"user": event["user"], "rated": self.predictor.catalog.label(
                     self.predictor.item_index[str(event["item"])]) if str(event["item"]) in self.predictor.item_index
                     else str(event["item"]), "rating": event.get("rating"), "was in top-10": hit,
                     "new top-3": " · ".join(rec["titles"][:3])})

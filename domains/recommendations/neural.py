@@ -33,8 +33,11 @@ class SideFeatures:
     n_year_bands: int
 
 
+ScoresOf = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
 def ndcg_validator(history: torch.Tensor, relevant: np.ndarray,
-                   scores_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[Any], dict[str, float]]:
+                   scores_of: ScoresOf) -> Callable[[Any], dict[str, float]]:
     """Validation for the shared loop: ndcg@10 of the model's top-10 on held-out items."""
     users = torch.arange(history.shape[0])
 

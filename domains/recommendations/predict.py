@@ -16,6 +16,7 @@ from domains.recommendations.algorithms import (
     PopularityScorer,
     Scorer,
     history_matrix,
+    row_counts,
     rows_of,
     top_k,
 )
@@ -59,7 +60,7 @@ class RecPredictor:
         rows = history if history is not None else rows_of(self.history, users.clamp(min=0))
         with torch.inference_mode():
             scores = self.scorer.score(rows, users, fold_in=fold_in)
-            empty = (rows.to_dense() if rows.is_sparse_csr else rows).sum(dim=1) == 0
+            empty = row_counts(rows).to(scores.device) == 0
             if not fold_in:
                 empty |= users.to(empty.device) < 0
             if bool(empty.any()):
@@ -85,8 +86,7 @@ class RecPredictor:
                      for kn, d in zip(known, dropped, strict=True)]
         values, top = self.score_users(index, history, k=k)
         items = [[self.catalog.ids[j] for j in row] for row in top.cpu().tolist()]
-        return pl.DataFrame({
-            "user": users,
+        return pl.DataFrame({  # inputs (user, history) are joined back by the caller
             "items": items,
             "titles": [[self.catalog.label(self.item_index[x]) for x in row] for row in items],
             "scores": [[round(float(s), 5) for s in row] for row in values.cpu().tolist()],
