@@ -16,4 +16,4 @@ lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
 
 bench: setup
-	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py
+	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models
