@@ -6,14 +6,14 @@ import streamlit as st
 
 from domains import registry
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "screens"
 
 st.set_page_config(page_title="DomainLens", page_icon=":material/insights:", layout="wide")
 
-home = st.Page("pages/home.py", title="Home", icon=":material/home:", default=True)
-models = st.Page("pages/models.py", title="Models", icon=":material/inventory_2:")
+home = st.Page("screens/home.py", title="Home", icon=":material/home:", default=True)
+models = st.Page("screens/models.py", title="Models", icon=":material/inventory_2:")
 domain_pages = [
-    st.Page(f"pages/{key}.py", title=registry.get(key).title, icon=registry.get(key).icon, url_path=key)
+    st.Page(f"screens/{key}.py", title=registry.get(key).title, icon=registry.get(key).icon, url_path=key)
     for key in registry.domain_keys()
     if (PAGES / f"{key}.py").is_file()  # a registered domain without a page is simply not listed
 ]

@@ -144,7 +144,7 @@ class RecPredictor:
             "genres": [", ".join(self.catalog.genres[i]) for i in top.tolist()],
             "score": [round(float(v), 4) for v in values.tolist()],
             "why": reasons,
-        })
+        }).select("rank", "title", "why", "genres", "score", "item")  # the reason next to the title
 
     def similar_items(self, item: str, k: int = DEFAULT_K) -> pl.DataFrame:
         if str(item) not in self.item_index:

@@ -19,7 +19,7 @@ def _app() -> AppTest:
 
 
 def _credit_page(at: AppTest) -> AppTest:
-    return at.switch_page("pages/credit_risk.py").run()
+    return at.switch_page("screens/credit_risk.py").run()
 
 
 def test_home_renders_without_loading_models(monkeypatch) -> None:
@@ -65,7 +65,7 @@ def test_what_if_edit_changes_the_score() -> None:
 def test_threshold_survives_page_switch() -> None:
     at = _credit_page(_app().run())
     at.slider(key="credit_risk-threshold").set_value(0.42).run()
-    at.switch_page("pages/home.py").run()
+    at.switch_page("screens/home.py").run()
     at = _credit_page(at)
     assert at.slider(key="credit_risk-threshold").value == pytest.approx(0.42)
     assert not at.exception
@@ -129,7 +129,7 @@ def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
 
     assert main(["train", "credit_risk", "--model", "scorecard"]) == 0
     assert main(["train", "credit_risk", "--model", "gbm"]) == 0
-    at = _app().run().switch_page("pages/models.py").run()
+    at = _app().run().switch_page("screens/models.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table.shape[0] == 2 and "auc" in table.columns

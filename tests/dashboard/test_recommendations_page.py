@@ -13,7 +13,7 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 def page(ease_dir, monkeypatch) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(ease_dir.parents[2]))  # the trained EASE checkpoint is listed first
     at = AppTest.from_file(APP, default_timeout=120).run()
-    return at.switch_page("pages/recommendations.py").run()
+    return at.switch_page("screens/recommendations.py").run()
 
 
 def test_every_tab_renders(page: AppTest) -> None:

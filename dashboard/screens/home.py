@@ -17,4 +17,4 @@ for key in registry.domain_keys():
         models = domain.models()
         st.markdown(f"**Models:** {', '.join(m.title for m in models)}")
         st.markdown(f"**Trained checkpoints:** {len(list_bundles(key))}")
-        st.page_link(f"pages/{key}.py", label=f"Open {domain.title}", icon=":material/arrow_forward:")
+        st.page_link(f"screens/{key}.py", label=f"Open {domain.title}", icon=":material/arrow_forward:")
