@@ -166,6 +166,8 @@ def from_table(
 ) -> Interactions:
     """Check and index an interactions table (``user,item[,rating][,timestamp]``)."""
     frame = _normalise_columns(name, table)
+    if catalog_frame is None:
+        catalog_frame = _inline_catalog(table)
     notes: list[str] = []
     frame = frame.filter(pl.col("user").is_not_null() & pl.col("item").is_not_null())
     if frame.height == 0:
@@ -237,6 +239,24 @@ def _normalise_columns(name: str, table: pl.DataFrame) -> pl.DataFrame:
         if bad:
             raise DataError(f"{name}: ratings must be numbers; found {', '.join(map(repr, bad))}.")
     return frame.with_columns(pl.col("rating").cast(pl.Float32, strict=False).fill_null(1.0))
+
+
+def _inline_catalog(table: pl.DataFrame) -> pl.DataFrame | None:
+    """Optional item metadata carried in the interactions file itself: ``title``,
+    ``genres`` (separated by | , ; or spaces) and ``year`` columns."""
+    lower = {c.lower(): c for c in table.columns}
+    item = next((lower[a.lower()] for a in _ALIASES["item"] if a.lower() in lower), None)
+    if item is None or not {"title", "genres", "year"} & set(lower):
+        return None
+    columns = [pl.col(item).cast(pl.Utf8).str.strip_chars().alias("item")]
+    if "title" in lower:
+        columns.append(pl.col(lower["title"]).cast(pl.Utf8).alias("title"))
+    if "genres" in lower:
+        columns.append(pl.col(lower["genres"]).cast(pl.Utf8).fill_null("").str.replace_all(r"[|,;]", " ")
+                       .str.split(" ").list.eval(pl.element().filter(pl.element() != "")).alias("genres"))
+    if "year" in lower:
+        columns.append(pl.col(lower["year"]).cast(pl.Int32, strict=False).alias("year"))
+    return table.select(columns).unique("item", keep="first")
 
 
 def _check_ratings(name: str, frame: pl.DataFrame, scale: tuple[float, float]) -> None:

@@ -76,3 +76,9 @@ def test_uploaded_interactions_train_and_recommend(tmp_path) -> None:
                            cancel=CancelToken())
     recs = outcome.predictor.recommend("u1", 5)
     assert recs.height == 5 and recs["item"].str.starts_with("m").all()
+
+
+def test_item_metadata_in_the_upload_names_the_items() -> None:
+    data = _upload("user,item,title,genres\n1,a,Alpha,Drama|Comedy\n2,a,Alpha,Drama|Comedy\n2,b,Beta,Horror\n")
+    catalog = data.info["interactions"].catalog
+    assert catalog.titles == ["Alpha", "Beta"] and catalog.genres == [["Drama", "Comedy"], ["Horror"]]
