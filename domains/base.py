@@ -46,6 +46,14 @@ class ModelSpec:
     notes: str = ""
 
 
+def spec_by_key(specs: Sequence[ModelSpec], key: str, domain: str) -> ModelSpec:
+    """The menu entry called ``key``; the error lists what there is to choose from."""
+    for spec in specs:
+        if spec.key == key:
+            return spec
+    raise DataError(f"unknown model '{key}' for {domain}; choose one of: {', '.join(s.key for s in specs)}")
+
+
 @dataclass(frozen=True)
 class DataSource:
     """A named dataset a domain can load without any user input."""

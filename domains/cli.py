@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from domains import registry
-from domains.base import DomainLensError, HasInputReader, ModelSpec, Predictor, TrainSettings
+from domains.base import DomainLensError, HasInputReader, Predictor, TrainSettings, spec_by_key
 from models.checkpoints import CheckpointError, list_bundles, load_bundle
 from models.device import DeviceUnavailableError, pick_device
 from models.hub import ModelSourceError
@@ -134,7 +134,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from domains.jobs import train_and_save
 
     domain = registry.get(args.domain)
-    spec = _spec(domain.models(), args.model, args.domain)
+    spec = spec_by_key(domain.models(), args.model, args.domain)
     device = pick_device(args.device)
     data = domain.load_data(args.data, target=args.target, bad=args.bad)
     settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed)
@@ -159,7 +159,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         predictor: Predictor = domain.load(bundle, device)
         model_key, checkpoint = bundle.model, str(bundle.path)
     else:
-        spec = _spec(domain.models(), args.model, args.domain)
+        spec = spec_by_key(domain.models(), args.model, args.domain)
         with _ProgressBar(f"fit {spec.key}") as bar:
             predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
                                      cancel=CancelToken()).predictor
@@ -180,7 +180,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _check_domain(bundle.domain, args.domain)
         predictor: Predictor = domain.load(bundle, device)
     else:
-        predictor = domain.load(_spec(domain.models(), args.model, args.domain), device)
+        predictor = domain.load(spec_by_key(domain.models(), args.model, args.domain), device)
     frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
     with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
         scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows,
@@ -195,13 +195,6 @@ COMMANDS = {"serve": cmd_serve, "models": cmd_models, "train": cmd_train, "evalu
 
 
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def _spec(specs: Sequence[ModelSpec], key: str, domain: str) -> ModelSpec:
-    for spec in specs:
-        if spec.key == key:
-            return spec
-    raise DomainLensError(f"unknown model '{key}' for {domain}; choose one of: {', '.join(s.key for s in specs)}")
 
 
 def _check_domain(found: str, wanted: str) -> None:

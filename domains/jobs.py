@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from domains.base import Domain, DomainData, ModelSpec, TrainOutcome, TrainSettings
+from domains.base import Domain, DomainData, ModelSpec, Predictor, TrainOutcome, TrainSettings
 from models.checkpoints import BundleWriter, save_bundle
 from models.training import CancelToken, ProgressFn
 
@@ -46,3 +46,10 @@ def train_and_save(
         domain.key, spec.key, BundleWriter(writer.tensors, metadata, writer.extra), root=root, out_dir=out_dir
     )
     return outcome
+
+
+def fit_on_default_data(domain: Domain, spec: ModelSpec, device: torch.device) -> Predictor:
+    """An untrained menu entry made usable: fit it on the domain's bundled data (seconds
+    for the domains that do this), without saving a checkpoint."""
+    return domain.train(spec, domain.load_data(), TrainSettings(), device=device, progress=lambda p: None,
+                        cancel=CancelToken()).predictor

@@ -49,8 +49,7 @@ def _for_user(ctx: PageContext, predictor: RecPredictor) -> None:
 
 
 def _similar(ctx: PageContext, predictor: RecPredictor) -> None:
-    labels = {item: predictor.catalog.label(i) for i, item in enumerate(predictor.catalog.ids)}
-    popular = sorted(labels, key=lambda x: -float(predictor.popularity[predictor.item_index[x]]))
+    popular, labels = _catalog_choices(predictor)
     item = st.selectbox("Movie", popular, format_func=labels.__getitem__, key=f"{ctx.domain.key}-movie")
     st.dataframe(predictor.similar_items(item, 10), width="stretch", hide_index=True)
     with st.expander("Map of all items", expanded=False):
@@ -59,11 +58,16 @@ def _similar(ctx: PageContext, predictor: RecPredictor) -> None:
 
 
 def _cold_start(ctx: PageContext, predictor: RecPredictor) -> None:
-    labels = {item: predictor.catalog.label(i) for i, item in enumerate(predictor.catalog.ids)}
-    popular = sorted(labels, key=lambda x: -float(predictor.popularity[predictor.item_index[x]]))
+    popular, labels = _catalog_choices(predictor)
     picks = st.multiselect(f"Pick a few movies you like (up to {MAX_COLD_START_PICKS})", popular,
                            format_func=labels.__getitem__, max_selections=MAX_COLD_START_PICKS,
                            key=f"{ctx.domain.key}-cold-picks")
     if not picks:
         st.info("Pick movies to get instant recommendations; with none picked you see the most popular ones.")
     st.dataframe(predictor.recommend_for_items(picks, 10), width="stretch", hide_index=True)
+
+
+def _catalog_choices(predictor: RecPredictor) -> tuple[list[str], dict[str, str]]:
+    """Item ids, most rated first (what people look for sits on top), and their labels."""
+    labels = {item: predictor.catalog.label(i) for i, item in enumerate(predictor.catalog.ids)}
+    return sorted(labels, key=lambda x: -float(predictor.popularity[predictor.item_index[x]])), labels

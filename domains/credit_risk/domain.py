@@ -17,11 +17,13 @@ from domains.base import (
     DataSource,
     DomainData,
     FieldSpec,
+    InputKind,
     ModelSpec,
     Predictor,
     Report,
     TrainOutcome,
     TrainSettings,
+    spec_by_key,
 )
 from domains.credit_risk import data as credit_data
 from domains.credit_risk.charts import credit_charts
@@ -32,6 +34,7 @@ from domains.credit_risk.train import costs_from
 from domains.credit_risk.train import train as run_training
 from domains.explore import distributions
 from domains.io import MAX_UPLOAD_BYTES
+from domains.jobs import fit_on_default_data
 from models.checkpoints import Bundle
 from models.training import CancelToken, ProgressFn
 
@@ -48,7 +51,7 @@ class CreditRiskDomain:
     title = "Credit Risk"
     icon = ":material/account_balance:"
     description = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
-    input_kind = "tabular"
+    input_kind: InputKind = "tabular"
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES
@@ -65,18 +68,12 @@ class CreditRiskDomain:
         return MODELS
 
     def spec(self, key: str) -> ModelSpec:
-        for spec in MODELS:
-            if spec.key == key:
-                return spec
-        raise DataError(f"Unknown credit model '{key}'. Choose one of: {', '.join(m.key for m in MODELS)}.")
+        return spec_by_key(MODELS, key, self.key)
 
     def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
         if isinstance(model, Bundle):
             return CreditPredictor.from_bundle(model, device)
-        # An untrained spec: fit it on the default data (seconds for this domain).
-        outcome = self.train(model, self.load_data(), TrainSettings(), device=device,
-                             progress=lambda p: None, cancel=CancelToken())
-        return outcome.predictor
+        return fit_on_default_data(self, model, device)
 
     def train(
         self,

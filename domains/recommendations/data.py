@@ -214,13 +214,7 @@ def protocol_split(users: np.ndarray, ratio: float = TRAIN_RATIO, seed: int = SE
 
 
 def _normalise_columns(name: str, table: pl.DataFrame) -> pl.DataFrame:
-    lower = {c.lower(): c for c in table.columns}
-    found: dict[str, str] = {}
-    for canonical, aliases in _ALIASES.items():
-        for alias in aliases:
-            if alias.lower() in lower:
-                found[canonical] = lower[alias.lower()]
-                break
+    found = {canonical: column for canonical in _ALIASES if (column := _column(table, canonical)) is not None}
     missing = [c for c in ("user", "item") if c not in found]
     if missing:
         wanted = " and ".join("a user" if c == "user" else "an item" for c in missing)
@@ -241,11 +235,17 @@ def _normalise_columns(name: str, table: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col("rating").cast(pl.Float32, strict=False).fill_null(1.0))
 
 
+def _column(table: pl.DataFrame, canonical: str) -> str | None:
+    """The table's column for ``user``/``item``/``rating``/``timestamp``, by any known alias."""
+    lower = {c.lower(): c for c in table.columns}
+    return next((lower[a.lower()] for a in _ALIASES[canonical] if a.lower() in lower), None)
+
+
 def _inline_catalog(table: pl.DataFrame) -> pl.DataFrame | None:
     """Optional item metadata carried in the interactions file itself: ``title``,
     ``genres`` (separated by | , ; or spaces) and ``year`` columns."""
     lower = {c.lower(): c for c in table.columns}
-    item = next((lower[a.lower()] for a in _ALIASES["item"] if a.lower() in lower), None)
+    item = _column(table, "item")
     if item is None or not {"title", "genres", "year"} & set(lower):
         return None
     columns = [pl.col(item).cast(pl.Utf8).str.strip_chars().alias("item")]

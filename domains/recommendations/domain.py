@@ -16,14 +16,17 @@ from domains.base import (
     DataSource,
     DomainData,
     FieldSpec,
+    InputKind,
     ModelSpec,
     Predictor,
     Report,
     TrainOutcome,
     TrainSettings,
+    spec_by_key,
 )
 from domains.charts import _layout
 from domains.io import MAX_UPLOAD_BYTES
+from domains.jobs import fit_on_default_data
 from domains.recommendations import data as rec_data
 from domains.recommendations.charts import genre_chart, ratings_histogram, rec_charts
 from domains.recommendations.evaluate import evaluate as run_evaluation
@@ -50,7 +53,7 @@ class RecommendationsDomain:
     title = "Recommendations"
     icon = ":material/movie:"
     description = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
-    input_kind = "interactions"
+    input_kind: InputKind = "interactions"
     evaluation_splits = ("test",)
 
     def datasets(self) -> Sequence[DataSource]:
@@ -66,17 +69,12 @@ class RecommendationsDomain:
         return MODELS
 
     def spec(self, key: str) -> ModelSpec:
-        for spec in MODELS:
-            if spec.key == key:
-                return spec
-        raise DataError(f"Unknown recommender '{key}'. Choose one of: {', '.join(m.key for m in MODELS)}.")
+        return spec_by_key(MODELS, key, self.key)
 
     def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
         if isinstance(model, Bundle):
             return RecPredictor.from_bundle(model, device)
-        outcome = self.train(model, self.load_data(), TrainSettings(), device=device, progress=lambda p: None,
-                             cancel=CancelToken())
-        return outcome.predictor
+        return fit_on_default_data(self, model, device)
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:

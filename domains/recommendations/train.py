@@ -15,9 +15,8 @@ from domains.recommendations import algorithms as alg
 from domains.recommendations.data import Interactions, protocol_split
 from domains.recommendations.evaluate import evaluate
 from domains.recommendations.features import side_features
-from domains.recommendations.neural import train_bpr, train_two_tower
+from domains.recommendations.neural import ndcg_validator, train_bpr, train_two_tower
 from domains.recommendations.predict import RecPredictor
-from domains.recommendations.ranking import ranking_metrics
 from models.training import CancelToken, Progress, ProgressFn, staged
 
 GRIDS: dict[str, list[dict[str, float]]] = {
@@ -44,9 +43,7 @@ class _Split:
         self.valid[self.users[~inner], self.items[~inner]] = True
 
     def validation_ndcg(self, scorer: alg.Scorer) -> dict[str, float]:
-        users = torch.arange(self.inner.shape[0])
-        _, top = alg.top_k(scorer.score(self.inner, users), self.inner, 10)
-        return ranking_metrics(top.cpu().numpy(), self.valid)
+        return ndcg_validator(self.inner, self.valid, scorer.score)(None)
 
 
 def train(spec: ModelSpec, inter: Interactions, settings: TrainSettings, *, device: torch.device,

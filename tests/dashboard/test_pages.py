@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
 from models.checkpoints import list_bundles
+from tests.dashboard.waits import wait_for_job, wait_for_rows
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TIMEOUT = 120
@@ -71,11 +72,6 @@ def test_threshold_survives_page_switch() -> None:
     assert not at.exception
 
 
-def _wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:
-    job = at.session_state[key]
-    assert job.join(timeout)
-
-
 def test_train_then_cancel_leaves_no_bundle() -> None:
     at = _credit_page(_app().run())
     at.selectbox(key="credit_risk-train-job-model").set_value("neural")
@@ -84,7 +80,7 @@ def test_train_then_cancel_leaves_no_bundle() -> None:
     time.sleep(1.0)
     at.run()
     at.button(key="credit_risk-train-job-cancel").click().run()
-    _wait_for_job(at, "credit_risk-train-job", 30)
+    wait_for_job(at, "credit_risk-train-job", 30)
     at.run()
     assert not at.exception
     assert any("cancelled" in w.value for w in at.warning)
@@ -95,7 +91,7 @@ def test_train_completes_and_registers_checkpoint() -> None:
     at = _credit_page(_app().run())
     at.selectbox(key="credit_risk-train-job-model").set_value("scorecard")
     at.button(key="credit_risk-train-job-start").click().run()
-    _wait_for_job(at, "credit_risk-train-job")
+    wait_for_job(at, "credit_risk-train-job")
     at.run()
     assert not at.exception
     bundles = list_bundles("credit_risk")
@@ -112,9 +108,7 @@ def test_live_stream_start_and_stop() -> None:
     at.button(key="credit_risk-live-run-start").click().run()
     run = at.session_state["credit_risk-live-run"]
     # Drift starts at event 500 of 1,000; by ~950 the 500-event PSI window is drifted.
-    deadline = time.time() + 30
-    while run.summary()["rows"] < 950 and time.time() < deadline:
-        time.sleep(0.2)
+    wait_for_rows(run, 950)
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["events scored"].replace(",", "")) > 0 and metrics["status"] == "running"

@@ -1,10 +1,11 @@
 """AppTest drives every tab of the Recommendations page."""
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.waits import wait_for_job, wait_for_rows
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -52,9 +53,7 @@ def test_live_replay_folds_in_users(page: AppTest) -> None:
     at.select_slider(key="recommendations-live-run-rate").set_value(1000)
     at.button(key="recommendations-live-run-start").click().run()
     run = at.session_state["recommendations-live-run"]
-    deadline = time.time() + 30
-    while run.summary()["rows"] < 300 and time.time() < deadline:
-        time.sleep(0.2)
+    wait_for_rows(run, 300)
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["events scored"].replace(",", "")) >= 300 and not run.error
@@ -69,10 +68,7 @@ def test_train_tab_registers_a_recommender(page: AppTest) -> None:
     at = page
     at.selectbox(key="recommendations-train-job-model").set_value("itemknn")
     at.button(key="recommendations-train-job-start").click().run()
-    job = at.session_state["recommendations-train-job"]
-    deadline = time.time() + 90
-    while job.running and time.time() < deadline:
-        time.sleep(0.3)
+    wait_for_job(at, "recommendations-train-job", 90)
     at.run()
     assert not at.exception
     assert any("Trained and saved itemknn" in s.value for s in at.success)
