@@ -44,15 +44,16 @@ def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
         with guarded("Loading data"):
             return resources.bundled_data(domain.key, choice), f"bundled:{choice}"
         return None, ""
-    upload = st.file_uploader(f"CSV, Parquet or JSONL (max {MAX_UPLOAD_MB} MB)", type=["csv", "parquet", "jsonl"],
+    kinds = ", ".join(t.upper() for t in domain.upload_types)
+    upload = st.file_uploader(f"{kinds} (max {MAX_UPLOAD_MB} MB)", type=list(domain.upload_types),
                               key=f"{domain.key}-upload")
     if upload is None:
         return None, ""
     payload = upload.getvalue()
     with guarded("Reading the file"):
-        table = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
         target = bad = None
         if domain.input_kind == "tabular":
+            table = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
             target = st.selectbox("Target column", table.columns, index=len(table.columns) - 1,
                                   key=f"{domain.key}-upload-target")
             values = sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50]
@@ -90,7 +91,7 @@ def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
 
 
 def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:
-    for name, label in (("auc", "AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc")):
+    for name, label in (("auc", "AUC"), ("val_auc", "val AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc")):
         if name in metrics:
             return f"{model} · {version} · {label} {metrics[name]:.3f}"
     return f"{model} · {version}"

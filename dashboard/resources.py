@@ -67,3 +67,9 @@ def global_importance(model_id: str, data_id: str, _explainer: Any, _data: Domai
 @st.cache_resource(show_spinner="Projecting item embeddings...", max_entries=8)
 def item_map(model_id: str, _predictor: Any) -> Any:
     return _predictor.item_map()
+
+
+@st.cache_resource(show_spinner="Opening the image...", max_entries=8)
+def study(domain_key: str, name: str, payload: bytes) -> Any:
+    """A decoded image or DICOM study (read-only, shared by sessions that upload the same bytes)."""
+    return registry.get(domain_key).open_study(name, payload)  # type: ignore[attr-defined]

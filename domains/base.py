@@ -153,6 +153,7 @@ class Domain(Protocol):
     icon: str
     description: str
     input_kind: InputKind
+    upload_types: tuple[str, ...]  # file suffixes the sidebar's dataset upload accepts
 
     def datasets(self) -> Sequence[DataSource]: ...
 
@@ -178,6 +179,10 @@ class Domain(Protocol):
         progress: ProgressFn,
         cancel: CancelToken,
     ) -> TrainOutcome: ...
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        """The splits ``evaluate`` accepts for this data, the default first."""
+        ...
 
     def evaluate(
         self, predictor: Predictor, data: DomainData, *, split: str = "test", options: Mapping[str, Any] | None = None
@@ -242,6 +247,25 @@ class TokenStreamer(Protocol):
 @runtime_checkable
 class Recommender(Protocol):
     def recommend(self, user: Any, k: int = 10) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class ImageExplainer(Protocol):
+    """Predictors that explain an image with a heatmap (Grad-CAM); returns one
+    explanation per row, each with ``image``, ``heatmap``, ``label`` and ``probability``."""
+
+    def explain_image(self, batch: pl.DataFrame) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class HasStudies(Protocol):
+    """Domains whose single inputs are image files (PNG/JPEG/DICOM) opened as studies."""
+
+    def open_study(self, name: str, payload: bytes) -> Any: ...
+
+    def sample_studies(self) -> dict[str, Path]: ...
+
+    def study_frame(self, study: Any, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame: ...
 
 
 @runtime_checkable

@@ -3,9 +3,11 @@ distributions, attribution waterfalls and live-stream panels."""
 
 from __future__ import annotations
 
+import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 from domains.base import Explanation
 
@@ -95,3 +97,31 @@ def metric_series_chart(frame: pl.DataFrame, x: str, title: str) -> go.Figure:
     long = frame.unpivot(index=x, variable_name="metric", value_name="value").drop_nulls()
     fig = px.line(long.to_pandas(), x=x, y="value", color="metric", markers=True)
     return _layout(fig, title)
+
+
+def _as_rgb(pixels: np.ndarray) -> np.ndarray:
+    return np.repeat(pixels[..., None], 3, axis=2) if pixels.ndim == 2 else pixels
+
+
+def overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str, opacity: float = 0.45) -> go.Figure:
+    """The input and the same input under its Grad-CAM heatmap, side by side."""
+    image = np.asarray(image)
+    gray = image if image.ndim == 2 else image.mean(axis=2)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("input (centre square)", "Grad-CAM overlay"),
+                        horizontal_spacing=0.04)
+    for col in (1, 2):
+        fig.add_trace(go.Heatmap(z=gray, colorscale="gray", zmin=0, zmax=255, showscale=False, hoverinfo="skip"),
+                      row=1, col=col)
+    fig.add_trace(go.Heatmap(z=heatmap, colorscale="Jet", opacity=opacity, zmin=0, zmax=1,
+                             colorbar={"title": "attention", "len": 0.8}, name="Grad-CAM"), row=1, col=2)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    fig.update_yaxes(scaleanchor="x2", row=1, col=2)
+    return _layout(fig, title, height=380)
+
+
+def study_figure(pixels: np.ndarray, title: str) -> go.Figure:
+    fig = go.Figure(go.Image(z=_as_rgb(pixels)))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, title, height=460)

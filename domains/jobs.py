@@ -48,8 +48,10 @@ def train_and_save(
     return outcome
 
 
-def fit_on_default_data(domain: Domain, spec: ModelSpec, device: torch.device) -> Predictor:
+def fit_on_default_data(domain: Domain, spec: ModelSpec, device: torch.device,
+                        settings: TrainSettings | None = None) -> Predictor:
     """An untrained menu entry made usable: fit it on the domain's bundled data (seconds
-    for the domains that do this), without saving a checkpoint."""
-    return domain.train(spec, domain.load_data(), TrainSettings(), device=device, progress=lambda p: None,
-                        cancel=CancelToken()).predictor
+    for the domains that do this; a short recipe for those that take longer), without
+    saving a checkpoint."""
+    return domain.train(spec, domain.load_data(), settings or TrainSettings(), device=device,
+                        progress=lambda p: None, cancel=CancelToken()).predictor

@@ -13,6 +13,7 @@ from functools import cache
 from domains.base import DataError, Domain
 
 DOMAINS: dict[str, str] = {
+    "medical_imaging": "domains.medical_imaging.domain:MedicalImagingDomain",
     "credit_risk": "domains.credit_risk.domain:CreditRiskDomain",
     "recommendations": "domains.recommendations.domain:RecommendationsDomain",
 }

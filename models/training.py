@@ -107,11 +107,13 @@ def fit(
     cancel: CancelToken | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     on_epoch_start: Callable[[int, torch.optim.Optimizer], None] | None = None,
+    lr_schedule: Callable[[float], float] | None = None,
 ) -> FitResult:
     """Train ``model`` in place and leave it holding the best weights seen.
 
     ``batches(epoch)`` yields tuples of tensors already on ``device``; ``validate``
-    returns a metrics dict containing ``config.monitor``. Raises
+    returns a metrics dict containing ``config.monitor``. ``lr_schedule(fraction_done)``
+    scales each group's initial learning rate every step (e.g. ``one_cycle``). Raises
     ``TrainingCancelledError`` when ``cancel`` is set (checked every step).
     """
     started = time.perf_counter()
@@ -126,6 +128,7 @@ def fit(
     best_score, best_epoch, best_state = math.inf, -1, copy.deepcopy(model.state_dict())
     history: list[dict[str, float]] = []
     step, stale = 0, 0
+    base_lrs = [float(group["lr"]) for group in opt.param_groups]
     for epoch in range(config.epochs):
         if on_epoch_start is not None:
             on_epoch_start(epoch, opt)
@@ -135,6 +138,9 @@ def fit(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             opt.zero_grad(set_to_none=True)
+            if lr_schedule is not None:
+                for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                    group["lr"] = base * lr_schedule(step / total)
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss = loss_fn(model, batch)
             scaler.scale(loss).backward()
@@ -171,6 +177,18 @@ def fit(
         stopped_early=len(history) < config.epochs,
         seconds=time.perf_counter() - started,
     )
+
+
+def one_cycle(warmup: float = 0.15, floor: float = 0.02) -> Callable[[float], float]:
+    """Linear warm-up to the base rate, then cosine decay to ``floor`` of it: the
+    schedule that makes short CPU budgets converge (Smith's one-cycle policy)."""
+
+    def factor(done: float) -> float:
+        if done < warmup:
+            return floor + (1 - floor) * done / warmup
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (done - warmup) / (1 - warmup)))
+
+    return factor
 
 
 def tensor_batches(

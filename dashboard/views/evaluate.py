@@ -10,7 +10,8 @@ from dashboard.state import keep, kept
 from dashboard.views.common import PageContext, figure_grid, need_model
 from domains.base import HasEvaluationOptions, Thresholded
 
-HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost",
+HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity", "specificity", "f1", "macro_f1",
+            "approval_rate", "expected_cost",
             "map", "ndcg@10", "precision@10", "recall@10", "coverage", "novelty", "popularity_bias")
 
 
@@ -20,9 +21,9 @@ def render(ctx: PageContext) -> None:
         return
     options: dict[str, float] = {}
     cols = st.columns(3)
-    splits = list(getattr(ctx.domain, "evaluation_splits", ("test", "all")))
+    splits = list(ctx.domain.evaluation_splits(ctx.data))
     split = cols[0].selectbox("Split", splits, key=f"{ctx.domain.key}-eval-split",
-                              help="test: the domain's fixed held-out split; all: every row of the data.")
+                              help="test: held out; val: where the threshold was tuned; all: every row.")
     if isinstance(ctx.domain, HasEvaluationOptions):
         for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
             key = kept(f"{ctx.domain.key}-{field.name}", default=float(field.default))

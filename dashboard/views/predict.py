@@ -10,9 +10,9 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import keep, kept
-from dashboard.views import recommend
+from dashboard.views import image, recommend
 from dashboard.views.common import PageContext, download_buttons, need_model
-from domains.base import Explainer, FieldSpec, Predictor, Recommender, Thresholded
+from domains.base import Explainer, FieldSpec, HasStudies, Predictor, Recommender, Thresholded
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from models.streaming import BatchResult, score_frame
@@ -23,24 +23,34 @@ def render(ctx: PageContext) -> None:
     if predictor is None:
         return
     predictor = _with_user_threshold(ctx, predictor)
-    single, batch = st.tabs(["Recommend" if isinstance(predictor, Recommender) else "Single input (what-if)",
-                             "Batch file"])
+    if isinstance(predictor, Recommender):
+        first = "Recommend"
+    elif isinstance(ctx.domain, HasStudies):
+        first = "One image (Grad-CAM)"
+    else:
+        first = "Single input (what-if)"
+    single, batch = st.tabs([first, "Batch of files" if isinstance(ctx.domain, HasStudies) else "Batch file"])
     with single, guarded("Scoring"):
         if isinstance(predictor, Recommender):
             recommend.render(ctx, predictor)
+        elif isinstance(ctx.domain, HasStudies):
+            image.render(ctx, ctx.domain, predictor)
         else:
             _single(ctx, predictor)
     with batch, guarded("Batch scoring"):
-        _batch(ctx, predictor)
+        if isinstance(ctx.domain, HasStudies):
+            image.batch(ctx, ctx.domain, predictor)
+        else:
+            _batch(ctx, predictor)
 
 
 def _with_user_threshold(ctx: PageContext, predictor: Predictor) -> Predictor:
     if not isinstance(predictor, Thresholded):
         return predictor
     key = kept(f"{ctx.domain.key}-threshold", default=float(predictor.threshold))
-    value = st.slider("Decision threshold (reject if P(bad) >= threshold)", 0.0, 1.0, step=0.01, key=key,
+    value = st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01, key=key,
                       on_change=keep, args=(key,),
-                      help="Starts at the cost-optimal threshold stored with the model.")
+                      help="Starts at the threshold stored with the model (chosen on its validation data).")
     return predictor.with_threshold(value)
 
 

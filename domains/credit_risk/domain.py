@@ -52,6 +52,7 @@ class CreditRiskDomain:
     icon = ":material/account_balance:"
     description = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
     input_kind: InputKind = "tabular"
+    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES
@@ -86,6 +87,9 @@ class CreditRiskDomain:
         cancel: CancelToken,
     ) -> TrainOutcome:
         return run_training(self.spec(spec.key), data, settings, device=device, progress=progress, cancel=cancel)
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        return ("test", "all")
 
     def evaluate(
         self,

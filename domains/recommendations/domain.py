@@ -54,7 +54,7 @@ class RecommendationsDomain:
     icon = ":material/movie:"
     description = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
     input_kind: InputKind = "interactions"
-    evaluation_splits = ("test",)
+    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES
@@ -80,6 +80,9 @@ class RecommendationsDomain:
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
         return run_training(self.spec(spec.key), rec_data.interactions_of(data), settings, device=device,
                             progress=progress, cancel=cancel)
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        return ("test",)
 
     def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:

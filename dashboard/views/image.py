@@ -1,0 +1,143 @@
+"""Predict for image domains: pick a dataset image, upload a PNG/JPEG/DICOM or try a
+DICOM sample; window/level and frame controls for DICOM; prediction with a Grad-CAM
+overlay beside the input. Batch: many files (or an .npz) scored with a download."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard import resources
+from dashboard.views.common import PageContext, download_buttons
+from domains.base import HasStudies, ImageExplainer, Predictor
+from domains.charts import overlay_figure, study_figure
+from domains.io import MAX_UPLOAD_MB
+from models.streaming import BatchResult, score_frame
+
+DISCLAIMER = "Not for diagnostic use: DomainLens shows how a model behaves; it is not a medical device."
+FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom"]
+SOURCES = {"dataset": "From the dataset", "upload": "Upload an image or DICOM", "sample": "Try a DICOM sample"}
+
+
+def render(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
+    st.caption(DISCLAIMER)
+    key = f"{ctx.domain.key}-image"
+    source = st.radio("Image", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True, key=f"{key}-src")
+    if source == "dataset":
+        row = _dataset_row(ctx, key)
+    else:
+        study = _upload(ctx, key) if source == "upload" else _sample(ctx, domain, key)
+        if study is None:
+            return
+        row = _study_controls(domain, study, key)
+    if row is None:
+        return
+    _prediction(ctx, predictor, row, key)
+
+
+def _dataset_row(ctx: PageContext, key: str) -> pl.DataFrame | None:
+    frame = ctx.data.frame
+    left, right = st.columns(2)
+    splits = frame["split"].unique(maintain_order=True).to_list()
+    split = left.selectbox("Split", splits, index=len(splits) - 1, key=f"{key}-split")
+    part = frame.filter(pl.col("split") == split)
+    index = right.number_input(f"Image (0-{part.height - 1})", 0, max(part.height - 1, 0), 0, key=f"{key}-index")
+    return part.slice(int(index), 1)
+
+
+def _upload(ctx: PageContext, key: str) -> Any:
+    upload = st.file_uploader(f"PNG, JPEG, BMP, TIFF or DICOM (max {MAX_UPLOAD_MB} MB)", type=FILE_TYPES,
+                              key=f"{key}-file")
+    if upload is None:
+        return None
+    return resources.study(ctx.domain.key, upload.name, upload.getvalue())
+
+
+def _sample(ctx: PageContext, domain: HasStudies, key: str) -> Any:
+    samples = domain.sample_studies()
+    if not samples:
+        st.info("The DICOM samples (pydicom-data) are not installed.")
+        return None
+    title = st.selectbox("Sample study (pydicom-data)", list(samples), key=f"{key}-sample")
+    path = samples[title]
+    return resources.study(ctx.domain.key, path.name, path.read_bytes())
+
+
+def _study_controls(domain: HasStudies, study: Any, key: str) -> pl.DataFrame:
+    """Header fields, frame scrolling and window/level; returns the model's input row."""
+    for note in study.notes:
+        st.info(f"{study.name}: {note}.")
+    if study.header:
+        with st.expander("DICOM header (identifying fields are never shown)", expanded=False):
+            st.dataframe(pl.DataFrame({"field": list(study.header), "value": list(study.header.values())}),
+                         hide_index=True, width="stretch")
+    frame = 0
+    if study.frame_count > 1:
+        frame = st.slider("Frame", 0, study.frame_count - 1, 0, key=f"{key}-{study.name}-frame")
+    window = study.window
+    if study.header:  # DICOM: values are in modality units, so the window matters
+        low, high = study.value_range
+        span = max(high - low, 1.0)
+        c1, c2 = st.columns(2)
+        center = c1.slider("Window level (center)", float(low), float(high), float(min(max(window[0], low), high)),
+                           key=f"{key}-{study.name}-center")
+        width = c2.slider("Window width", 1.0, float(span * 2), float(min(window[1], span * 2)),
+                          key=f"{key}-{study.name}-width")
+        window = (center, width)
+    st.plotly_chart(study_figure(study.render(frame, window), f"{study.name} (frame {frame + 1}/{study.frame_count})"),
+                    width="stretch", key=f"{key}-study")
+    return domain.study_frame(study, frame, window)
+
+
+def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: str) -> None:
+    result = predictor.predict(row).row(0, named=True)
+    cols = st.columns(4)
+    cols[0].metric("prediction", str(result["prediction"]))
+    cols[1].metric("score", f"{result['score']:.3f}")
+    cols[2].metric("confidence", f"{result['confidence']:.3f}")
+    cols[3].metric("flagged for review", "yes" if result["flagged"] else "no")
+    if result.get("input_note"):
+        st.caption(f"Input converted for the model: {result['input_note']}.")
+    if "label" in row.columns and row["label"][0] is not None:
+        labels = getattr(predictor, "labels", ())
+        truth = row["label"][0]
+        st.caption(f"Recorded label: {labels[truth] if truth < len(labels) else truth}")
+    if isinstance(predictor, ImageExplainer):
+        explanation = predictor.explain_image(row)[0]
+        title = f"Grad-CAM toward '{explanation.label}' (P = {explanation.probability:.3f})"
+        st.plotly_chart(overlay_figure(explanation.image, explanation.heatmap, title), width="stretch",
+                        key=f"{key}-cam")
+
+
+def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
+    uploads = st.file_uploader(f"Images, DICOM files or one MedMNIST .npz (max {MAX_UPLOAD_MB} MB each)",
+                               type=[*FILE_TYPES, "npz"], accept_multiple_files=True, key=f"{ctx.domain.key}-batch")
+    if not uploads:
+        return
+    frames, problems = [], []
+    for upload in uploads:
+        try:
+            if upload.name.lower().endswith(".npz"):
+                frames.append(resources.uploaded_data(ctx.domain.key, upload.name, upload.getvalue(), None,
+                                                      None).frame)
+            else:
+                frames.append(domain.study_frame(resources.study(ctx.domain.key, upload.name, upload.getvalue())))
+        except Exception as exc:  # one bad file must not lose the others
+            problems.append(f"{upload.name}: {exc}")
+    for problem in problems:
+        st.warning(problem)
+    if not frames:
+        return
+    inputs = pl.concat(frames, how="vertical_relaxed")
+    bar = st.progress(0.0, text="Scoring...")
+
+    def show(result: BatchResult) -> None:
+        bar.progress(result.rows_total / inputs.height, text=f"Scored {result.rows_total:,} of {inputs.height:,}")
+
+    scored = score_frame(predictor.predict, inputs, batch_rows=256, on_batch=show)
+    table = scored.drop("pixels")
+    st.success(f"Scored {table.height:,} images.")
+    st.dataframe(table.head(1000), width="stretch", height=300)
+    download_buttons(table, "image_predictions", key=f"{ctx.domain.key}-batch")

