@@ -39,6 +39,8 @@ def synthetic_images(n: int, *, size: int = 28, channels: int = 1, classes: int 
             radius = size * (0.08 + 0.04 * labels[i])
             base += 120 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * radius**2))
             centres[i] = (cy, cx)
+            if labels[i] >= 2:  # extra classes: a dark band across the bottom as well
+                base[int(size * 0.8) :, :] -= 50
         images[i] = base
     out = np.clip(images, 0, 255).astype(np.uint8)
     if channels == 3:

@@ -3,6 +3,9 @@ refresh in place from a fragment while a worker thread scores the stream."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import polars as pl
 import streamlit as st
 
 from dashboard.errors import guarded
@@ -64,4 +67,13 @@ def _panel(ctx: PageContext) -> None:
     figure_grid(run.monitor.charts(), key="live")
     table = run.monitor.table()
     if not table.is_empty():
-        st.dataframe(table, width="stretch", height=240)
+        st.dataframe(_highlight_flagged(table), width="stretch", height=320)
+
+
+def _highlight_flagged(table: pl.DataFrame) -> Any:
+    """Rows a monitor marks ``flagged`` (e.g. the triage worklist) stand out."""
+    if "flagged" not in table.columns:
+        return table
+    flagged = table["flagged"].to_list()
+    return table.to_pandas().style.apply(
+        lambda row: ["background-color: rgba(214, 39, 40, 0.15)" if flagged[row.name] else ""] * len(row), axis=1)

@@ -67,8 +67,9 @@ def evaluate_probs(predictor: ImagePredictor, rows: pl.DataFrame, probs: np.ndar
         predicted = probs.argmax(axis=1)
         confidence = probs.max(axis=1)
         present = np.unique(y)
-        auc = (float(skm.roc_auc_score(y, probs, multi_class="ovr", labels=list(range(len(names)))))
-               if len(present) == len(names) else float("nan"))
+        class_aucs = per_class(y, predicted, probs, names)["auc"].to_numpy()
+        # One-vs-rest macro AUC over the classes this split contains (others have no positives).
+        auc = float(np.nanmean(class_aucs)) if np.isfinite(class_aucs).any() else float("nan")
         metrics = {"auc": auc, "acc": float((predicted == y).mean()),
                    "macro_f1": float(skm.f1_score(y, predicted, average="macro", labels=list(present))),
                    "ece": expected_calibration_error((predicted == y).astype(int), confidence),

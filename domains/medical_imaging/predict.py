@@ -42,7 +42,7 @@ def _display_square(pixels: np.ndarray) -> np.ndarray:
     h, w = pixels.shape[:2]
     side = min(h, w)
     top, left = (h - side) // 2, (w - side) // 2
-    square = torch.from_numpy(np.ascontiguousarray(pixels[top : top + side, left : left + side])).float()
+    square = torch.from_numpy(np.array(pixels[top : top + side, left : left + side], dtype=np.float32))
     square = square[None, None] if square.dim() == 2 else square.permute(2, 0, 1)[None]
     size = min(side, DISPLAY) if side > 64 else DISPLAY  # small (MedMNIST) images are upsampled to be seen
     scaled = F.interpolate(square, size=(size, size), mode="bilinear", align_corners=False, antialias=side > size)

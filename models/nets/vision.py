@@ -2,8 +2,8 @@
 
 Every net takes ``(B, C, H, W)`` floats in [0, 1] at the dataset's native size and
 does its own resizing and normalisation, so predictors feed all of them the same
-tensor. ``forward_features`` also returns the feature map Grad-CAM weights
-(``(B, K, h, w)``, still attached to the graph).
+tensor. ``forward_features`` also returns the features Grad-CAM weights (still in
+the graph); ``cam_map`` lays them (and their gradients) out as ``(B, K, h, w)``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ class VisionNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_features(x)[0]
+
+    def cam_map(self, features: torch.Tensor) -> torch.Tensor:
+        return features
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Parameters frozen during a warm-up (empty for nets trained from scratch)."""
@@ -136,11 +139,14 @@ class HFImageClassifier(VisionNet):
         hidden = out.hidden_states
         if hidden[-1].dim() == 4:
             return out.logits, hidden[-1]
-        tokens = hidden[-2]
-        side = int((tokens.shape[1] - 1) ** 0.5)
-        patches = tokens[:, -side * side :, :]  # drop the class (and any register) tokens
-        fmap = patches.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], side, side)
-        return out.logits, fmap
+        return out.logits, hidden[-2]
+
+    def cam_map(self, features: torch.Tensor) -> torch.Tensor:
+        if features.dim() == 4:
+            return features
+        side = int((features.shape[1] - 1) ** 0.5)
+        patches = features[:, -side * side :, :]  # drop the class (and any register) tokens
+        return patches.transpose(1, 2).reshape(features.shape[0], features.shape[2], side, side)
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         head = {id(p) for p in self.model.classifier.parameters()} if hasattr(self.model, "classifier") else set()
@@ -162,12 +168,11 @@ def grad_cam(net: VisionNet, x: torch.Tensor, target: int | None = None) -> tupl
     net.eval()
     with torch.enable_grad():
         x = x.detach().requires_grad_(False)
-        logits, fmap = net.forward_features(x)
-        fmap.retain_grad()
+        logits, features = net.forward_features(x)
         classes = logits.argmax(dim=1) if target is None else torch.full((x.shape[0],), target, device=x.device)
-        logits.gather(1, classes.view(-1, 1)).sum().backward()
-    assert fmap.grad is not None
-    weights = fmap.grad.mean(dim=(2, 3), keepdim=True)
+        (grads,) = torch.autograd.grad(logits.gather(1, classes.view(-1, 1)).sum(), features)
+    fmap, grads = net.cam_map(features.detach()), net.cam_map(grads)
+    weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * fmap).sum(dim=1, keepdim=True)).detach()
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)

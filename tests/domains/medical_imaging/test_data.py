@@ -95,7 +95,7 @@ def test_image_folder_and_zip_upload(tmp_path: Path) -> None:
 def test_upload_limits_and_types() -> None:
     with pytest.raises(DataError, match="limit"):
         img_data.from_upload("big.npz", b"x" * 2000, max_bytes=1000)
-    with pytest.raises(DataError, match=".npz or a .zip"):
+    with pytest.raises(DataError, match=r"\.npz or a \.zip"):
         img_data.from_upload("table.csv", b"a,b\n1,2\n", max_bytes=1000)
     with pytest.raises(DataError, match="not a readable"):
         img_data.from_upload("broken.npz", b"PK\x03\x04garbage", max_bytes=1000)

@@ -103,7 +103,7 @@ def test_dicom_without_pixel_data() -> None:
 
 def test_compressed_dicom_that_cannot_be_decoded() -> None:
     # JPEG-LS needs a codec plugin (pylibjpeg-libjpeg or gdcm) that the default set-up does not install.
-    with pytest.raises(DataError, match="JPEG-LS.*cannot decode.*pylibjpeg"):
+    with pytest.raises(DataError, match=r"JPEG-LS.*cannot decode.*pylibjpeg"):
         open_study("mr.dcm", _sample("emri_small_jpeg_ls_lossless.dcm"))
 
 
