@@ -2,6 +2,12 @@
 # Both create/refresh the local virtualenv first (idempotent; fast when up to date).
 .PHONY: run test lint bench setup
 VENV := .venv
+# Imaging data is not on any package registry: use a checkout-neighbour shared/data folder
+# when there is one, unless DOMAINLENS_DATA already points somewhere.
+SHARED_DATA := $(wildcard $(abspath ..)/shared/data)
+ifneq ($(SHARED_DATA),)
+export DOMAINLENS_DATA ?= $(SHARED_DATA)
+endif
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,4 +22,4 @@ lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
 
 bench: setup
-	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models
+	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models && $(VENV)/bin/python benchmarks/imaging_throughput.py

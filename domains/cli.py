@@ -170,6 +170,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import polars as pl
+
     from domains.io import read_table_file, write_table
     from models.streaming import score_frame
 
@@ -185,7 +187,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
         scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows,
                              on_batch=lambda result: bar.advance(result.rows))
-    write_table(scored, args.output)
+    write_table(scored.select(pl.exclude(pl.Binary)), args.output)  # raw pixel bytes stay out of the predictions
     print(f"wrote {frame.height} predictions to {args.output}", file=sys.stderr)
     return 0
 

@@ -104,3 +104,22 @@ def test_train_and_evaluate_an_uploaded_schema_in_the_browser(browser_page, tmp_
     auc = float(re.search(r"auc\s*([0-9.]+)", _metric(page, "auc")).group(1))
     assert auc > 0.7
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-credit-upload.png"), full_page=True)
+
+
+def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server, browser_page) -> None:
+    import shutil
+
+    from pydicom.data import get_testdata_file
+
+    shutil.copytree(imaging_cnn_dir, tmp_path / "artifacts" / "medical_imaging" / "cnn" / "v1")
+    page = browser_page
+    page.get_by_role("link", name="Medical Imaging").first.click()
+    page.get_by_role("tab", name="Predict").click()
+    page.get_by_text("Upload an image or DICOM").click()
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="DICOM (max")
+    uploader.locator('input[type="file"]').set_input_files(str(get_testdata_file("RG1_UNCR.dcm", download=False)))
+    page.get_by_text("Window level (center)").wait_for(timeout=120_000)
+    page.get_by_text("Grad-CAM toward").first.wait_for(timeout=120_000)
+    assert "pneumonia" in _metric(page, "prediction") or "normal" in _metric(page, "prediction")
+    assert "Not for diagnostic use" in page.content()
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-dicom.png"), full_page=True)

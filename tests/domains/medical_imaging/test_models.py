@@ -52,6 +52,7 @@ def test_threshold_moves_decisions(imaging_cnn_dir: Path) -> None:
     batch = _domain().load_data().frame.head(100)
     assert predictor.with_threshold(0.0).predict(batch)["flagged"].all()
     assert not predictor.with_threshold(1.01).predict(batch)["flagged"].any()
+    assert predictor.predict(batch.head(0)).height == 0
 
 
 def test_grad_cam_points_at_the_opacity(imaging_cnn_dir: Path) -> None:
