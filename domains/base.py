@@ -154,6 +154,7 @@ class Domain(Protocol):
     description: str
     input_kind: InputKind
     upload_types: tuple[str, ...]  # file suffixes the sidebar's dataset upload accepts
+    supports_cv: bool  # whether ``train`` honours ``TrainSettings.cv`` (k-fold cross-validation)
 
     def datasets(self) -> Sequence[DataSource]: ...
 

@@ -135,6 +135,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     domain = registry.get(args.domain)
     spec = spec_by_key(domain.models(), args.model, args.domain)
+    if args.cv and not domain.supports_cv:
+        raise DomainLensError(f"{args.domain} does not cross-validate; drop --cv (it validates on its own split)")
     device = pick_device(args.device)
     data = domain.load_data(args.data, target=args.target, bad=args.bad)
     settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed)

@@ -34,6 +34,11 @@ def test_evaluate_on_test_only_npz(imaging_cnn_dir: Path, tmp_path: Path, capsys
     assert {"auc", "acc"} <= set(metrics) and metrics["auc"] > 0.9 and metrics["images"] == 120
 
 
+def test_cv_is_refused_with_a_reason(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "medical_imaging", "--model", "cnn", "--cv", "5"]) == 2
+    assert "does not cross-validate" in capsys.readouterr().err
+
+
 def test_evaluate_missing_split_is_a_clear_error(imaging_cnn_dir: Path, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture) -> None:
     data = write_npz(tmp_path / "trainonly.npz", {"train": 20})

@@ -25,8 +25,10 @@ def render(ctx: PageContext) -> None:
     c1, c2, c3 = st.columns(3)
     spec_key = c1.selectbox("Model", [s.key for s in specs], key=f"{key}-model",
                             format_func=lambda k: next(s.title for s in specs if s.key == k))
-    cv = c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
-                      format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
+    cv = 0
+    if ctx.domain.supports_cv:
+        cv = c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
+                          format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
     epochs = c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
     st.caption(f"Training data: {ctx.data.name} ({ctx.data.frame.height:,} rows). Runs in the background; "
                "you can switch tabs while it trains.")

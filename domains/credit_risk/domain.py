@@ -53,6 +53,7 @@ class CreditRiskDomain:
     description = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
     input_kind: InputKind = "tabular"
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
+    supports_cv = True
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES

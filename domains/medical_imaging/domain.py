@@ -72,6 +72,7 @@ class MedicalImagingDomain:
                    f"triage worklist. {INTENDED_USE.capitalize()}.")
     input_kind: InputKind = "image"
     upload_types: tuple[str, ...] = ("npz", "zip")
+    supports_cv = False  # the file's val split (or 10% of train) drives early stopping and the threshold
 
     def datasets(self) -> Sequence[DataSource]:
         return DATA_SOURCES

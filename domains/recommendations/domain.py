@@ -55,6 +55,7 @@ class RecommendationsDomain:
     description = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
     input_kind: InputKind = "interactions"
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
+    supports_cv = False  # fixed protocol split; hyperparameters are tuned on an inner validation split
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES

@@ -36,6 +36,7 @@ def test_every_tab_renders(page: AppTest) -> None:
     assert "cnn · v1" in str(at.selectbox(key=f"{KEY}-model-choice").value) or \
         "v1" in at.selectbox(key=f"{KEY}-model-choice").format_func(at.selectbox(key=f"{KEY}-model-choice").value)
     assert any("Not for diagnostic use" in c.value for c in at.caption)
+    assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["prediction"] in {"normal", "pneumonia"} and 0 <= float(metrics["score"]) <= 1
     assert float(metrics["auc"]) > 0.9 and {"sensitivity", "specificity", "f1", "ece"} <= set(metrics)
