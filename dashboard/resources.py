@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from domains import registry
-from domains.base import Domain, DomainData, Predictor, Report
+from domains.base import Domain, DomainData, HasStudies, Predictor, Report
 from models.checkpoints import load_bundle
 from models.device import describe_device, pick_device
 
@@ -72,4 +72,6 @@ def item_map(model_id: str, _predictor: Any) -> Any:
 @st.cache_resource(show_spinner="Opening the image...", max_entries=8)
 def study(domain_key: str, name: str, payload: bytes) -> Any:
     """A decoded image or DICOM study (read-only, shared by sessions that upload the same bytes)."""
-    return registry.get(domain_key).open_study(name, payload)  # type: ignore[attr-defined]
+    domain = registry.get(domain_key)
+    assert isinstance(domain, HasStudies), f"{domain_key} does not open image studies"
+    return domain.open_study(name, payload)

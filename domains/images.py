@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,14 @@ class Study:
     def frame_count(self) -> int:
         return int(self.frames.shape[0])
 
-    @property
+    @cached_property  # the window sliders ask on every rerun; a study never changes
     def value_range(self) -> tuple[float, float]:
         return float(self.frames.min()), float(self.frames.max())
+
+    def row(self, ident: str, frame: int = 0, window: tuple[float, float] | None = None, label: int | None = None,
+            split: str = "input") -> dict[str, object]:
+        """One frame, windowed to 8 bits, as a row of the image frame schema (notes kept)."""
+        return pixels_row(ident, self.render(frame, window), label, split, note="; ".join(self.notes))
 
     def render(self, frame: int = 0, window: tuple[float, float] | None = None) -> np.ndarray:
         """8-bit pixels of one frame under ``window`` (DICOM's linear VOI function)."""

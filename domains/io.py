@@ -31,13 +31,18 @@ def read_table_file(path: str | Path) -> pl.DataFrame:
     return read_table_bytes(file.name, file.read_bytes())
 
 
-def read_table_bytes(name: str, payload: bytes, *, max_bytes: int | None = None) -> pl.DataFrame:
-    """Parse an uploaded or read file. ``max_bytes`` enforces the upload cap."""
+def check_upload_size(name: str, payload: bytes, max_bytes: int | None = MAX_UPLOAD_BYTES) -> None:
+    """The upload cap, for every kind of file (``None``: no cap, e.g. files the CLI reads)."""
     if max_bytes is not None and len(payload) > max_bytes:
         raise DataError(
             f"{name} is {len(payload) / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB upload limit. "
             "Upload a sample, or use the CLI with --data for large files."
         )
+
+
+def read_table_bytes(name: str, payload: bytes, *, max_bytes: int | None = None) -> pl.DataFrame:
+    """Parse an uploaded or read file. ``max_bytes`` enforces the upload cap."""
+    check_upload_size(name, payload, max_bytes)
     if not payload.strip():
         raise DataError(f"{name} is empty. Choose a file with a header row and at least one data row.")
     suffix = Path(name).suffix.lower()

@@ -32,12 +32,10 @@ def render(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
         if study is None:
             return
         row = _study_controls(domain, study, key)
-    if row is None:
-        return
     _prediction(ctx, predictor, row, key)
 
 
-def _dataset_row(ctx: PageContext, key: str) -> pl.DataFrame | None:
+def _dataset_row(ctx: PageContext, key: str) -> pl.DataFrame:
     frame = ctx.data.frame
     left, right = st.columns(2)
     splits = frame["split"].unique(maintain_order=True).to_list()

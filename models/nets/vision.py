@@ -160,7 +160,7 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def grad_cam(net: VisionNet, x: torch.Tensor, target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grad-CAM heatmaps in [0, 1] at the input's size, and the class probabilities.
+    """Grad-CAM heatmaps in [0, 1] at the input's size, and the logits.
 
     ``target`` is the class explained (default: each image's predicted class).
     """
@@ -177,4 +177,4 @@ def grad_cam(net: VisionNet, x: torch.Tensor, target: int | None = None) -> tupl
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
     net.train(was_training)
-    return cam / peak, torch.softmax(logits.detach(), dim=1)
+    return cam / peak, logits.detach()
