@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import streamlit as st
 
@@ -12,7 +13,7 @@ from dashboard.state import keep, kept, remember
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext
 from domains.base import Domain, DomainData, DomainLensError, Predictor
-from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
+from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, guess_text_column, read_table_bytes
 from models.checkpoints import list_bundles
 
 TABS = ("Explore", "Predict", "Live", "Train", "Evaluate")
@@ -51,17 +52,34 @@ def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
         return None, ""
     payload = upload.getvalue()
     with guarded("Reading the file"):
-        target = bad = None
-        if domain.input_kind == "tabular":
-            table = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
-            target = st.selectbox("Target column", table.columns, index=len(table.columns) - 1,
-                                  key=f"{domain.key}-upload-target")
-            values = sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50]
-            bad = st.selectbox("Value that marks a bad outcome", values, key=f"{domain.key}-upload-bad")
+        options = _upload_options(domain, upload.name, payload)
         digest = hashlib.sha256(payload).hexdigest()[:16]
-        data = resources.uploaded_data(domain.key, upload.name, payload, target, bad)
-        return data, f"upload:{digest}:{target}:{bad}"
+        data = resources.uploaded_data(domain.key, upload.name, payload, options)
+        return data, f"upload:{digest}:{options}"
     return None, ""
+
+
+def _upload_options(domain: Domain, name: str, payload: bytes) -> tuple[tuple[str, Any], ...]:
+    """Column pickers for table uploads: the target and its bad value (tabular), or the
+    text and label columns (text)."""
+    if domain.input_kind not in ("tabular", "text"):
+        return ()
+    table = read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
+    if domain.input_kind == "text":
+        columns = table.columns
+        guess = guess_text_column(table)
+        text = st.selectbox("Text column", columns, index=columns.index(guess), key=f"{domain.key}-upload-text")
+        others = ["(none: predict only)", *[c for c in columns if c != text]]
+        label_guess = next((c for c in others if c.lower() in ("label", "labels", "category", "class", "target",
+                                                                "sentiment", "topic")), others[0])
+        label = st.selectbox("Label column", others, index=others.index(label_guess),
+                             key=f"{domain.key}-upload-label")
+        return (("text_col", text), ("label_col", None if label == others[0] else label))
+    target = st.selectbox("Target column", table.columns, index=len(table.columns) - 1,
+                          key=f"{domain.key}-upload-target")
+    values = sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50]
+    bad = st.selectbox("Value that marks a bad outcome", values, key=f"{domain.key}-upload-bad")
+    return (("target", target), ("bad", bad))
 
 
 def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:

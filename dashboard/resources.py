@@ -10,7 +10,7 @@ import streamlit as st
 import torch
 
 from domains import registry
-from domains.base import Domain, DomainData, HasStudies, Predictor, Report
+from domains.base import Domain, DomainData, HasStudies, HasTextInputs, Predictor, Report
 from models.checkpoints import load_bundle
 from models.device import describe_device, pick_device
 
@@ -35,8 +35,9 @@ def bundled_data(domain_key: str, source: str) -> DomainData:
 
 
 @st.cache_resource(show_spinner="Loading data...", max_entries=8)
-def uploaded_data(domain_key: str, name: str, payload: bytes, target: str | None, bad: str | None) -> DomainData:
-    return registry.get(domain_key).read_upload(name, payload, target=target, bad=bad)
+def uploaded_data(domain_key: str, name: str, payload: bytes, options: tuple[tuple[str, Any], ...]) -> DomainData:
+    """``options`` (e.g. target and bad value, or text and label columns) go to ``read_upload``."""
+    return registry.get(domain_key).read_upload(name, payload, **dict(options))
 
 
 @st.cache_resource(show_spinner="Loading model...", max_entries=8)
@@ -67,6 +68,13 @@ def global_importance(model_id: str, data_id: str, _explainer: Any, _data: Domai
 @st.cache_resource(show_spinner="Projecting item embeddings...", max_entries=8)
 def item_map(model_id: str, _predictor: Any) -> Any:
     return _predictor.item_map()
+
+
+@st.cache_resource(show_spinner="Explaining...", max_entries=64)
+def text_explanation(domain_key: str, model_id: str, text: str, _predictor: Predictor) -> Any:
+    domain = registry.get(domain_key)
+    assert isinstance(domain, HasTextInputs), f"{domain_key} does not explain texts"
+    return domain.explain_text(_predictor, text)
 
 
 @st.cache_resource(show_spinner="Opening the image...", max_entries=8)

@@ -274,3 +274,22 @@ class HasInputReader(Protocol):
     """Domains whose prediction inputs are not plain tables (images, DICOM, text files)."""
 
     def read_input(self, path: Path) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class HasTextInputs(Protocol):
+    """Domains whose single input is a free text: example texts to start from, and word
+    attributions (``explain_text`` returns an object with ``text``, ``segments`` of
+    (start, end, score), ``label``, ``probability``, ``method``, ``truncated``)."""
+
+    def sample_texts(self, data: DomainData) -> list[str]: ...
+
+    def explain_text(self, predictor: Predictor, text: str) -> Any: ...
+
+
+@runtime_checkable
+class ModelComparer(Protocol):
+    """Domains that score several models on one split side by side (a table and a chart)."""
+
+    def compare(self, predictors: Mapping[str, Predictor], data: DomainData,
+                split: str = "test") -> tuple[pl.DataFrame, go.Figure]: ...

@@ -130,6 +130,22 @@ def _read_jsonl(name: str, payload: bytes) -> pl.DataFrame:
     return frame
 
 
+TEXT_COLUMN_NAMES = ("text", "sentence", "review", "content", "body", "document")
+
+
+def guess_text_column(frame: pl.DataFrame) -> str:
+    """The column that most likely holds free text: a usual name, else the string column
+    with the longest values on average."""
+    lower = {c.lower(): c for c in frame.columns}
+    for name in TEXT_COLUMN_NAMES:
+        if name in lower:
+            return lower[name]
+    strings = [c for c, t in frame.schema.items() if t == pl.String]
+    if not strings:
+        raise DataError(f"No text column among: {', '.join(frame.columns[:20])}. Name one with --text-col.")
+    return max(strings, key=lambda c: frame[c].str.len_chars().mean() or 0)
+
+
 def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
     """Write CSV, Parquet or JSONL by suffix, atomically (temp file + rename)."""
     target = Path(path).expanduser()

@@ -16,6 +16,7 @@ DOMAINS: dict[str, str] = {
     "medical_imaging": "domains.medical_imaging.domain:MedicalImagingDomain",
     "credit_risk": "domains.credit_risk.domain:CreditRiskDomain",
     "recommendations": "domains.recommendations.domain:RecommendationsDomain",
+    "text_classification": "domains.text_classification.domain:TextClassificationDomain",
 }
 
 

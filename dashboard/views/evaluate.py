@@ -8,9 +8,14 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import keep, kept
 from dashboard.views.common import PageContext, figure_grid, need_model
-from domains.base import HasEvaluationOptions, Thresholded
+from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresholded
+from models.checkpoints import list_bundles
 
-HEADLINE = ("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity", "specificity", "f1", "macro_f1",
+TABLES = {"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)",
+          "per_class": "Per class", "mistakes": "Misclassified, most confident first"}
+
+HEADLINE = ("accuracy", "macro_f1", "auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity",
+            "specificity", "f1",
             "approval_rate", "expected_cost",
             "map", "ndcg@10", "precision@10", "recall@10", "coverage", "novelty", "popularity_bias")
 
@@ -44,7 +49,28 @@ def render(ctx: PageContext) -> None:
             st.caption(f"Threshold in use {report.metrics['threshold']:.2f}; cost-optimal on this split "
                        f"{report.metrics['optimal_threshold']:.2f}. Set it in the Predict tab.")
         figure_grid(ctx.domain.charts(report), key="evaluate")
-        for name in ("fairness", "fairness_ratios"):
+        for name, title in TABLES.items():
             if name in report.frames and report.frames[name].height:
-                st.subheader("Fairness by group" if name == "fairness" else "Disparity ratios (min/max)")
+                st.subheader(title)
                 st.dataframe(report.frames[name], width="stretch", hide_index=True)
+    if isinstance(ctx.domain, ModelComparer):
+        with st.expander("Compare models on this split"), guarded("Comparison"):
+            _compare(ctx, ctx.domain, predictor, split)
+
+
+def _compare(ctx: PageContext, domain: ModelComparer, predictor: Predictor, split: str) -> None:
+    bundles = {f"{b.model} · {b.version}": str(b.path) for b in list_bundles(ctx.domain.key)}
+    picked = st.multiselect("Saved models to compare with the current one", list(bundles),
+                            default=list(bundles)[:4], key=f"{ctx.domain.key}-compare-pick")
+    if not st.button("Compare", key=f"{ctx.domain.key}-compare-run"):
+        return
+    predictors = {"current model": predictor}
+    bar = st.progress(0.0, text="Loading models...")
+    for i, name in enumerate(picked):
+        predictors[name] = resources.predictor_from_checkpoint(ctx.domain.key, bundles[name])
+        bar.progress((i + 1) / max(len(picked), 1), text=f"Loaded {name}")
+    with st.spinner(f"Scoring {len(predictors)} models on the {split} split..."):
+        table, figure = domain.compare(predictors, ctx.data, split)
+    bar.empty()
+    st.plotly_chart(figure, width="stretch", key=f"{ctx.domain.key}-compare-chart")
+    st.dataframe(table, width="stretch", hide_index=True)

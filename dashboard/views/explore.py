@@ -10,6 +10,8 @@ def render(ctx: PageContext) -> None:
     data = ctx.data
     st.caption(f"{data.name}: {data.frame.height:,} rows x {data.frame.width} columns"
                + (f"; target '{data.target}'" if data.target else ""))
+    for note in data.info.get("notes", []):
+        st.info(note)
     st.dataframe(data.frame.head(200), width="stretch", height=260)
     with st.expander("Summary statistics", expanded=True):
         st.dataframe(summary(data.frame), width="stretch", hide_index=True)

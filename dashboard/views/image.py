@@ -118,8 +118,7 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     for upload in uploads:
         try:
             if upload.name.lower().endswith(".npz"):
-                frames.append(resources.uploaded_data(ctx.domain.key, upload.name, upload.getvalue(), None,
-                                                      None).frame)
+                frames.append(resources.uploaded_data(ctx.domain.key, upload.name, upload.getvalue(), ()).frame)
             else:
                 frames.append(domain.study_frame(resources.study(ctx.domain.key, upload.name, upload.getvalue())))
         except Exception as exc:  # one bad file must not lose the others

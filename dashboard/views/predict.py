@@ -10,9 +10,9 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import keep, kept
-from dashboard.views import image, recommend
+from dashboard.views import image, recommend, text
 from dashboard.views.common import PageContext, download_buttons, need_model
-from domains.base import Explainer, FieldSpec, HasStudies, Predictor, Recommender, Thresholded
+from domains.base import Explainer, FieldSpec, HasStudies, HasTextInputs, Predictor, Recommender, Thresholded
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from models.streaming import BatchResult, score_frame
@@ -24,8 +24,11 @@ def render(ctx: PageContext) -> None:
         return
     predictor = _with_user_threshold(ctx, predictor)
     studies = ctx.domain if isinstance(ctx.domain, HasStudies) else None
+    texts = ctx.domain if isinstance(ctx.domain, HasTextInputs) else None
     if isinstance(predictor, Recommender):
         first = "Recommend"
+    elif texts is not None:
+        first = "One text (word attributions)"
     else:
         first = "One image (Grad-CAM)" if studies is not None else "Single input (what-if)"
     single, batch = st.tabs([first, "Batch of files" if studies is not None else "Batch file"])
@@ -34,6 +37,8 @@ def render(ctx: PageContext) -> None:
             recommend.render(ctx, predictor)
         elif studies is not None:
             image.render(ctx, studies, predictor)
+        elif texts is not None:
+            text.render(ctx, texts, predictor)
         else:
             _single(ctx, predictor)
     with batch, guarded("Batch scoring"):

@@ -1,0 +1,54 @@
+"""Predict on one text: type or pick an example, see the class probabilities and which
+words moved the prediction. User text is only ever shown escaped."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+import streamlit as st
+
+from dashboard import resources
+from dashboard.views.common import PageContext
+from domains.base import HasTextInputs, Predictor
+from domains.charts import _layout
+from domains.text_classification.charts import attribution_chart, attribution_html
+
+
+def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> None:
+    samples = domain.sample_texts(ctx.data)
+    key = f"{ctx.domain.key}-{ctx.data_id}-text"
+    start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
+                         format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
+    text = st.text_area("Text to classify", value=samples[start] if samples else "", height=140,
+                        key=f"{key}-{start}", help="Edit freely; the prediction and the highlighting follow.")
+    if not text.strip():
+        st.info("Type or paste some text to classify (the box is empty or only spaces).")
+        return
+    row = predictor.predict(pl.DataFrame({"text": [text]})).row(0, named=True)
+    left, right = st.columns([1, 2])
+    left.metric("prediction", str(row["prediction"]))
+    left.metric("confidence", f"{row['confidence']:.1%}")
+    probs = {k.removeprefix("p_"): v for k, v in row.items() if k.startswith("p_")}
+    right.plotly_chart(_probability_bars(probs), width="stretch", key=f"{key}-probs")
+    attribution = resources.text_explanation(ctx.domain.key, ctx.model_id, text, predictor)
+    if row["truncated"] or attribution.truncated:
+        st.warning(f"This text is {len(text):,} characters long: the model read only its beginning (the "
+                   "highlighted part below); the rest did not affect the prediction.")
+    st.subheader(f"Why '{attribution.label}'")
+    # Safe as HTML: attribution_html escapes every character of the user's text.
+    st.markdown(attribution_html(attribution.text, attribution.segments), unsafe_allow_html=True)
+    gap = f"; completeness gap {attribution.gap:+.3f}" if attribution.gap else ""
+    st.caption(f"Green words pushed toward '{attribution.label}', red words against it ({attribution.method}{gap}).")
+    words = pl.DataFrame({"word": [attribution.text[a:b] for a, b, _ in attribution.segments],
+                          "attribution": [s for _, _, s in attribution.segments]},
+                         schema={"word": pl.String, "attribution": pl.Float64})
+    if words.height:
+        st.plotly_chart(attribution_chart(words, attribution.label), width="stretch", key=f"{key}-words")
+
+
+def _probability_bars(probs: dict[str, float]) -> go.Figure:
+    names = sorted(probs, key=probs.__getitem__)
+    fig = go.Figure(go.Bar(x=[probs[n] for n in names], y=names, orientation="h",
+                           text=[f"{probs[n]:.1%}" for n in names], textposition="auto"))
+    fig.update_xaxes(range=[0, 1], title="probability")
+    return _layout(fig, "Class probabilities", height=110 + 30 * len(names))

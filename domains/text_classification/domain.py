@@ -1,0 +1,186 @@
+"""Text classification: sentiment and topic models from TF-IDF and zero-shot MiniLM to
+a fully fine-tuned transformer, with word attributions, model comparison and a live
+feed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import torch
+
+from domains.base import (
+    DataError,
+    DataSource,
+    DomainData,
+    FieldSpec,
+    InputKind,
+    ModelSpec,
+    Predictor,
+    Report,
+    TrainOutcome,
+    TrainSettings,
+    spec_by_key,
+)
+from domains.io import MAX_UPLOAD_BYTES, read_table_file
+from domains.jobs import fit_on_default_data
+from domains.text_classification import data as text_data
+from domains.text_classification.charts import (
+    class_balance,
+    comparison_chart,
+    distinctive_words,
+    length_histogram,
+    text_charts,
+)
+from domains.text_classification.evaluate import evaluate as run_evaluation
+from domains.text_classification.live import FeedMonitor
+from domains.text_classification.predict import MINILM_ASSET, Attribution, TextPredictor, from_bundle
+from domains.text_classification.train import train as run_training
+from models.checkpoints import Bundle
+from models.hub import ModelSourceError
+from models.training import CancelToken, ProgressFn
+
+MODELS = (
+    ModelSpec("tfidf_lr", "TF-IDF + logistic regression", "sklearn",
+              notes="Word 1-2-grams; trains in seconds; the baseline every other model should beat."),
+    ModelSpec("zero_shot", "Zero-shot MiniLM (no training)", "hf", source=MINILM_ASSET,
+              notes="Compares each text with descriptions of the classes (all-MiniLM-L6-v2, bundled)."),
+    ModelSpec("minilm_linear", "MiniLM embeddings + linear head", "hf", source=MINILM_ASSET,
+              notes="Frozen sentence embeddings; only the head trains (under a minute on CPU)."),
+    ModelSpec("minilm_finetune", "MiniLM fine-tuned", "hf", source=MINILM_ASSET,
+              notes="The whole network trains: best accuracy; about 20 minutes for the reviews on 2 CPU cores."),
+    ModelSpec("distilbert", "DistilBERT fine-tuned (Hugging Face hub)", "hf", source="distilbert-base-uncased",
+              notes="Any AutoModelForSequenceClassification hub id or local folder; needs the hub or a copy."),
+)
+SAMPLES = {
+    "rt_sentiment": ["A gorgeous, heartfelt film with performances that stay with you long after the credits.",
+                     "Two hours of clichés, wooden dialogue and a plot that goes nowhere."],
+    "bbc_topics": ["Shares in the carmaker fell 5% after it cut its profit forecast for the year.",
+                   "The striker scored twice as the visitors came from behind to win the cup tie."],
+}
+
+
+class TextClassificationDomain:
+    key = "text_classification"
+    title = "Text Classification"
+    icon = ":material/article:"
+    description = ("Sentiment and topic classification: TF-IDF, zero-shot and fine-tuned MiniLM, word "
+                   "attributions, model comparison and a live feed.")
+    input_kind: InputKind = "text"
+    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
+    supports_cv = False  # a fixed validation split picks epochs and regularisation
+
+    def datasets(self) -> Sequence[DataSource]:
+        return text_data.SOURCES
+
+    def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
+        return text_data.load(source, text_col=options.get("text_col"), label_col=options.get("label_col"))
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
+        return text_data.from_upload(name, payload, text_col=options.get("text_col"),
+                                     label_col=options.get("label_col"), max_bytes=MAX_UPLOAD_BYTES)
+
+    def models(self) -> Sequence[ModelSpec]:
+        return MODELS
+
+    def spec(self, key: str) -> ModelSpec:
+        return spec_by_key(MODELS, key, self.key)
+
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+        if isinstance(model, Bundle):
+            return from_bundle(model, device)
+        if model.key == "minilm_finetune":
+            # A full fine-tune takes many minutes: used before it has been trained, the entry
+            # gets one epoch on a 2,000-review sample (about a minute on 2 CPU cores).
+            data = self.load_data()
+            sample = pl.concat([data.frame.filter(pl.col("split") == "train").sample(2000, seed=0),
+                                data.frame.filter(pl.col("split") != "train")])
+            quick = DomainData(data.name, sample, data.target, data.info)
+            return self.train(model, quick, TrainSettings(epochs=1), device=device, progress=lambda p: None,
+                              cancel=CancelToken()).predictor
+        return fit_on_default_data(self, model, device)
+
+    def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+              progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
+        try:
+            return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
+        except ModelSourceError as exc:
+            raise DataError(str(exc)) from exc
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        present = data.info.get("splits", [])
+        held_out = [s for s in ("test", "val", "train") if s in present]
+        # A user file without a split column is an evaluation set as it is: all of it by default.
+        return ["all", *held_out] if data.info.get("whole_file") else [*held_out, "all"]
+
+    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+                 options: Mapping[str, Any] | None = None) -> Report:
+        return run_evaluation(_text(predictor), data, split)
+
+    def charts(self, report: Report) -> dict[str, go.Figure]:
+        return text_charts(report)
+
+    def explore(self, data: DomainData) -> dict[str, go.Figure]:
+        figures = {"length": length_histogram(data.frame)}
+        if data.target is not None:
+            figures = {"balance": class_balance(data.frame), **figures, "words": distinctive_words(data.frame)}
+        return figures
+
+    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+        return [FieldSpec("text", "text", default=self.sample_texts(data)[0])]
+
+    def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """The held-out split (test, else everything) in a shuffled arrival order."""
+        splits = data.info.get("splits", [])
+        rows = text_data.split(data, "test" if "test" in splits else "all")
+        order = np.random.default_rng(7).permutation(rows.height)
+        return rows[order.tolist()].select("id", "text", "label")
+
+    def monitor(self, predictor: Predictor, data: DomainData) -> FeedMonitor:
+        return FeedMonitor(_text(predictor).labels)
+
+    # ---- text inputs ------------------------------------------------------------------------------
+
+    def sample_texts(self, data: DomainData) -> list[str]:
+        """Example inputs for the Predict tab: hand-written ones, then test-split texts."""
+        picks = text_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
+        return [*SAMPLES.get(data.name, []), *picks["text"].head(8).to_list()]
+
+    def explain_text(self, predictor: Predictor, text: str) -> Attribution:
+        text = text.strip()
+        if not text:
+            raise DataError("Type or paste some text to classify (it is empty).")
+        return _text(predictor).explain_text(text)
+
+    def compare(self, predictors: Mapping[str, Predictor], data: DomainData, split: str = "test") -> \
+            tuple[pl.DataFrame, go.Figure]:
+        """Every model on the same split: accuracy, macro-F1, ECE and texts per second."""
+        rows = []
+        for name, predictor in predictors.items():
+            started = time.perf_counter()
+            report = run_evaluation(_text(predictor), data, split)
+            rows.append({"model": name, "accuracy": report.metrics["accuracy"],
+                         "macro_f1": report.metrics["macro_f1"], "ece": report.metrics["ece"],
+                         "texts_per_s": report.metrics["texts_per_s"], "seconds": time.perf_counter() - started})
+        table = pl.DataFrame(rows).sort("accuracy", descending=True)
+        return table, comparison_chart(table)
+
+    def read_input(self, path: Path) -> pl.DataFrame:
+        """CLI inputs: a table with a ``text`` column (or any recognisable text column), or
+        a plain .txt file with one text per line."""
+        path = Path(path).expanduser()
+        if path.suffix.lower() == ".txt" and path.is_file():
+            lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
+            return pl.DataFrame({"text": lines}, schema={"text": pl.String})
+        return read_table_file(path)  # the predictor finds the text column
+
+
+def _text(predictor: Predictor) -> TextPredictor:
+    if not isinstance(predictor, TextPredictor):
+        raise TypeError("text classification needs a text predictor")
+    return predictor

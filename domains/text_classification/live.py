@@ -1,0 +1,94 @@
+"""The live feed monitor: texts arrive, are classified in micro-batches, and the page
+shows the rolling class mix, the confidence distribution and the latest texts."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+import plotly.express as px
+import plotly.graph_objects as go
+import polars as pl
+
+from domains.charts import _layout
+
+WINDOW = 200  # texts in the rolling class mix
+LATEST = 50  # rows in the table
+LOW_CONFIDENCE = 0.6
+
+
+class FeedMonitor:
+    """Thread-safe: the stream worker calls ``update``; the page reads the rest."""
+
+    def __init__(self, labels: tuple[str, ...]) -> None:
+        self.labels = labels
+        self._lock = threading.Lock()
+        self._recent: deque[dict[str, object]] = deque(maxlen=2000)
+        self._mix: list[dict[str, object]] = []  # rolling share per class after each batch
+        self._seen = 0
+        self._correct = 0
+        self._labelled = 0
+
+    def update(self, inputs: pl.DataFrame, outputs: pl.DataFrame) -> None:
+        truth = inputs["label"].to_list() if "label" in inputs.columns else [None] * inputs.height
+        rows = [{"arrival": self._seen + i, "text": (t or "")[:160], "prediction": p, "confidence": c, "truth": y}
+                for i, (t, p, c, y) in enumerate(zip(inputs["text"].to_list(), outputs["prediction"].to_list(),
+                                                     outputs["confidence"].to_list(), truth, strict=True))]
+        with self._lock:
+            self._recent.extend(rows)
+            self._seen += len(rows)
+            for row in rows:
+                if row["truth"] is not None and row["prediction"] is not None:
+                    self._labelled += 1
+                    self._correct += int(row["truth"] == row["prediction"])
+            window = list(self._recent)[-WINDOW:]
+            shares = {label: sum(r["prediction"] == label for r in window) / max(len(window), 1)
+                      for label in self.labels}
+            self._mix.append({"texts": self._seen, **shares})
+
+    def _frame(self) -> pl.DataFrame:
+        with self._lock:
+            return pl.DataFrame(list(self._recent), schema={"arrival": pl.Int64, "text": pl.String,
+                                                            "prediction": pl.String, "confidence": pl.Float64,
+                                                            "truth": pl.String})
+
+    def charts(self) -> dict[str, go.Figure]:
+        with self._lock:
+            mix = pl.DataFrame(self._mix[-300:]) if self._mix else pl.DataFrame()
+        recent = self._frame()
+        figures: dict[str, go.Figure] = {}
+        if not mix.is_empty():
+            long = mix.unpivot(index="texts", variable_name="class", value_name="share")
+            fig = px.area(long.to_pandas(), x="texts", y="share", color="class")
+            fig.update_yaxes(range=[0, 1], title=f"share of the last {WINDOW} texts")
+            figures["mix"] = _layout(fig, "Rolling class mix")
+        if not recent.is_empty():
+            fig = px.histogram(recent.drop_nulls("confidence").to_pandas(), x="confidence", color="prediction",
+                               nbins=25, barmode="overlay", opacity=0.6)
+            fig.update_xaxes(range=[0, 1])
+            figures["confidence"] = _layout(fig, "Confidence (latest 2,000 texts)")
+        return figures
+
+    def alerts(self) -> list[str]:
+        recent = self._frame().tail(WINDOW)
+        if recent.height < 20:
+            return []
+        low = float((recent["confidence"].fill_null(0).to_numpy() < LOW_CONFIDENCE).mean())
+        notes = []
+        if low > 0.3:
+            notes.append(f"{low:.0%} of the last {recent.height} texts were classified with confidence under "
+                         f"{LOW_CONFIDENCE:.0%}: the feed may have drifted from the training data.")
+        with self._lock:
+            if self._labelled >= 50:
+                accuracy = self._correct / self._labelled
+                if accuracy < 0.7:
+                    notes.append(f"Accuracy on the labelled feed so far is {accuracy:.0%}.")
+        return notes
+
+    def table(self) -> pl.DataFrame:
+        recent = self._frame()
+        return recent.tail(LATEST).reverse() if not recent.is_empty() else recent
+
+    def accuracy(self) -> float | None:
+        with self._lock:
+            return self._correct / self._labelled if self._labelled else None

@@ -1,0 +1,249 @@
+"""Training recipes for the text models.
+
+- ``tfidf_lr``: word 1-2-gram TF-IDF (sublinear tf) + logistic regression, its
+  regularisation picked on the validation split.
+- ``zero_shot``: no training; the head holds the embeddings of the class descriptions.
+- ``minilm_linear``: frozen MiniLM sentence embeddings + a linear head trained with
+  ``models.training.fit``.
+- ``minilm_finetune`` / hub models: the whole ``AutoModelForSequenceClassification``
+  trained with ``models.training.fit`` (length-bucketed batches with dynamic padding,
+  warm-up then cosine decay, early stopping on validation accuracy, best epoch kept).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+import torch.nn.functional as F
+
+from domains.base import DomainData, ModelSpec, TrainOutcome, TrainSettings
+from domains.text_classification import data as text_data
+from domains.text_classification.evaluate import evaluate_probs
+from domains.text_classification.predict import (
+    EncoderHeadPredictor,
+    SequenceClassifierPredictor,
+    TextPredictor,
+    TfidfPredictor,
+    TransformerPredictor,
+    resolve_source,
+    softmax,
+)
+from models.text import bucketed_batches, choose_max_length, load_pretrained, load_tokenizer
+from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
+
+ZERO_SHOT_SCALE = 20.0  # 1 / temperature for cosine similarities in [-1, 1]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    epochs: int
+    lr: float
+    batch: int = 32
+    weight_decay: float = 0.01
+    patience: int = 2
+    max_length_cap: int = 256
+
+
+RECIPES = {
+    "minilm_linear": Recipe(epochs=100, lr=5e-3, batch=256, weight_decay=1e-4, patience=10),
+    "finetune": Recipe(epochs=3, lr=1e-4, batch=32, patience=2),
+}
+
+
+def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+          progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
+    text_data.check_trainable(data)
+    torch.manual_seed(settings.seed)
+    started = time.perf_counter()
+    labels = tuple(data.info["labels"])
+    train_rows = text_data.labelled(text_data.split(data, "train"))
+    val_rows = _validation_rows(data, settings.seed)
+    if spec.key == "tfidf_lr":
+        predictor, history = _tfidf(train_rows, val_rows, labels, progress, cancel)
+    elif spec.key == "zero_shot":
+        predictor, history = _zero_shot(spec, data, labels, device), []
+    elif spec.key == "minilm_linear":
+        predictor, history = _linear_head(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
+    else:
+        predictor, history = _finetune(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
+    cancel.raise_if_cancelled()
+    probs, _ = predictor.proba(val_rows["text"].to_list())
+    report = evaluate_probs(labels, val_rows, probs)
+    metrics = {f"val_{k}": v for k, v in report.metrics.items() if not k.startswith(("precision_", "recall_"))}
+    metrics["train_seconds"] = time.perf_counter() - started
+    info: dict[str, Any] = {"dataset": data.name, "labels": list(labels), "train_rows": train_rows.height}
+    return TrainOutcome(predictor, metrics, history=history, report=report, info=info)
+
+
+def _validation_rows(data: DomainData, seed: int) -> pl.DataFrame:
+    if "val" in data.info.get("splits", []):
+        return text_data.labelled(text_data.split(data, "val"))
+    rows = text_data.labelled(text_data.split(data, "train"))
+    return rows.sample(fraction=0.1, seed=seed) if rows.height >= 20 else rows
+
+
+def _targets(rows: pl.DataFrame, labels: tuple[str, ...]) -> np.ndarray:
+    index = {name: i for i, name in enumerate(labels)}
+    return np.array([index[v] for v in rows["label"].to_list()], dtype=np.int64)
+
+
+# ---- TF-IDF ----------------------------------------------------------------------------------
+
+
+def _tfidf(train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, ...], progress: ProgressFn,
+           cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from domains.text_classification.predict import TOKEN_PATTERN
+
+    min_df = 2 if train_rows.height >= 200 else 1
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, token_pattern=TOKEN_PATTERN,
+                                 dtype=np.float64)
+    x = vectorizer.fit_transform(train_rows["text"].to_list())
+    y = _targets(train_rows, labels)
+    xv, yv = vectorizer.transform(val_rows["text"].to_list()), _targets(val_rows, labels)
+    grid = (1.0, 4.0, 16.0, 64.0)
+    best: tuple[float, Any] | None = None
+    history = []
+    for step, c in enumerate(grid):
+        cancel.raise_if_cancelled()
+        clf = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        acc = float((clf.predict(xv) == yv).mean())
+        history.append({"C": c, "val_accuracy": acc})
+        progress(Progress(step + 1, len(grid), {"val_accuracy": acc}, stage=f"C={c:g}"))
+        if best is None or acc > best[0]:
+            best = (acc, clf)
+    assert best is not None
+    return TfidfPredictor.from_logistic(vectorizer, best[1], labels), history
+
+
+# ---- MiniLM encoder + head -------------------------------------------------------------------
+
+
+def _encoder(spec: ModelSpec, labels: tuple[str, ...], device: torch.device, max_length: int,
+             descriptions: dict[str, str]) -> EncoderHeadPredictor:
+    from transformers import AutoModel
+
+    path = resolve_source(spec.source)
+    encoder = load_pretrained(AutoModel, path)
+    dim = int(encoder.config.hidden_size)
+    return EncoderHeadPredictor(encoder, load_tokenizer(path), torch.zeros(len(labels), dim), torch.zeros(len(labels)),
+                                1.0, labels, source=spec.source, max_length=max_length, device=device,
+                                model_key=spec.key, descriptions=descriptions)
+
+
+def describe(data: DomainData, labels: tuple[str, ...]) -> dict[str, str]:
+    """Class descriptions for zero-shot: the dataset's own, else the label name itself."""
+    known = data.info.get("descriptions") or {}
+    return {name: known.get(name) or f"this text is about {name.replace('_', ' ')}" for name in labels}
+
+
+def _zero_shot(spec: ModelSpec, data: DomainData, labels: tuple[str, ...], device: torch.device) -> TextPredictor:
+    descriptions = describe(data, labels)
+    predictor = _encoder(spec, labels, device, 256, descriptions)
+    fit_max_length(predictor, data.frame["text"].head(2000).to_list())
+    predictor.weight = torch.from_numpy(predictor.embed_texts([descriptions[n] for n in labels])).to(device)
+    predictor.scale = ZERO_SHOT_SCALE
+    return predictor
+
+
+def fit_max_length(predictor: TransformerPredictor, texts: list[str], cap: int = 256) -> None:
+    """Set the predictor's truncation length from a sample of the corpus (no wasted padding
+    on short reviews; long articles capped at ``cap``)."""
+    predictor.max_length = cap
+    ids, _ = predictor.token_ids(texts)
+    predictor.max_length = choose_max_length(np.array([len(i) for i in ids]), cap=cap)
+
+
+def _linear_head(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, ...],
+                 settings: TrainSettings, device: torch.device, progress: ProgressFn,
+                 cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    recipe = RECIPES["minilm_linear"]
+    stage = staged(progress, 3)
+    predictor = _encoder(spec, labels, device, 256, {})
+    fit_max_length(predictor, train_rows["text"].head(2000).to_list())
+    features = []
+    for index, rows in enumerate((train_rows, val_rows)):
+        stage(index, "embedding train texts" if index == 0 else "embedding validation texts")(Progress(0, 1))
+        chunks = []
+        texts = rows["text"].to_list()
+        for start in range(0, len(texts), 512):
+            cancel.raise_if_cancelled()
+            chunks.append(predictor.embed_texts(texts[start:start + 512]))
+            stage(index, "embedding")(Progress(start + 512, len(texts)))
+        features.append(torch.from_numpy(np.concatenate(chunks)))
+    x, xv = features
+    y, yv = torch.from_numpy(_targets(train_rows, labels)), torch.from_numpy(_targets(val_rows, labels))
+    head = torch.nn.Linear(x.shape[1], len(labels))
+    counts = torch.bincount(y, minlength=len(labels)).float()
+    weight = (counts.sum() / (len(labels) * counts.clamp(min=1))).to(device)  # balanced classes
+
+    def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return F.cross_entropy(model(batch[0]), batch[1], weight=weight)
+
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        logits = model(xv.to(device))
+        return {"val_loss": float(F.cross_entropy(logits, yv.to(device))),
+                "val_accuracy": float((logits.argmax(1).cpu() == yv).float().mean())}
+
+    epochs = settings.epochs or recipe.epochs
+    result = fit(head, tensor_batches((x, y), recipe.batch, device=device, seed=settings.seed),
+                 max(1, -(-len(y) // recipe.batch)), loss_fn=loss_fn, validate=validate,
+                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                                   patience=recipe.patience, monitor="val_loss", mode="min", amp=False),
+                 device=device, progress=stage(2, "training the head"), cancel=cancel)
+    predictor.weight = head.weight.detach().to(device)
+    predictor.bias = head.bias.detach().to(device)
+    return predictor, result.history
+
+
+# ---- full fine-tuning ------------------------------------------------------------------------
+
+
+def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, ...],
+              settings: TrainSettings, device: torch.device, progress: ProgressFn,
+              cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    from transformers import AutoModelForSequenceClassification
+
+    recipe = RECIPES["finetune"]
+    source = str(settings.options.get("source") or spec.source)
+    path = resolve_source(source)
+    tokenizer = load_tokenizer(path)
+    model = load_pretrained(AutoModelForSequenceClassification, path, num_labels=len(labels),
+                            id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)},
+                            ignore_mismatched_sizes=True)
+    predictor = SequenceClassifierPredictor(model, tokenizer, labels, max_length=recipe.max_length_cap,
+                                            device=device, model_key=spec.key, source=source)
+    fit_max_length(predictor, train_rows["text"].to_list(), cap=recipe.max_length_cap)
+    ids, _ = predictor.token_ids(train_rows["text"].to_list())
+    y = _targets(train_rows, labels)
+    yv = _targets(val_rows, labels)
+    val_texts = val_rows["text"].to_list()
+    batches = bucketed_batches(ids, y, recipe.batch, pad_id=tokenizer.pad_token_id or 0, device=device,
+                               seed=settings.seed)
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        input_ids, mask, target = batch
+        return F.cross_entropy(net(input_ids=input_ids, attention_mask=mask).logits, target)
+
+    def validate(net: torch.nn.Module) -> dict[str, float]:
+        logits, _ = predictor.logits(val_texts, fast=False)  # the float network being trained
+        probs = softmax(logits.astype(np.float64))
+        return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
+                "val_accuracy": float((probs.argmax(1) == yv).mean())}
+
+    epochs = settings.epochs or recipe.epochs
+    result = fit(model, batches, -(-len(ids) // recipe.batch), loss_fn=loss_fn, validate=validate,
+                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                                   patience=recipe.patience, monitor="val_accuracy", mode="max"),
+                 device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
+    model.eval()
+    predictor._fast = None  # the int8 copy is rebuilt from the trained weights on first use
+    history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]
+    return predictor, history

@@ -1,0 +1,190 @@
+"""Transformer text plumbing shared by text domains: loading a tokenizer and model
+from a folder or hub id, length-bucketed batching (so padding costs little), mean
+pooling, int8 dynamic quantisation for CPU inference, and integrated gradients over
+token embeddings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from models.hub import ModelSourceError, resolve
+
+
+def load_tokenizer(source: str | Path, revision: str | None = None) -> Any:
+    from transformers import AutoTokenizer
+
+    where = resolve(source, revision)
+    try:
+        return AutoTokenizer.from_pretrained(where.name_or_path, revision=where.revision)
+    except OSError as exc:
+        raise ModelSourceError(f"could not load a tokenizer from {where.name_or_path!r}: {_first_line(exc)}") from exc
+
+
+def load_pretrained(loader: Any, source: str | Path, revision: str | None = None, **kwargs: Any) -> Any:
+    """``loader.from_pretrained`` with one clear error for a missing folder or hub id."""
+    where = resolve(source, revision)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "newly initialised head" is expected for a new task
+            return loader.from_pretrained(where.name_or_path, revision=where.revision, **kwargs)
+    except OSError as exc:
+        raise ModelSourceError(f"could not load {where.name_or_path!r}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def token_lengths(tokenizer: Any, texts: Sequence[str], max_length: int) -> np.ndarray:
+    """Token counts per text, special tokens included, before truncation."""
+    ids = tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)["input_ids"]
+    return np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(texts))
+
+
+def length_buckets(lengths: np.ndarray, max_batch: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Index batches of texts of similar length (sorted), so each batch pads to little
+    more than its own longest text. ``max_tokens`` caps batch rows x padded length,
+    which keeps long documents from building huge attention matrices."""
+    order = np.argsort(lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        stop = min(start + max_batch, len(order))
+        if max_tokens is not None:
+            while stop - start > 1 and lengths[order[stop - 1]] * (stop - start) > max_tokens:
+                stop -= 1
+        batches.append(order[start:stop])
+        start = stop
+    return batches
+
+
+def encode(tokenizer: Any, texts: Sequence[str], max_length: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Tokenise with dynamic padding (to the longest text in this batch)."""
+    batch = tokenizer(list(texts), padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Average of the non-padding token vectors (sentence-transformers pooling)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+def batched_rows(
+    texts: Sequence[str],
+    lengths: np.ndarray,
+    run: Callable[[list[str]], np.ndarray],
+    *,
+    max_batch: int,
+    max_tokens: int | None,
+) -> np.ndarray:
+    """Apply ``run`` to length buckets and put the rows back in input order."""
+    out: np.ndarray | None = None
+    for idx in length_buckets(lengths, max_batch, max_tokens):
+        values = run([texts[i] for i in idx])
+        if out is None:
+            out = np.empty((len(texts), *values.shape[1:]), dtype=values.dtype)
+        out[idx] = values
+    return out if out is not None else np.zeros((0,))
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantisation of every Linear layer (CPU inference only): weights
+    stored as int8, activations quantised on the fly."""
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the quantised-tensor API is deprecated upstream but still shipped
+        return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def integrated_gradients(
+    logits_from_embeds: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    embeds: torch.Tensor,
+    baseline: torch.Tensor,
+    mask: torch.Tensor,
+    target: int,
+    steps: int = 24,
+) -> tuple[np.ndarray, float]:
+    """Integrated gradients of ``target``'s logit for one text (``embeds``: 1 x T x D),
+    per token, along the straight path from ``baseline``; all path points run in one
+    batch. Returns (per-token attributions, completeness gap); the gap
+    ``sum(attr) - (f(x) - f(baseline))`` is small when ``steps`` is enough."""
+    alphas = (torch.arange(steps, dtype=embeds.dtype, device=embeds.device) + 0.5) / steps  # midpoint rule
+    path = baseline + alphas.view(-1, 1, 1) * (embeds - baseline)
+    path.requires_grad_(True)
+    with torch.enable_grad():
+        out = logits_from_embeds(path, mask.expand(steps, -1))[:, target]
+        (grads,) = torch.autograd.grad(out.sum(), path)
+    attributions = ((embeds - baseline) * grads.mean(0, keepdim=True)).sum(-1)[0]
+    with torch.no_grad():
+        ends = logits_from_embeds(torch.cat([embeds, baseline]), mask.expand(2, -1))[:, target]
+    gap = float(attributions.sum() - (ends[0] - ends[1]))
+    return attributions.detach().cpu().numpy(), gap
+
+
+def word_segments(text: str, offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],
+                  scores: np.ndarray) -> list[tuple[int, int, float]]:
+    """Token scores summed per word and mapped back to character spans of the original
+    text (so the user sees their own words, case and accents intact). Special tokens
+    (no word id) are skipped; returns (start, end, score) per word in text order."""
+    words: dict[int, list[float]] = {}
+    for (start, end), word, score in zip(offsets, word_ids, scores, strict=True):
+        if word is None or end <= start:
+            continue
+        span = words.setdefault(word, [start, end, 0.0])
+        span[0], span[1], span[2] = min(span[0], start), max(span[1], end), span[2] + float(score)
+    return [(int(a), int(b), s) for a, b, s in sorted(words.values())]
+
+
+def bucketed_batches(
+    ids: Sequence[Sequence[int]],
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    pad_id: int,
+    device: torch.device,
+    seed: int = 0,
+    pool: int = 50,
+) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
+    """Training batches ``(input_ids, attention_mask, labels)`` with dynamic padding:
+    each epoch shuffles, sorts pools of ``pool`` batches by length (so a batch holds
+    texts of similar length and pads little), then shuffles the batch order."""
+    lengths = np.array([len(i) for i in ids])
+
+    def epoch_batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        rng = np.random.default_rng(seed + epoch)
+        order = rng.permutation(len(ids))
+        batches = []
+        for start in range(0, len(order), batch_size * pool):
+            chunk = order[start : start + batch_size * pool]
+            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+        for b in rng.permutation(len(batches)):
+            idx = batches[b]
+            width = int(lengths[idx].max())
+            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                input_ids[row, : lengths[i]] = torch.as_tensor(ids[i])
+                mask[row, : lengths[i]] = 1
+            yield input_ids.to(device), mask.to(device), torch.as_tensor(labels[idx], device=device)
+
+    return epoch_batches
+
+
+def choose_max_length(lengths: np.ndarray, *, floor: int = 32, cap: int = 256) -> int:
+    """A sensible truncation length for a corpus: its 99th-percentile token count,
+    rounded up to a multiple of 16, between ``floor`` and ``cap``."""
+    if len(lengths) == 0:
+        return floor
+    p99 = float(np.percentile(lengths, 99))
+    return int(min(cap, max(floor, int(np.ceil(p99 / 16)) * 16)))
