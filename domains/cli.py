@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from domains import registry
-from domains.base import DomainLensError, HasInputReader, Predictor, TrainSettings, spec_by_key
+from domains.base import Domain, DomainData, DomainLensError, HasInputReader, Predictor, TrainSettings, spec_by_key
 from models.checkpoints import CheckpointError, list_bundles, load_bundle
 from models.device import DeviceUnavailableError, pick_device
 from models.hub import ModelSourceError
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("domain")
     _model_or_checkpoint(evaluate)
     _data_args(evaluate)
-    evaluate.add_argument("--split", default="test")
+    evaluate.add_argument("--split", default=None, help="default: the domain's first split (usually test; a "
+                          "text file without a split column is scored whole)")
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--json", action="store_true")
 
@@ -68,9 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None, help="dataset key or file (default: the domain's bundled data)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--data", default=None, help="dataset key or file (default: the domain's bundled data)")
+    source.add_argument("--dataset", default=None, help="a built-in dataset key (see the Data picker)")
     p.add_argument("--target", default=None, help="target column of --data")
     p.add_argument("--bad", default=None, help="target value that marks the positive/bad class")
+    p.add_argument("--text-col", default=None, help="text column of --data (text domains)")
+    p.add_argument("--label-col", default=None, help="label column of --data (text domains)")
+
+
+def _load_data(domain: Domain, args: argparse.Namespace) -> DomainData:
+    return domain.load_data(args.data or args.dataset, target=args.target, bad=args.bad, text_col=args.text_col,
+                            label_col=args.label_col)
 
 
 def _model_or_checkpoint(p: argparse.ArgumentParser) -> None:
@@ -138,7 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.cv and not domain.supports_cv:
         raise DomainLensError(f"{args.domain} does not cross-validate; drop --cv (it validates on its own split)")
     device = pick_device(args.device)
-    data = domain.load_data(args.data, target=args.target, bad=args.bad)
+    data = _load_data(domain, args)
     settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed)
     print(f"training {args.domain}/{spec.key} on {data.name} ({data.frame.height} rows) on {device}",
           file=sys.stderr)
@@ -153,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     domain = registry.get(args.domain)
     device = pick_device(args.device)
-    data = domain.load_data(args.data, target=args.target, bad=args.bad)
+    data = _load_data(domain, args)
     checkpoint: str | None = None
     if args.checkpoint:
         bundle = load_bundle(args.checkpoint)
@@ -166,7 +176,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
                                      cancel=CancelToken()).predictor
         model_key = spec.key
-    report = domain.evaluate(predictor, data, split=args.split)
+    report = domain.evaluate(predictor, data, split=args.split or domain.evaluation_splits(data)[0])
     _finish(args, model_key, checkpoint, report.metrics)
     return 0
 

@@ -1,0 +1,161 @@
+"""Every text model family: training, checkpoints, attributions and bad inputs at predict
+time. Transformer paths use a tiny local BERT, so they run offline in seconds."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from domains import registry
+from domains.base import DataError, DomainData, TrainSettings
+from domains.jobs import train_and_save
+from domains.text_classification.charts import attribution_html
+from domains.text_classification.predict import TextPredictor, TransformerPredictor
+from models.checkpoints import list_bundles, load_bundle
+from models.training import CancelToken, TrainingCancelledError
+
+CPU = torch.device("cpu")
+DOMAIN = registry.get("text_classification")
+
+
+def _train(key: str, data: DomainData, source: Path | None = None, epochs: int | None = None,
+           out: Path | None = None) -> tuple[TextPredictor, Path]:
+    spec = DOMAIN.spec(key)  # type: ignore[attr-defined]
+    if source is not None:
+        spec = replace(spec, source=str(source))
+    outcome = train_and_save(DOMAIN, spec, data, TrainSettings(epochs=epochs), device=CPU, progress=lambda p: None,
+                             cancel=CancelToken(), out_dir=out)
+    assert outcome.bundle is not None
+    assert isinstance(outcome.predictor, TextPredictor)
+    return outcome.predictor, outcome.bundle.path
+
+
+def _texts(data: DomainData, n: int = 40) -> list[str]:
+    return data.frame["text"].head(n).to_list()
+
+
+def test_tfidf_learns_sentiment_and_round_trips(small_reviews: DomainData, tmp_path: Path) -> None:
+    predictor, path = _train("tfidf_lr", small_reviews, out=tmp_path / "tfidf")
+    report = DOMAIN.evaluate(predictor, DOMAIN.load_data(), split="test")
+    assert report.metrics["accuracy"] > 0.6  # 600 training reviews, 1,275 unseen test reviews
+    reloaded = DOMAIN.load(load_bundle(path), CPU)
+    frame = pl.DataFrame({"text": _texts(small_reviews)})
+    assert predictor.predict(frame).equals(reloaded.predict(frame))
+    assert not (path / "model.pkl").exists() and (path / "vocabulary.txt").is_file()
+
+
+def test_tfidf_attributions_are_exact_and_point_the_right_way(small_reviews: DomainData) -> None:
+    predictor, _ = _train("tfidf_lr", small_reviews)
+    attribution = predictor.explain_text("A dull, boring and lifeless mess")
+    words = dict(zip(attribution.frame()["word"], attribution.frame()["attribution"], strict=True))
+    assert attribution.label == "negative" and words["boring"] > 0  # pushes toward the predicted class
+    praise = predictor.explain_text("A brilliant, moving and funny film")
+    assert praise.label == "positive"
+
+
+def test_zero_shot_uses_class_descriptions_without_training(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    predictor, path = _train("zero_shot", small_reviews, source=tiny_bert_dir)
+    meta = load_bundle(path).metadata
+    assert set(meta["descriptions"]) == {"negative", "positive"} and meta["source"] == str(tiny_bert_dir)
+    probs, _ = predictor.proba(_texts(small_reviews))
+    assert probs.shape == (40, 2) and np.allclose(probs.sum(1), 1)
+    reloaded = DOMAIN.load(load_bundle(path), CPU)
+    assert np.allclose(reloaded.proba(_texts(small_reviews))[0], probs, atol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_linear_head_trains_and_round_trips(tiny_bert_dir: Path, small_reviews: DomainData, tmp_path: Path) -> None:
+    predictor, path = _train("minilm_linear", small_reviews, source=tiny_bert_dir, epochs=5, out=tmp_path / "lin")
+    assert set(load_bundle(path).tensors()) == {"head.weight", "head.bias"}  # the encoder is referenced, not copied
+    reloaded = DOMAIN.load(load_bundle(path), CPU)
+    frame = pl.DataFrame({"text": _texts(small_reviews)})
+    assert np.allclose(predictor.predict(frame)["confidence"], reloaded.predict(frame)["confidence"], atol=1e-5)
+
+
+def test_finetune_saves_pretrained_folder_and_reloads(tiny_bert_dir: Path, small_reviews: DomainData,
+                                                      tmp_path: Path) -> None:
+    predictor, path = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1, out=tmp_path / "ft")
+    assert (path / "hf" / "config.json").is_file() and (path / "hf" / "model.safetensors").is_file()
+    assert (path / "hf" / "tokenizer.json").is_file()
+    meta = load_bundle(path).metadata
+    assert meta["labels"] == ["negative", "positive"] and len(meta["history"]) == 1
+    assert "val_accuracy" in meta["metrics"] and meta["max_length"] == 64  # 99th percentile of review lengths
+    reloaded = DOMAIN.load(load_bundle(path), CPU)
+    texts = _texts(small_reviews)
+    assert np.allclose(reloaded.proba(texts)[0], predictor.proba(texts)[0], atol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_hub_model_offline_is_a_clear_error(small_reviews: DomainData) -> None:
+    with pytest.raises(DataError, match="HF_HUB_OFFLINE"):
+        _train("distilbert", small_reviews)
+
+
+def test_cancel_writes_no_checkpoint(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    cancel = CancelToken()
+    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))  # type: ignore[attr-defined]
+
+    def stop_soon(progress: object) -> None:
+        cancel.cancel()
+
+    with pytest.raises(TrainingCancelledError):
+        train_and_save(DOMAIN, spec, small_reviews, TrainSettings(epochs=2), device=CPU, progress=stop_soon,
+                       cancel=cancel)
+    assert list_bundles("text_classification") == []
+
+
+def test_integrated_gradients_are_complete(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    predictor, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
+    assert isinstance(predictor, TransformerPredictor)
+    attribution = predictor.explain_text("The acting was wooden but the ending surprised me")
+    # Completeness: attributions sum to f(x) - f(baseline), up to the integral's discretisation.
+    total = sum(s for _, _, s in attribution.segments)
+    assert abs(attribution.gap) <= 0.05 * max(abs(total), 0.1) + 1e-3
+    assert [attribution.text[a:b] for a, b, _ in attribution.segments][:3] == ["The", "acting", "was"]
+
+
+def test_int8_scoring_matches_float(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    predictor, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
+    assert isinstance(predictor, TransformerPredictor) and predictor.int8
+    texts = _texts(small_reviews, 100)
+    fast, _ = predictor.logits(texts, fast=True)
+    exact, _ = predictor.logits(texts, fast=False)
+    assert np.mean(fast.argmax(1) == exact.argmax(1)) >= 0.95 and np.abs(fast - exact).max() < 0.5
+
+
+def test_predict_handles_empty_long_and_any_script(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    tfidf, _ = _train("tfidf_lr", small_reviews)
+    tuned, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
+    texts = ["", "   \n\t", "great " * 20_000, "Loved it 😍🎬", "فيلم رائع جدا", "电影很好看 mixed English"]
+    for predictor in (tfidf, tuned):
+        out = predictor.predict(pl.DataFrame({"text": texts}))
+        assert out.height == len(texts)
+        assert out["prediction"][:2].to_list() == [None, None] and out["note"][0].startswith("empty text")
+        assert out["prediction"][2:].null_count() == 0
+        assert bool(out["truncated"][2]) and not out["truncated"][3]
+        probs = out.select(pl.col("^p_.*$")).to_numpy()[2:]
+        assert np.allclose(probs.sum(1), 1)
+    long = tuned.explain_text("great " * 20_000)
+    assert long.truncated and len(long.text) < 1000  # only the part the model read is highlighted
+
+
+def test_explaining_empty_text_is_a_clear_error(small_reviews: DomainData) -> None:
+    tfidf, _ = _train("tfidf_lr", small_reviews)
+    with pytest.raises(DataError, match="empty"):
+        DOMAIN.explain_text(tfidf, "   ")  # type: ignore[attr-defined]
+
+
+def test_attribution_html_escapes_user_text() -> None:
+    text = 'Nice <script>alert("x")</script> & <b>bold</b>'
+    html = attribution_html(text, [(0, 4, 0.5), (5, 13, -0.2)])
+    assert "<script>" not in html and "&lt;script&gt;" in html and "&lt;b&gt;" in html and "&amp;" in html
+    assert html.count("<span") == 2
+
+
+def test_predict_finds_the_text_column_by_name(small_reviews: DomainData) -> None:
+    tfidf, _ = _train("tfidf_lr", small_reviews)
+    out = tfidf.predict(pl.DataFrame({"id": [1, 2], "review": ["awful, boring", "wonderful and moving"]}))
+    assert out["prediction"].null_count() == 0
