@@ -1,0 +1,118 @@
+"""AppTest drives every tab of the Text Classification page."""
+
+import re
+from html import escape
+from pathlib import Path
+
+import polars as pl
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from models.checkpoints import list_bundles
+from tests.dashboard.waits import wait_for_job, wait_for_rows
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+KEY = "text_classification"
+
+
+@pytest.fixture
+def page(text_tfidf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("DOMAINLENS_HOME", str(text_tfidf_dir.parents[2]))  # the trained model is listed first
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    return at.switch_page(f"screens/{KEY}.py").run()
+
+
+def _charts(at: AppTest) -> str:
+    return " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def _text_area(at: AppTest):  # noqa: ANN202 - AppTest element type
+    return next(t for t in at.text_area if t.label == "Text to classify")
+
+
+def test_every_tab_renders(page: AppTest) -> None:
+    at = page
+    assert not at.exception and not at.error
+    labels = [t.label for t in at.tabs]
+    for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "One text (word attributions)", "Batch file"):
+        assert tab in labels
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["prediction"] in {"negative", "positive"} and metrics["confidence"].endswith("%")
+    assert float(metrics["accuracy"]) > 0.7 and "macro_f1" in metrics
+    specs = _charts(at)
+    for title in ("Classes by split", "Most distinctive words", "Class probabilities", "Words that moved",
+                  "Confusion matrix", "Calibration", "Confidence of right and wrong", "Precision, recall"):
+        assert title in specs, title
+    assert any("<span" in m.value for m in at.markdown)  # the highlighted text
+    tables = [df.value for df in at.dataframe]
+    assert any("confidence" in t.columns and "actual" in t.columns for t in tables)  # misclassified examples
+    assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]
+
+
+def test_typed_text_is_escaped_and_bad_text_is_explained(page: AppTest) -> None:
+    at = page
+    typed = '<script>alert("x")</script> a dull, <b>boring</b> film'
+    _text_area(at).input(typed).run()
+    assert not at.exception
+    html = next(m.value for m in at.markdown if "<span" in m.value)
+    assert "<script" not in html and "<b>" not in html
+    # Only our span/div tags are markup: without them, what is left is exactly the escaped text.
+    assert re.sub(r"</?(span|div)[^>]*>", "", html) == escape(typed)
+    _text_area(at).input("   ").run()
+    assert any("empty" in i.value for i in at.info) and not at.exception
+    _text_area(at).input("a long and winding review " * 4000).run()
+    assert any("read only its beginning" in w.value for w in at.warning) and not at.exception
+    _text_area(at).input("Loved it 😍 فيلم رائع 电影很好看").run()
+    assert not at.exception and not at.error
+
+
+def test_upload_with_column_pickers_and_non_utf8(page: AppTest) -> None:
+    at = page
+    at.radio(key=f"{KEY}-data-choice").set_value("upload").run()
+    rows = [("Café crème, très bon film", "good"), ("mauvais goût, ennuyeux", "bad")] * 20
+    payload = pl.DataFrame({"comment": [r[0] for r in rows], "verdict": [r[1] for r in rows]}).write_csv()
+    at.sidebar.file_uploader[0].set_value(("fr.csv", payload.encode("cp1252"), "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key=f"{KEY}-upload-text").value == "comment"
+    at.selectbox(key=f"{KEY}-upload-label").set_value("verdict").run()
+    assert any("not UTF-8" in i.value for i in at.info)
+    assert not at.exception
+
+
+def test_batch_file(page: AppTest) -> None:
+    at = page
+    payload = pl.DataFrame({"id": [1, 2, 3], "review": ["a dull mess", "", "a joyous triumph"]}).write_csv()
+    at.file_uploader(key=f"{KEY}-batch-upload").set_value(("batch.csv", payload.encode(), "text/csv")).run()
+    assert not at.exception
+    assert any("Scored 3 rows" in s.value for s in at.success)
+    table = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
+    assert table["prediction"].isna().sum() == 1 and "empty text" in str(table["note"][1])
+
+
+def test_live_feed(page: AppTest) -> None:
+    at = page
+    at.select_slider(key=f"{KEY}-live-run-rate").set_value(1000)
+    at.button(key=f"{KEY}-live-run-start").click().run()
+    run = at.session_state[f"{KEY}-live-run"]
+    wait_for_rows(run, 200)
+    at.run()
+    assert not run.error and not at.exception
+    assert "Rolling class mix" in _charts(at)
+    assert any("prediction" in df.value.columns and "text" in df.value.columns for df in at.dataframe)
+    at.button(key=f"{KEY}-live-run-stop").click().run()
+    assert not run.running
+
+
+def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:
+    at = page
+    at.selectbox(key=f"{KEY}-train-job-model").set_value("tfidf_lr")
+    at.button(key=f"{KEY}-train-job-start").click().run()
+    wait_for_job(at, f"{KEY}-train-job")
+    at.run()
+    assert not at.exception
+    assert any("Trained and saved tfidf_lr" in s.value for s in at.success)
+    assert len(list_bundles(KEY)) == 2
+    at.button(key=f"{KEY}-compare-run").click().run()
+    assert not at.exception and "Accuracy vs speed" in _charts(at)
+    table = next(df.value for df in at.dataframe if "texts_per_s" in df.value.columns)
+    assert len(table) >= 2 and (table["accuracy"] > 0.7).all()
