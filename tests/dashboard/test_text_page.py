@@ -26,7 +26,7 @@ def _charts(at: AppTest) -> str:
     return " ".join(c.proto.spec for c in at.get("plotly_chart"))
 
 
-def _text_area(at: AppTest):  # noqa: ANN202 - AppTest element type
+def _text_area(at: AppTest):  # type: ignore[no-untyped-def]
     return next(t for t in at.text_area if t.label == "Text to classify")
 
 

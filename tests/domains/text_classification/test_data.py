@@ -52,7 +52,7 @@ def test_split_column_is_honoured() -> None:
 
 def test_missing_text_column_names_the_columns() -> None:
     payload = b"review,label\ngreat,pos\nbad,neg\n"
-    with pytest.raises(DataError, match="No column 'comment'.*review, label"):
+    with pytest.raises(DataError, match=r"No column 'comment'.*review, label"):
         text_data.from_upload("r.csv", payload, text_col="comment")
 
 

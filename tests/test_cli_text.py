@@ -1,0 +1,79 @@
+"""The text classification CLI forms the issue fixes: train on a built-in dataset or a
+file with named columns, evaluate a text,label CSV as it is, predict a CSV."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from domains.cli import main
+
+KEY = "text_classification"
+
+
+def _last_json(capsys: pytest.CaptureFixture) -> dict:
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_train_on_builtin_dataset(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", KEY, "--model", "tfidf_lr", "--dataset", "bbc_topics", "--json"]) == 0
+    payload = _last_json(capsys)
+    assert payload["model"] == "tfidf_lr" and payload["metrics"]["val_macro_f1"] > 0.9
+    meta = json.loads(Path(payload["checkpoint"], "metadata.json").read_text())
+    assert meta["labels"] == ["business", "entertainment", "politics", "sport", "tech"]
+
+
+def test_train_on_file_with_named_columns(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    rows = [{"body": f"{'refund my card payment' if i % 2 else 'cannot log in password'} {i}", "team": i % 2}
+            for i in range(200)]
+    path = tmp_path / "tickets.parquet"
+    pl.DataFrame(rows).write_parquet(path)
+    assert main(["train", KEY, "--model", "tfidf_lr", "--data", str(path), "--text-col", "body",
+                 "--label-col", "team", "--json"]) == 0
+    assert _last_json(capsys)["metrics"]["val_accuracy"] == 1.0
+
+
+def test_evaluate_csv_as_is_and_predict(text_tfidf_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    csv = tmp_path / "held_out.csv"
+    pl.DataFrame({"text": ["A dull, lifeless and boring film.", "A warm, funny and moving triumph.",
+                           "Tedious and badly acted.", "One of the best films of the year."],
+                  "label": ["negative", "positive", "negative", "positive"]}).write_csv(csv)
+    assert main(["evaluate", KEY, "--checkpoint", str(text_tfidf_dir), "--data", str(csv), "--json"]) == 0
+    metrics = _last_json(capsys)["metrics"]
+    assert {"accuracy", "macro_f1"} <= set(metrics) and metrics["texts"] == 4  # every row, not a 10% split
+    assert metrics["accuracy"] >= 0.75
+    out = tmp_path / "out.csv"
+    assert main(["predict", KEY, "--checkpoint", str(text_tfidf_dir), "--input", str(csv), "--output", str(out)]) == 0
+    scored = pl.read_csv(out)
+    assert scored.height == 4 and {"prediction", "confidence", "p_positive", "text"} <= set(scored.columns)
+
+
+def test_evaluate_with_unknown_labels_says_what_the_model_knows(text_tfidf_dir: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture) -> None:
+    csv = tmp_path / "stars.csv"
+    pl.DataFrame({"text": ["good", "bad"], "label": ["5 stars", "1 star"]}).write_csv(csv)
+    assert main(["evaluate", KEY, "--checkpoint", str(text_tfidf_dir), "--data", str(csv)]) == 2
+    assert "negative, positive" in capsys.readouterr().err
+
+
+def test_missing_text_column_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    csv = tmp_path / "x.csv"
+    pl.DataFrame({"review": ["good", "bad"], "label": ["p", "n"]}).write_csv(csv)
+    assert main(["train", KEY, "--model", "tfidf_lr", "--data", str(csv), "--text-col", "comment"]) == 2
+    err = capsys.readouterr().err
+    assert "No column 'comment'" in err and "Traceback" not in err
+
+
+def test_single_class_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    csv = tmp_path / "one.csv"
+    pl.DataFrame({"text": [f"text {i}" for i in range(40)], "label": ["spam"] * 40}).write_csv(csv)
+    assert main(["train", KEY, "--model", "tfidf_lr", "--data", str(csv)]) == 2
+    assert "single class" in capsys.readouterr().err
+
+
+def test_models_lists_the_menu() -> None:
+    from domains import registry
+
+    keys = [s.key for s in registry.get(KEY).models()]
+    assert keys[0] == "tfidf_lr" and {"zero_shot", "minilm_linear", "minilm_finetune"} <= set(keys)
