@@ -109,7 +109,8 @@ def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
 
 
 def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:
-    for name, label in (("auc", "AUC"), ("val_auc", "val AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc")):
+    for name, label in (("auc", "AUC"), ("val_auc", "val AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc"),
+                        ("val_accuracy", "val acc")):
         if name in metrics:
             return f"{model} · {version} · {label} {metrics[name]:.3f}"
     return f"{model} · {version}"

@@ -60,6 +60,12 @@ def evaluation(
     return registry.get(domain_key).evaluate(_predictor, _data, split=split, options=dict(options))
 
 
+@st.cache_resource(show_spinner="Drawing the data overview...", max_entries=16)
+def explore_figures(domain_key: str, data_id: str, _data: DomainData) -> Any:
+    """Overview charts of a dataset: computed once per dataset, not on every rerun."""
+    return registry.get(domain_key).explore(_data)
+
+
 @st.cache_resource(show_spinner="Computing global importance...", max_entries=16)
 def global_importance(model_id: str, data_id: str, _explainer: Any, _data: DomainData) -> Any:
     return _explainer.global_importance(_data.frame)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard import resources
 from dashboard.views.common import PageContext, figure_grid
 from domains.explore import summary
 
@@ -15,4 +16,4 @@ def render(ctx: PageContext) -> None:
     st.dataframe(data.frame.head(200), width="stretch", height=260)
     with st.expander("Summary statistics", expanded=True):
         st.dataframe(summary(data.frame), width="stretch", hide_index=True)
-    figure_grid(ctx.domain.explore(data), key="explore")
+    figure_grid(resources.explore_figures(ctx.domain.key, ctx.data_id, data), key="explore")

@@ -42,8 +42,8 @@ SOURCES = (
 
 # Natural-language descriptions of each class: what the zero-shot model compares texts with.
 DESCRIPTIONS: dict[str, dict[str, str]] = {
-    DEFAULT: {"negative": "a negative review: the film is bad, boring, disappointing",
-              "positive": "a positive review: the film is good, enjoyable, excellent"},
+    # Picked on the validation split among 8 phrasings (0.699 val accuracy; the runner-up 0.674).
+    DEFAULT: {"negative": "this movie is terrible", "positive": "this movie is great"},
     "bbc_topics": {"business": "business, economy, companies, markets and finance news",
                    "entertainment": "entertainment news about films, music, television and celebrities",
                    "politics": "politics news about government, elections, parties and ministers",

@@ -47,7 +47,6 @@ class Recipe:
     weight_decay: float = 0.01
     patience: int = 2
     max_length_cap: int = 256
-    freeze_epochs: int = 0  # linear-probe-then-fine-tune: the head first learns on frozen features
 
 
 RECIPES = {
@@ -241,20 +240,11 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
         return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
                 "val_accuracy": float((probs.argmax(1) == yv).mean())}
 
-    freeze = int(settings.options.get("freeze_epochs", recipe.freeze_epochs))
-    lr = float(settings.options.get("lr", recipe.lr))
-
-    def unfreeze(epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        for param in model.base_model.parameters():
-            param.requires_grad_(epoch >= freeze)
-
-    epochs = (settings.epochs or recipe.epochs) + freeze
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=recipe.weight_decay)
+    epochs = settings.epochs or recipe.epochs
     result = fit(model, batches, -(-len(ids) // recipe.batch), loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience + freeze, monitor="val_accuracy", mode="max"),
-                 device=device, progress=progress, cancel=cancel, optimizer=optimizer,
-                 on_epoch_start=unfreeze if freeze else None, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
+                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                                   patience=recipe.patience, monitor="val_accuracy", mode="max"),
+                 device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()
     predictor._fast = None  # the int8 copy is rebuilt from the trained weights on first use
     history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]

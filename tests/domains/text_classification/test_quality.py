@@ -22,12 +22,12 @@ def _fit_and_test(model: str, dataset: str) -> dict[str, float]:
 
 def test_tfidf_baselines() -> None:
     reviews = _fit_and_test("tfidf_lr", "rt_sentiment")
-    assert reviews["accuracy"] >= 0.75
+    assert reviews["accuracy"] >= 0.75  # measured 0.774
     topics = _fit_and_test("tfidf_lr", "bbc_topics")
-    assert topics["macro_f1"] >= 0.96
+    assert topics["macro_f1"] >= 0.95  # measured 0.963 on the 212-article test split
 
 
 @pytest.mark.slow
 def test_zero_shot_minilm_on_topics_without_training() -> None:
     metrics = _fit_and_test("zero_shot", "bbc_topics")
-    assert metrics["macro_f1"] >= 0.7  # five topics, chance is 0.2; no labelled example seen
+    assert metrics["macro_f1"] >= 0.8  # measured 0.866; five topics, chance is 0.2; no labelled example seen
