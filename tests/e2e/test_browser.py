@@ -1,4 +1,5 @@
-"""Real browser: start `domainlens serve`, score an applicant, and train on an uploaded file."""
+"""Real browser: start `domainlens serve`, score an applicant, train on an uploaded file, view a DICOM
+study, and type markup into the text classifier."""
 
 import os
 import re
@@ -123,3 +124,24 @@ def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server
     assert "pneumonia" in _metric(page, "prediction") or "normal" in _metric(page, "prediction")
     assert "Not for diagnostic use" in page.content()
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-dicom.png"), full_page=True)
+
+
+def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server, browser_page) -> None:
+    """Word highlighting is HTML we build: markup typed by a user must appear as text and never run."""
+    import shutil
+
+    shutil.copytree(text_tfidf_dir, tmp_path / "artifacts" / "text_classification" / "tfidf_lr" / "v1")
+    page = browser_page
+    page.get_by_role("link", name="Text Classification").first.click()
+    page.get_by_role("tab", name="Predict").click()
+    box = page.get_by_role("textbox", name="Text to classify")
+    box.wait_for(timeout=120_000)
+    typed = '<img src="x" onerror="window.__pwned = 1"> a dull, <b>boring</b> film'
+    box.fill(typed)
+    box.press("Control+Enter")  # commit the text area
+    page.get_by_text("Why 'negative'").wait_for(timeout=120_000)
+    page.get_by_text("onerror=").first.wait_for(timeout=60_000)  # the markup is visible as text
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator('img[src="x"]').count() == 0 and page.locator("b", has_text="boring").count() == 0
+    assert "negative" in _metric(page, "prediction")
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text.png"), full_page=True)

@@ -159,3 +159,16 @@ def test_predict_finds_the_text_column_by_name(small_reviews: DomainData) -> Non
     tfidf, _ = _train("tfidf_lr", small_reviews)
     out = tfidf.predict(pl.DataFrame({"id": [1, 2], "review": ["awful, boring", "wonderful and moving"]}))
     assert out["prediction"].null_count() == 0
+
+
+@pytest.mark.gpu
+def test_finetune_and_score_on_cuda(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
+    cuda = torch.device("cuda")
+    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))  # type: ignore[attr-defined]
+    outcome = DOMAIN.train(spec, small_reviews, TrainSettings(epochs=1), device=cuda, progress=lambda p: None,
+                           cancel=CancelToken())
+    predictor = outcome.predictor
+    assert isinstance(predictor, TransformerPredictor) and not predictor.int8  # int8 is a CPU path
+    probs, _ = predictor.proba(_texts(small_reviews))
+    assert np.allclose(probs.sum(1), 1, atol=1e-3)
+    assert predictor.explain_text("a dull film").segments
