@@ -43,7 +43,7 @@ def load(checkpoint: Path | None, device: torch.device) -> tuple[SequenceClassif
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--single", type=int, default=400, help="texts for the one-at-a-time pipeline baseline")
+    parser.add_argument("--single", type=int, default=0, help="texts for the one-at-a-time baseline (0: all)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -62,7 +62,7 @@ def main() -> None:
     pipe = pipeline("text-classification", model=predictor.model, tokenizer=predictor.tokenizer,
                     device=device, truncation=True, max_length=predictor.max_length)
     pipe(texts[:8])  # warm-up
-    sample = texts[: args.single]
+    sample = texts[: args.single or len(texts)]
     t0 = time.perf_counter()
     pipe_out = [pipe(t)[0]["label"] for t in sample]
     baseline = len(sample) / (time.perf_counter() - t0)

@@ -43,9 +43,8 @@ def german_credit_csv() -> Path:
     return german_credit_path()
 
 
-@pytest.fixture(scope="session")
-def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One trained credit checkpoint shared by tests that only read it."""
+def train_default_checkpoint(domain_key: str, root: Path) -> Path:
+    """The domain's default model trained on its default data, saved as ``<root>/<domain>/<model>/v1``."""
     import torch
 
     from domains import registry
@@ -53,11 +52,18 @@ def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from domains.jobs import train_and_save
     from models.training import CancelToken
 
-    domain = registry.get("credit_risk")
-    out = tmp_path_factory.mktemp("artifacts") / "credit_risk" / "gbm" / "v1"
-    train_and_save(domain, domain.models()[0], domain.load_data(), TrainSettings(), device=torch.device("cpu"),
+    domain = registry.get(domain_key)
+    spec = domain.models()[0]
+    out = root / domain_key / spec.key / "v1"
+    train_and_save(domain, spec, domain.load_data(), TrainSettings(), device=torch.device("cpu"),
                    progress=lambda p: None, cancel=CancelToken(), out_dir=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained credit checkpoint shared by tests that only read it."""
+    return train_default_checkpoint("credit_risk", tmp_path_factory.mktemp("artifacts"))
 
 
 def chromium_path() -> str | None:

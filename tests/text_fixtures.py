@@ -44,15 +44,6 @@ def table_bytes(frame: pl.DataFrame) -> bytes:
 @pytest.fixture(scope="session")
 def text_tfidf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A TF-IDF sentiment checkpoint on the built-in reviews, shared by tests that only read it."""
-    import torch
+    from tests.conftest import train_default_checkpoint
 
-    from domains import registry
-    from domains.base import TrainSettings
-    from domains.jobs import train_and_save
-    from models.training import CancelToken
-
-    domain = registry.get("text_classification")
-    out = tmp_path_factory.mktemp("artifacts") / "text_classification" / "tfidf_lr" / "v1"
-    train_and_save(domain, domain.models()[0], domain.load_data(), TrainSettings(), device=torch.device("cpu"),
-                   progress=lambda p: None, cancel=CancelToken(), out_dir=out)
-    return out
+    return train_default_checkpoint("text_classification", tmp_path_factory.mktemp("artifacts"))

@@ -1,20 +1,16 @@
 """AppTest drives every tab of the Recommendations page."""
 
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.waits import wait_for_job, wait_for_rows
-
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+from tests.dashboard.waits import open_page, wait_for_job, wait_for_rows
 
 
 @pytest.fixture
 def page(ease_dir, monkeypatch) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(ease_dir.parents[2]))  # the trained EASE checkpoint is listed first
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    return at.switch_page("screens/recommendations.py").run()
+    return open_page("recommendations")
 
 
 def test_every_tab_renders(page: AppTest) -> None:

@@ -9,17 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import wait_for_job, wait_for_rows
+from tests.dashboard.waits import open_page, wait_for_job, wait_for_rows
 
-APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 KEY = "text_classification"
 
 
 @pytest.fixture
 def page(text_tfidf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(text_tfidf_dir.parents[2]))  # the trained model is listed first
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    return at.switch_page(f"screens/{KEY}.py").run()
+    return open_page(KEY)
 
 
 def _charts(at: AppTest) -> str:

@@ -1,8 +1,16 @@
-"""Waiting on the background work an AppTest starts (training jobs, live streams)."""
+"""Opening a page in AppTest and waiting on the background work it starts (training jobs, live streams)."""
 
 import time
+from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def open_page(key: str, timeout: float = 120) -> AppTest:
+    """The app, run once, then switched to a domain's page."""
+    return AppTest.from_file(APP, default_timeout=timeout).run().switch_page(f"screens/{key}.py").run()
 
 
 def wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:
