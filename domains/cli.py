@@ -179,7 +179,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
                                      cancel=CancelToken()).predictor
         model_key = spec.key
-    report = domain.evaluate(predictor, data, split=args.split or domain.evaluation_splits(data)[0])
+    report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
     _finish(args, model_key, checkpoint, report.metrics)
     return 0
 
@@ -212,6 +212,14 @@ COMMANDS = {"serve": cmd_serve, "models": cmd_models, "train": cmd_train, "evalu
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
+
+def _default_split(domain: Domain, data: DomainData) -> str:
+    """``test``, or ``all`` where the domain scores this data whole (a text file without a
+    split column). Never silently ``train`` or ``val``: a file without a test split gets
+    the domain's clear error instead."""
+    splits = list(domain.evaluation_splits(data))
+    return "all" if splits[:1] == ["all"] else "test"
 
 
 def _check_domain(found: str, wanted: str) -> None:
