@@ -56,7 +56,7 @@ def read_table_bytes(name: str, payload: bytes, *, max_bytes: int | None = None)
 
 
 def _read_csv(name: str, payload: bytes) -> pl.DataFrame:
-    text = _decode_text(name, payload)
+    text = decode_text(name, payload)
     delimiter = _sniff_delimiter(text)
     try:
         frame = pl.read_csv(
@@ -85,7 +85,8 @@ def _read_csv(name: str, payload: bytes) -> pl.DataFrame:
     return frame
 
 
-def _decode_text(name: str, payload: bytes) -> str:
+def decode_text(name: str, payload: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252; binary data is refused."""
     head = payload[:8192]
     if b"\x00" in head:
         raise DataError(

@@ -17,6 +17,7 @@ DOMAINS: dict[str, str] = {
     "credit_risk": "domains.credit_risk.domain:CreditRiskDomain",
     "recommendations": "domains.recommendations.domain:RecommendationsDomain",
     "text_classification": "domains.text_classification.domain:TextClassificationDomain",
+    "translation": "domains.translation.domain:TranslationDomain",
 }
 
 

@@ -1,0 +1,74 @@
+"""Translation figures: corpus overview, per-sentence chrF and length ratios, and the
+alignment of source and translated sentences."""
+
+from __future__ import annotations
+
+import plotly.express as px
+import plotly.graph_objects as go
+import polars as pl
+
+from domains.base import Report
+from domains.charts import _layout
+
+
+def _words(column: str) -> pl.Expr:
+    return pl.col(column).fill_null("").str.split(" ").list.len().alias(f"{column}_words")
+
+
+def length_overview(frame: pl.DataFrame) -> go.Figure:
+    sample = frame.select(_words("source"), _words("reference")).head(20_000)
+    long = sample.unpivot(variable_name="side", value_name="words")
+    fig = px.histogram(long.to_pandas(), x="words", color="side", barmode="overlay", nbins=60, opacity=0.6)
+    return _layout(fig, "Sentence length (words)")
+
+
+def length_pairs(frame: pl.DataFrame) -> go.Figure:
+    sample = frame.filter(pl.col("reference").is_not_null()).select(_words("source"), _words("reference"))
+    sample = sample.sample(min(sample.height, 3000), seed=0) if sample.height else sample
+    fig = px.scatter(sample.to_pandas(), x="source_words", y="reference_words", opacity=0.35)
+    fig.update_xaxes(title="source words")
+    fig.update_yaxes(title="reference words")
+    return _layout(fig, "Source vs reference length")
+
+
+def split_sizes(frame: pl.DataFrame) -> go.Figure:
+    counts = frame.group_by("split").len().sort("split")
+    fig = go.Figure(go.Bar(x=counts["split"], y=counts["len"], text=counts["len"], textposition="auto"))
+    fig.update_yaxes(title="sentence pairs")
+    return _layout(fig, "Pairs per split", height=300)
+
+
+def evaluation_charts(report: Report) -> dict[str, go.Figure]:
+    sentences = report.frames["sentences"]
+    pair = report.info.get("pair", "")
+    hist = px.histogram(sentences.to_pandas(), x="chrf", nbins=40)
+    corpus = report.metrics["chrf"]
+    hist.add_vline(x=corpus, line_dash="dash", annotation_text=f"corpus chrF {corpus:.1f}")
+    hist.update_xaxes(title="sentence chrF", range=[0, 100])
+    ratio = px.histogram(sentences.to_pandas(), x="length_ratio", nbins=40)
+    ratio.add_vline(x=1.0, line_dash="dot")
+    ratio.update_xaxes(title="translation words / reference words")
+    with_len = sentences.with_columns(_words("source"))
+    scatter = px.scatter(with_len.to_pandas(), x="source_words", y="chrf", opacity=0.4,
+                         hover_data={"id": True})
+    scatter.update_yaxes(range=[0, 100])
+    return {"chrf": _layout(hist, f"Per-sentence chrF ({pair})"),
+            "length_ratio": _layout(ratio, "Length ratio per sentence"),
+            "chrf_by_length": _layout(scatter, "chrF by source length")}
+
+
+def latency_chart(frame: pl.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=frame["arrival"], y=frame["ttft_ms"], mode="lines", name="time to first sentence"))
+    fig.add_trace(go.Scatter(x=frame["arrival"], y=frame["latency_ms"], mode="lines", name="total"))
+    fig.update_xaxes(title="message (arrival order)")
+    fig.update_yaxes(title="ms")
+    return _layout(fig, "Latency per message")
+
+
+def language_mix(frame: pl.DataFrame) -> go.Figure:
+    counts = frame.with_columns(pl.col("pair").fill_null("not translated")).group_by("pair").len().sort("len")
+    fig = go.Figure(go.Bar(x=counts["len"], y=counts["pair"], orientation="h", text=counts["len"],
+                           textposition="auto"))
+    fig.update_xaxes(title="messages")
+    return _layout(fig, "Language mix (detected)", height=300)

