@@ -5,7 +5,7 @@ domain names.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -293,3 +293,22 @@ class ModelComparer(Protocol):
 
     def compare(self, predictors: Mapping[str, Predictor], data: DomainData,
                 split: str = "test") -> tuple[pl.DataFrame, go.Figure]: ...
+
+
+@runtime_checkable
+class HasLanguagePairs(Protocol):
+    """Predictors that translate between languages: the pairs they offer and a copy set
+    to one of them."""
+
+    def pairs(self) -> list[tuple[str, str]]: ...
+
+    def with_pair(self, src: str, tgt: str) -> Any: ...
+
+
+@runtime_checkable
+class HasFilePredictor(Protocol):
+    """Domains that handle some input files whole (e.g. documents translated with their
+    layout kept). ``predict_file`` returns False for files it leaves to the table path."""
+
+    def predict_file(self, predictor: Predictor, source: Path, target: Path,
+                     progress: Callable[[int, int], None]) -> bool: ...

@@ -14,11 +14,23 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from domains import registry
-from domains.base import Domain, DomainData, DomainLensError, HasInputReader, Predictor, TrainSettings, spec_by_key
+from domains.base import (
+    Domain,
+    DomainData,
+    DomainLensError,
+    HasFilePredictor,
+    HasInputReader,
+    HasLanguagePairs,
+    ModelSpec,
+    Predictor,
+    TrainSettings,
+    spec_by_key,
+)
 from models.checkpoints import CheckpointError, list_bundles, load_bundle
 from models.device import DeviceUnavailableError, pick_device
 from models.hub import ModelSourceError
@@ -58,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", default=None, help="default: the domain's first split (usually test; a "
                           "text file without a split column is scored whole)")
     evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--source", default=None, help="weights for a Hugging Face --model: hub id or folder")
     evaluate.add_argument("--json", action="store_true")
 
     predict = sub.add_parser("predict", help="score a file through the micro-batcher")
@@ -67,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", type=Path, required=True)
     predict.add_argument("--batch-rows", type=int, default=8192)
     predict.add_argument("--device", default="auto")
+    predict.add_argument("--source", default=None, help="weights for a Hugging Face --model: hub id or folder")
+    _pair_args(predict)
     return parser
 
 
@@ -78,11 +93,17 @@ def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bad", default=None, help="target value that marks the positive/bad class")
     p.add_argument("--text-col", default=None, help="text column of --data (text domains)")
     p.add_argument("--label-col", default=None, help="label column of --data (text domains)")
+    _pair_args(p)
+
+
+def _pair_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--src", default=None, help="source language code, e.g. en (translation)")
+    p.add_argument("--tgt", default=None, help="target language code, e.g. pt (translation)")
 
 
 def _load_data(domain: Domain, args: argparse.Namespace) -> DomainData:
     return domain.load_data(args.data or args.dataset, target=args.target, bad=args.bad, text_col=args.text_col,
-                            label_col=args.label_col)
+                            label_col=args.label_col, src=args.src, tgt=args.tgt)
 
 
 def _model_or_checkpoint(p: argparse.ArgumentParser) -> None:
@@ -174,11 +195,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         predictor: Predictor = domain.load(bundle, device)
         model_key, checkpoint = bundle.model, str(bundle.path)
     else:
-        spec = spec_by_key(domain.models(), args.model, args.domain)
-        with _ProgressBar(f"fit {spec.key}") as bar:
-            predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
-                                     cancel=CancelToken()).predictor
+        spec = _with_source(spec_by_key(domain.models(), args.model, args.domain), args.source)
+        if spec.trainable and not args.source:
+            with _ProgressBar(f"fit {spec.key}") as bar:
+                predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
+                                         cancel=CancelToken()).predictor
+        else:  # ready-made models (an offline engine, given weights) are evaluated as they are
+            predictor = domain.load(spec, device)
         model_key = spec.key
+    predictor = _with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
     report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
     _finish(args, model_key, checkpoint, report.metrics)
     return 0
@@ -197,7 +222,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
         _check_domain(bundle.domain, args.domain)
         predictor: Predictor = domain.load(bundle, device)
     else:
-        predictor = domain.load(spec_by_key(domain.models(), args.model, args.domain), device)
+        predictor = domain.load(_with_source(spec_by_key(domain.models(), args.model, args.domain), args.source),
+                                device)
+    predictor = _with_pair(predictor, args.src, args.tgt)
+    if isinstance(domain, HasFilePredictor):
+        with _ProgressBar("predict", unit="sentences") as bar:
+            handled = domain.predict_file(predictor, args.input, args.output,
+                                          lambda done, total: bar.update(Progress(done, total)))
+        if handled:
+            print(f"wrote {args.output}", file=sys.stderr)
+            return 0
     frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
     with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
         scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows,
@@ -220,6 +254,20 @@ def _default_split(domain: Domain, data: DomainData) -> str:
     the domain's clear error instead."""
     splits = list(domain.evaluation_splits(data))
     return "all" if splits[:1] == ["all"] else "test"
+
+
+def _with_source(spec: ModelSpec, source: str | None) -> ModelSpec:
+    return replace(spec, source=source) if source else spec
+
+
+def _with_pair(predictor: Predictor, src: str | None, tgt: str | None) -> Predictor:
+    """Set a translator's language pair (from --src/--tgt or the data); others pass through."""
+    if not (src or tgt) or not isinstance(predictor, HasLanguagePairs):
+        return predictor
+    pairs = predictor.pairs()
+    matches = [(a, b) for a, b in pairs if src in (None, a) and tgt in (None, b)]
+    pick = matches[0] if matches else (src or pairs[0][0], tgt or pairs[0][1])  # with_pair explains a bad pair
+    return cast(Predictor, predictor.with_pair(*pick))
 
 
 def _check_domain(found: str, wanted: str) -> None:

@@ -5,7 +5,7 @@ fine-tuning and a live message feed."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,29 @@ class TranslationDomain:
         picks = mt_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(src, []), *picks["source"].head(6).to_list()]
 
+    def predict_file(self, predictor: Predictor, source: Path, target: Path,
+                     progress: Callable[[int, int], None]) -> bool:
+        """Text and Markdown files are translated as documents: line layout and markup
+        kept, sentence by sentence, resumable (a partial output survives a crash or
+        Ctrl-C and the next run continues from it)."""
+        from domains.io import decode_text
+
+        source = Path(source).expanduser()
+        if source.suffix.lower() not in DOCUMENT_SUFFIXES:
+            return False
+        if not source.is_file():
+            raise DataError(f"File not found: {source}. Check the path.")
+        text = decode_text(source.name, source.read_bytes())
+        if not text.strip():
+            raise DataError(f"{source.name} is empty: there is nothing to translate")
+        translator = as_translator(predictor)
+        resume = translator.partial_path(text)
+        out = translator.translate_document(text, markdown=source.suffix.lower() != ".txt", progress=progress,
+                                            resume=resume)
+        write_text_atomic(Path(target).expanduser(), out)
+        resume.unlink(missing_ok=True)
+        return True
+
     def read_input(self, path: Path) -> pl.DataFrame:
         """CLI inputs: a .txt/.md file is one text per line; tables need a text column."""
         from domains.io import decode_text, read_table_file
@@ -157,6 +180,16 @@ class TranslationDomain:
             lines = decode_text(path.name, path.read_bytes()).splitlines()
             return pl.DataFrame({"text": lines}, schema={"text": pl.String})
         return read_table_file(path)
+
+
+DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def as_translator(predictor: Predictor) -> TranslationPredictor:
