@@ -174,6 +174,11 @@ class Ct2Seq2Seq:
         ids = self.tokenizer.convert_tokens_to_ids(list(tokens))
         return str(self.tokenizer.decode(ids, skip_special_tokens=True)).strip()
 
+    def _budget(self, texts: Sequence[str]) -> int:
+        # The same budget of content tokens as ``generate``: there the last of the
+        # ``max_new_tokens`` steps is the end-of-sentence token a Marian config forces.
+        return _max_new_tokens(self.tokenizer, texts) - 1
+
     def generate(self, texts: Sequence[str], *, num_beams: int = 1, n_best: int = 1,
                  max_batch: int = 32) -> list[list[str]]:
         if not texts:
@@ -181,7 +186,7 @@ class Ct2Seq2Seq:
         sources = [self._tokens(t) for t in texts]
         results = self.translator.translate_batch(
             sources, beam_size=max(num_beams, n_best), num_hypotheses=n_best, max_batch_size=max_batch,
-            batch_type="examples", max_decoding_length=_max_new_tokens(self.tokenizer, texts))
+            batch_type="examples", max_decoding_length=self._budget(texts))
         return [[self._decode(h) for h in r.hypotheses] for r in results]
 
     def stream(self, text: str, *, stop: StopFlag | None = None) -> Iterator[str]:
@@ -189,8 +194,7 @@ class Ct2Seq2Seq:
         ids: list[int] = []
         shown = ""
         eos = self.tokenizer.eos_token_id
-        steps = self.translator.generate_tokens(self._tokens(text),
-                                                max_decoding_length=_max_new_tokens(self.tokenizer, [text]))
+        steps = self.translator.generate_tokens(self._tokens(text), max_decoding_length=self._budget([text]))
         for step in steps:
             if stop is not None and stop.stopped:
                 break
@@ -249,7 +253,6 @@ def new_marian(folder: Path, sources: Sequence[str], targets: Sequence[str], *, 
                           share_encoder_decoder_embeddings=True, **MARIAN_SIZES[size])
     torch.manual_seed(seed)
     model = MarianMTModel(config)
-    model.generation_config.max_length = 512
     model.save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return folder

@@ -1,0 +1,99 @@
+"""Backends: the offline engine, a tiny local Marian through Hugging Face generate and
+streaming (with Stop), and its CTranslate2 conversion."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from domains.base import DataError
+from domains.translation.engines import HFEngine, OfflineEngine, check_pair
+from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
+
+SENTENCE = "In the beginning God created the heavens and the earth, and the earth was without form and void."
+
+
+@pytest.fixture(scope="module")
+def offline() -> OfflineEngine:
+    return OfflineEngine()
+
+
+def test_offline_engine_translates_both_ways_in_parallel(offline: OfflineEngine) -> None:
+    assert offline.pairs() == [("en", "pt"), ("pt", "en")]
+    sentences = ["The children were playing in the garden.", "Where do you want to go today?"] * 3
+    out = offline.translate(sentences, "en", "pt")
+    assert len(out) == 6 and "jardim" in out[0] and out[0] == out[2]
+    assert offline.translate_serial(sentences[:2], "en", "pt") == out[:2]
+    back = offline.translate(["Eu quero ir para casa."], "pt", "en")[0].lower()
+    assert "home" in back or "house" in back
+    with pytest.raises(DataError, match="English -> French"):
+        check_pair(offline, "en", "fr")
+
+
+def test_tiny_marian_generates_n_best(tiny_marian_dir: Path) -> None:
+    model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
+    out = generate(model, tokenizer, [SENTENCE, "Short one."], num_beams=3, n_best=3)
+    assert len(out) == 2 and all(len(c) == 3 for c in out)
+    assert all(isinstance(s, str) and s for c in out for s in c)
+
+
+def test_stream_matches_greedy_generate(tiny_marian_dir: Path) -> None:
+    model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
+    greedy = generate(model, tokenizer, [SENTENCE], num_beams=1)[0][0]
+    pieces = list(stream_generate(model, tokenizer, SENTENCE))
+    assert len(pieces) > 3  # token by token, not one block
+    assert "".join(pieces).strip() == greedy
+
+
+def test_stop_ends_generation_within_a_second(tiny_marian_dir: Path) -> None:
+    model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
+    before = {t.name for t in threading.enumerate() if t.name == "domainlens-generate" and t.is_alive()}
+    stop = StopFlag.new()
+    stream = stream_generate(model, tokenizer, SENTENCE * 4, stop=stop, max_new_tokens=480)
+    first = next(stream)
+    assert first
+    stop.stop()
+    stopped_at = time.perf_counter()
+    rest = list(stream)
+    elapsed = time.perf_counter() - stopped_at
+    assert elapsed < 1.0 and len(rest) <= 2
+    alive = [t for t in threading.enumerate() if t.name == "domainlens-generate" and t.is_alive()]
+    assert len(alive) <= len(before)  # the worker thread has really ended
+
+
+def test_closing_the_stream_stops_the_worker(tiny_marian_dir: Path) -> None:
+    model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
+    stop = StopFlag.new()
+    stream = stream_generate(model, tokenizer, SENTENCE * 4, stop=stop, max_new_tokens=480)
+    next(stream)
+    stream.close()  # what Streamlit does when the page reruns mid-stream
+    assert stop.stopped
+
+
+def test_ctranslate2_conversion_decodes_like_transformers(tiny_marian_dir: Path, tmp_path: Path) -> None:
+    model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
+    folder = convert_to_ctranslate2(tiny_marian_dir, tmp_path / "ct2", quantization="float32")
+    ct2 = Ct2Seq2Seq(folder, tokenizer)
+    texts = [SENTENCE, "And God said, Let there be light."]
+    # One sentence per call: padding in a batch nudges a random model's scores enough to
+    # change its argmax, which would make the comparison meaningless.
+    hf = [generate(model, tokenizer, [t], num_beams=1)[0][0] for t in texts]
+    fast = [ct2.generate([t], num_beams=1)[0][0] for t in texts]
+    assert fast == hf  # same weights, same greedy search, same tokens
+    assert [len(c) for c in ct2.generate(texts, num_beams=1)] == [1, 1]
+    assert "".join(ct2.stream(texts[1])).strip() == hf[1]
+    assert len(ct2.generate(texts[:1], num_beams=3, n_best=2)[0]) == 2
+
+
+def test_hf_engine_pairs_and_ctranslate2_cache(tiny_marian_dir: Path) -> None:
+    engine = HFEngine.load(tiny_marian_dir, torch.device("cpu"), [("en", "pt")], num_beams=1)
+    assert engine.pairs() == [("en", "pt")]
+    with pytest.raises(DataError, match="does not translate"):
+        engine.translate(["hello"], "pt", "en")
+    fast = engine.to_ctranslate2()
+    assert fast.translate([SENTENCE], "en", "pt") == engine.translate([SENTENCE], "en", "pt")
+    assert engine.to_ctranslate2().ct2.folder == fast.ct2.folder  # converted once, then reused
