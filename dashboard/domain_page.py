@@ -62,6 +62,8 @@ def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
 def _upload_options(domain: Domain, name: str, payload: bytes) -> tuple[tuple[str, Any], ...]:
     """Column pickers for table uploads: the target and its bad value (tabular), or the
     text and label columns (text)."""
+    if domain.input_kind == "text_pair":
+        return _language_options(domain)
     if domain.input_kind not in ("tabular", "text"):
         return ()
     table = read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
@@ -82,12 +84,25 @@ def _upload_options(domain: Domain, name: str, payload: bytes) -> tuple[tuple[st
     return (("target", target), ("bad", bad))
 
 
+def _language_options(domain: Domain) -> tuple[tuple[str, Any], ...]:
+    """The languages of an uploaded parallel file (source<TAB>reference lines)."""
+    from domains.translation.languages import NAMES
+
+    codes = list(NAMES)
+    left, right = st.columns(2)
+    src = left.selectbox("Source language", codes, index=codes.index("en"), format_func=NAMES.__getitem__,
+                         key=f"{domain.key}-upload-src")
+    tgt = right.selectbox("Reference language", codes, index=codes.index("pt"), format_func=NAMES.__getitem__,
+                          key=f"{domain.key}-upload-tgt")
+    return (("src", src), ("tgt", tgt))
+
+
 def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
     bundles = list_bundles(domain.key)
     labels = {str(b.path): _bundle_label(b.model, b.version, b.metrics) for b in bundles}
     specs = list(domain.models())
     for spec in specs:
-        labels[f"spec:{spec.key}"] = f"{spec.title} (fit on default data)"
+        labels[f"spec:{spec.key}"] = spec.title if spec.ready else f"{spec.title} (fit on default data)"
     choices = list(labels)
     key = f"{domain.key}-model-choice"
     pending = st.session_state.pop(f"{key}-pending", None)

@@ -44,6 +44,7 @@ class ModelSpec:
     revision: str | None = None
     trainable: bool = True
     notes: str = ""
+    ready: bool = False  # usable as it is (bundled or pretrained weights), without fitting first
 
 
 def spec_by_key(specs: Sequence[ModelSpec], key: str, domain: str) -> ModelSpec:

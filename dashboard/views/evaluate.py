@@ -12,9 +12,11 @@ from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresho
 from models.checkpoints import list_bundles
 
 TABLES = {"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)",
-          "per_class": "Per class", "mistakes": "Misclassified, most confident first"}
+          "per_class": "Per class", "mistakes": "Misclassified, most confident first",
+          "worst": "Worst sentences (lowest chrF)"}
 
-HEADLINE = ("accuracy", "macro_f1", "auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity",
+HEADLINE = ("bleu", "chrf", "length_ratio", "sentences", "sentences_per_s",
+            "accuracy", "macro_f1", "auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity",
             "specificity", "f1",
             "approval_rate", "expected_cost",
             "map", "ndcg@10", "precision@10", "recall@10", "coverage", "novelty", "popularity_bias")

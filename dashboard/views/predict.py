@@ -10,9 +10,18 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import keep, kept
-from dashboard.views import image, recommend, text
+from dashboard.views import image, recommend, text, translate
 from dashboard.views.common import PageContext, download_buttons, need_model
-from domains.base import Explainer, FieldSpec, HasStudies, HasTextInputs, Predictor, Recommender, Thresholded
+from domains.base import (
+    Explainer,
+    FieldSpec,
+    HasLanguagePairs,
+    HasStudies,
+    HasTextInputs,
+    Predictor,
+    Recommender,
+    Thresholded,
+)
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from models.streaming import BatchResult, score_frame
@@ -25,6 +34,9 @@ def render(ctx: PageContext) -> None:
     predictor = _with_user_threshold(ctx, predictor)
     studies = ctx.domain if isinstance(ctx.domain, HasStudies) else None
     texts = ctx.domain if isinstance(ctx.domain, HasTextInputs) else None
+    if isinstance(predictor, HasLanguagePairs):
+        _translation(ctx, predictor)
+        return
     if isinstance(predictor, Recommender):
         first = "Recommend"
     elif texts is not None:
@@ -46,6 +58,14 @@ def render(ctx: PageContext) -> None:
             image.batch(ctx, studies, predictor)
         else:
             _batch(ctx, predictor)
+
+
+def _translation(ctx: PageContext, predictor: Predictor) -> None:
+    single, batch = st.tabs(["Translate (streaming)", "Documents and tables"])
+    with single, guarded("Translation"):
+        translate.render(ctx, predictor)
+    with batch, guarded("Document translation"):
+        translate.batch(ctx, predictor)
 
 
 def _with_user_threshold(ctx: PageContext, predictor: Predictor) -> Predictor:

