@@ -22,4 +22,4 @@ lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
 
 bench: setup
-	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models && $(VENV)/bin/python benchmarks/imaging_throughput.py
+	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models && $(VENV)/bin/python benchmarks/imaging_throughput.py && $(VENV)/bin/python benchmarks/text_throughput.py && $(VENV)/bin/python benchmarks/translation_throughput.py

@@ -181,13 +181,18 @@ class Ct2Seq2Seq:
 
     def generate(self, texts: Sequence[str], *, num_beams: int = 1, n_best: int = 1,
                  max_batch: int = 32) -> list[list[str]]:
+        """Like ``generate`` above: length-sorted batches, each with its own token budget."""
         if not texts:
             return []
-        sources = [self._tokens(t) for t in texts]
-        results = self.translator.translate_batch(
-            sources, beam_size=max(num_beams, n_best), num_hypotheses=n_best, max_batch_size=max_batch,
-            batch_type="examples", max_decoding_length=self._budget(texts))
-        return [[self._decode(h) for h in r.hypotheses] for r in results]
+        out: list[list[str]] = [[] for _ in texts]
+        for idx in length_buckets(np.array([len(t) for t in texts]), max_batch):
+            chunk = [texts[i] for i in idx]
+            results = self.translator.translate_batch(
+                [self._tokens(t) for t in chunk], beam_size=max(num_beams, n_best), num_hypotheses=n_best,
+                max_batch_size=max_batch, max_decoding_length=self._budget(chunk))
+            for i, result in zip(idx, results, strict=True):
+                out[i] = [self._decode(h) for h in result.hypotheses]
+        return out
 
     def stream(self, text: str, *, stop: StopFlag | None = None) -> Iterator[str]:
         """Pieces of the translation as CTranslate2 emits tokens (greedy)."""

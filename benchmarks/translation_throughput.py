@@ -1,0 +1,91 @@
+"""Translation throughput, two comparisons in one process on the same inputs (held-out
+Bible verses):
+
+(a) Hugging Face ``generate`` vs CTranslate2 on the same Marian model (greedy and beam
+    search). Without ``--model`` the model is a Marian with the opus-mt architecture
+    (transformer-base, 6+6 layers) and a SentencePiece vocabulary trained on the
+    corpus, randomly initialised: it never emits end-of-sentence, so every sentence
+    decodes the same full token budget in both engines and the ratio is the per-token
+    decoding cost. Pass ``--model FOLDER`` (a saved opus-mt or checkpoint ``hf/``
+    folder) to time a trained model.
+(b) The offline engine: DomainLens' threaded path (every sentence of the request in a
+    thread pool; the native engine releases the GIL) vs one sentence at a time.
+
+Run: .venv/bin/python benchmarks/translation_throughput.py [--sentences 200] [--model FOLDER]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import torch
+
+from domains.translation import data as mt_data
+from domains.translation.engines import OfflineEngine
+from models.device import describe_device, pick_device
+from models.seq2seq import Ct2Seq2Seq, convert_to_ctranslate2, generate, load_seq2seq, new_marian
+
+
+def timed(run: Callable[[], list[str]]) -> tuple[list[str], float]:
+    started = time.perf_counter()
+    out = run()
+    return out, time.perf_counter() - started
+
+
+def hf_vs_ctranslate2(sources: list[str], corpus: pl.DataFrame, model_dir: Path | None, work: Path,
+                      device: torch.device) -> None:
+    if model_dir is None:
+        train = corpus.filter(pl.col("split") == "train").head(20_000)
+        print("building a transformer-base Marian (random weights, corpus SentencePiece vocabulary)...")
+        model_dir = new_marian(work / "marian", train["source"].to_list(), train["reference"].to_list(),
+                               size="base", vocab_size=8000)
+    model, tokenizer = load_seq2seq(model_dir, device)
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    print(f"(a) Marian {params:.0f}M parameters, {len(sources)} sentences, device {describe_device(device)}")
+    for quantization in ("int8", "float32"):
+        folder = convert_to_ctranslate2(model_dir, work / f"ct2-{quantization}", quantization=quantization)
+        ct2 = Ct2Seq2Seq(folder, tokenizer, threads=torch.get_num_threads())
+        for beams in (1, 4):
+            hf_out, hf_s = timed(lambda b=beams: [c[0] for c in generate(model, tokenizer, sources, num_beams=b)])
+            ct_out, ct_s = timed(lambda b=beams, e=ct2: [c[0] for c in e.generate(sources, num_beams=b)])
+            same = sum(a == b for a, b in zip(hf_out, ct_out, strict=True)) / len(sources)
+            print(f"    beam {beams}: transformers {len(sources) / hf_s:7.1f} sent/s | CTranslate2 {quantization:7s} "
+                  f"{len(sources) / ct_s:7.1f} sent/s | ratio {hf_s / ct_s:5.2f}x | identical outputs {same:.0%}")
+
+
+def offline_threaded_vs_serial(sources: list[str]) -> None:
+    engine = OfflineEngine()
+    engine.translate(sources[:4], "en", "pt")  # load the model before timing
+    serial, serial_s = timed(lambda: engine.translate_serial(sources, "en", "pt"))
+    threaded, threaded_s = timed(lambda: engine.translate(sources, "en", "pt"))
+    same = sum(a == b for a, b in zip(serial, threaded, strict=True)) / len(sources)
+    print(f"(b) offline engine, {len(sources)} sentences, {engine.threads} threads: one at a time "
+          f"{len(sources) / serial_s:.1f} sent/s | threaded {len(sources) / threaded_s:.1f} sent/s | "
+          f"ratio {serial_s / threaded_s:.2f}x | identical outputs {same:.0%}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sentences", type=int, default=200)
+    parser.add_argument("--model", type=Path, default=None, help="a saved Hugging Face Marian folder")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--only", choices=["a", "b"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    corpus = mt_data.bible("en", "pt").frame
+    sources = corpus.filter(pl.col("split") == "test")["source"].head(args.sentences).to_list()
+    if args.only != "a":
+        offline_threaded_vs_serial(sources)
+    if args.only != "b":
+        with tempfile.TemporaryDirectory() as tmp:
+            hf_vs_ctranslate2(sources, corpus, args.model, Path(tmp), pick_device(args.device))
+
+
+if __name__ == "__main__":
+    main()
