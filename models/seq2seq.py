@@ -179,9 +179,10 @@ class Ct2Seq2Seq:
         # ``max_new_tokens`` steps is the end-of-sentence token a Marian config forces.
         return _max_new_tokens(self.tokenizer, texts) - 1
 
-    def generate(self, texts: Sequence[str], *, num_beams: int = 1, n_best: int = 1,
-                 max_batch: int = 32) -> list[list[str]]:
-        """Like ``generate`` above: length-sorted batches, each with its own token budget."""
+    def generate(self, texts: Sequence[str], *, num_beams: int = 1, n_best: int = 1, max_batch: int = 32,
+                 target_prefix: list[str] | None = None) -> list[list[str]]:
+        """Like ``generate`` above: length-sorted batches, each with its own token budget.
+        ``target_prefix`` starts every output (e.g. M2M100's target-language token)."""
         if not texts:
             return []
         out: list[list[str]] = [[] for _ in texts]
@@ -189,17 +190,20 @@ class Ct2Seq2Seq:
             chunk = [texts[i] for i in idx]
             results = self.translator.translate_batch(
                 [self._tokens(t) for t in chunk], beam_size=max(num_beams, n_best), num_hypotheses=n_best,
-                max_batch_size=max_batch, max_decoding_length=self._budget(chunk))
+                max_batch_size=max_batch, max_decoding_length=self._budget(chunk),
+                target_prefix=[target_prefix] * len(chunk) if target_prefix else None)
             for i, result in zip(idx, results, strict=True):
                 out[i] = [self._decode(h) for h in result.hypotheses]
         return out
 
-    def stream(self, text: str, *, stop: StopFlag | None = None) -> Iterator[str]:
+    def stream(self, text: str, *, stop: StopFlag | None = None,
+               target_prefix: list[str] | None = None) -> Iterator[str]:
         """Pieces of the translation as CTranslate2 emits tokens (greedy)."""
         ids: list[int] = []
         shown = ""
         eos = self.tokenizer.eos_token_id
-        steps = self.translator.generate_tokens(self._tokens(text), max_decoding_length=self._budget([text]))
+        steps = self.translator.generate_tokens(self._tokens(text), max_decoding_length=self._budget([text]),
+                                                target_prefix=target_prefix)
         for step in steps:
             if stop is not None and stop.stopped:
                 break

@@ -39,6 +39,8 @@ def render(ctx: PageContext) -> None:
     threshold_key = f"{ctx.domain.key}-threshold"
     if isinstance(predictor, Thresholded):
         options["threshold"] = float(st.session_state.get(threshold_key, predictor.threshold))
+    if getattr(ctx.domain, "evaluate_on_demand", False) and not _requested(ctx, split):
+        return
     with guarded("Evaluation"):
         report = resources.evaluation(ctx.domain.key, ctx.model_id, ctx.data_id, predictor, ctx.data, split,
                                       tuple(sorted(options.items())))
@@ -58,6 +60,20 @@ def render(ctx: PageContext) -> None:
     if isinstance(ctx.domain, ModelComparer):
         with st.expander("Compare models on this split"), guarded("Comparison"):
             _compare(ctx, ctx.domain, predictor, split)
+
+
+def _requested(ctx: PageContext, split: str) -> bool:
+    """Domains whose evaluation takes a while (translating hundreds of sentences) run it
+    when asked, once per model, data and split; the result then stays on the page."""
+    done = st.session_state.setdefault(f"{ctx.domain.key}-evaluated", set())
+    marker = (ctx.model_id, ctx.data_id, split)
+    if marker in done:
+        return True
+    st.info("Evaluation translates every sentence of the split; it takes a little while for large models.")
+    if st.button(f"Evaluate on the {split} split", type="primary", key=f"{ctx.domain.key}-eval-go"):
+        done.add(marker)
+        return True
+    return False
 
 
 def _compare(ctx: PageContext, domain: ModelComparer, predictor: Predictor, split: str) -> None:

@@ -73,6 +73,7 @@ class TranslationDomain:
     input_kind: InputKind = "text_pair"
     upload_types: tuple[str, ...] = ("tsv", "txt", "csv", "parquet", "jsonl")
     supports_cv = False
+    evaluate_on_demand = True  # the Evaluate tab waits for a click: it translates the whole split
 
     def datasets(self) -> Sequence[DataSource]:
         return mt_data.SOURCES

@@ -85,14 +85,18 @@ class OfflineEngine:
     def _native(self, sentence: str, direction: str) -> str:
         return str(self._translator._direction(direction).translate(sentence))
 
-    def raw(self, sentence: str, src: str, tgt: str) -> str:
-        """The engine's output with no post-editing (for comparisons)."""
-        return self._pool.submit(self._native, sentence, f"{src}-{tgt}").result()
-
-    def engine_postprocessed(self, sentence: str, src: str, tgt: str) -> str:
-        """What the bundled package itself returns (its post-processor, unshielded)."""
+    def raw_many(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
+        """Raw engine outputs for many sentences (threaded)."""
         direction = f"{src}-{tgt}"
-        return str(self._postprocess(self.raw(sentence, src, tgt), direction=direction, source_text=sentence))
+        return list(self._pool.map(lambda s: self._native(s, direction), sentences))
+
+    def engine_postprocessed(self, raw: str, sentence: str, src: str, tgt: str) -> str:
+        """What the bundled package itself returns for ``raw`` (its post-processor, unshielded)."""
+        return str(self._postprocess(raw, direction=f"{src}-{tgt}", source_text=sentence))
+
+    def post_edited(self, raw: str, sentence: str, src: str, tgt: str) -> str:
+        """What DomainLens returns for ``raw`` (the shielded post-edit)."""
+        return post_edit(raw, f"{src}-{tgt}", sentence, self._postprocess)
 
     def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
         direction = f"{src}-{tgt}"
@@ -151,6 +155,12 @@ class HFEngine:
             return [f"translate {name(src)} to {name(tgt)}: {s}" for s in sentences]
         return [f"{self.target_token} {s}" if self.target_token else s for s in sentences]
 
+    def target_prefix(self, tgt: str) -> list[str] | None:
+        """The forced first target token of multilingual models (for CTranslate2)."""
+        if self.model.config.model_type in ("m2m_100", "nllb", "nllb-moe"):
+            return [self._lang_token(tgt)]
+        return None
+
     def _code(self, lang: str) -> str:
         return lang if self.model.config.model_type == "m2m_100" else NLLB_CODES.get(lang, lang)
 
@@ -208,12 +218,14 @@ class Ct2Engine:
 
     def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
         inputs = self.hf._inputs(sentences, src, tgt)
-        return [c[0] for c in self.ct2.generate(inputs, num_beams=self.hf.num_beams)]
+        return [c[0] for c in self.ct2.generate(inputs, num_beams=self.hf.num_beams,
+                                                target_prefix=self.hf.target_prefix(tgt))]
 
     def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
         (text,) = self.hf._inputs([sentence], src, tgt)
-        yield from self.ct2.stream(text, stop=stop)
+        yield from self.ct2.stream(text, stop=stop, target_prefix=self.hf.target_prefix(tgt))
 
     def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
         inputs = self.hf._inputs([sentence], src, tgt)
-        return self.ct2.generate(inputs, num_beams=max(n, self.hf.num_beams), n_best=n)[0]
+        return self.ct2.generate(inputs, num_beams=max(n, self.hf.num_beams), n_best=n,
+                                 target_prefix=self.hf.target_prefix(tgt))[0]

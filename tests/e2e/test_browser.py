@@ -145,3 +145,30 @@ def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server,
     assert page.locator('img[src="x"]').count() == 0 and page.locator("b", has_text="boring").count() == 0
     assert "negative" in _metric(page, "prediction")
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text.png"), full_page=True)
+
+
+def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, tmp_path, server, browser_page) -> None:
+    """A tiny local Marian streams tokens into the page; Stop ends generation at once and
+    keeps the text translated so far."""
+    import shutil
+
+    shutil.copytree(tiny_marian_checkpoint, tmp_path / "artifacts" / "translation" / "marian_scratch" / "v1")
+    page = browser_page
+    page.get_by_role("link", name="Translation").first.click()
+    page.get_by_role("tab", name="Predict").click()
+    box = page.get_by_role("textbox", name="Text to translate")
+    box.wait_for(timeout=120_000)
+    box.fill(" ".join(f"And the {i}th day God saw the light, and it was good." for i in range(60)))
+    box.press("Control+Enter")
+    page.get_by_role("button", name="Translate", exact=True).click()
+    page.get_by_text("English -> Portuguese · transformers").first.wait_for(timeout=120_000)  # streaming started
+    time.sleep(2.0)  # let some sentences stream in
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped: generation ended at your request").wait_for(timeout=30_000)
+    shown = page.get_by_role("textbox", name="Translation").input_value()
+    time.sleep(1.5)
+    assert page.get_by_role("textbox", name="Translation").input_value() == shown  # nothing more arrives
+    assert shown
+    sentences = page.locator('[data-testid="stMetric"]').filter(has_text="sentences translated").inner_text()
+    assert 0 < int(re.search(r"(\d+)\s*$", sentences).group(1)) < 60  # stopped part-way, the rest kept
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-translation.png"), full_page=True)
