@@ -89,15 +89,18 @@ def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | N
 
     ``generate`` runs in a worker thread; a stopping criterion checks ``stop`` before
     every new token, so Stop ends generation within one decoding step. Closing the
-    iterator early stops the worker too. Raises ``GenerationTimeoutError`` when no
+    iterator early stops the worker too (without setting ``stop``, which may be shared
+    by the sentences of one request). Raises ``GenerationTimeoutError`` when no
     piece arrives within ``timeout_s``."""
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
     flag = stop or StopFlag.new()
+    finished = threading.Event()  # this call's own end (the caller's flag may span many calls)
 
     class _Stop(StoppingCriteria):
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-            return torch.full((input_ids.shape[0],), flag.stopped, dtype=torch.bool, device=input_ids.device)
+            ended = flag.stopped or finished.is_set()
+            return torch.full((input_ids.shape[0],), ended, dtype=torch.bool, device=input_ids.device)
 
     device = next(model.parameters()).device
     enc = tokenizer([text], return_tensors="pt", truncation=True, max_length=512).to(device)
@@ -125,7 +128,7 @@ def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | N
     except queue.Empty as exc:
         raise GenerationTimeoutError(f"no new token within {timeout_s:.0f} s; generation was stopped") from exc
     finally:
-        flag.stop()  # a consumer that stops reading ends generation too
+        finished.set()  # a consumer that stops reading (or closes us) ends generation too
         worker.join(timeout=timeout_s)
     if failure:
         raise failure[0]

@@ -139,7 +139,7 @@ def _translate(key: str, translator: TranslationPredictor, text: str) -> None:
             record["text"] += piece  # kept even if Stop interrupts the page mid-stream
             yield piece
 
-    st.caption(f"{name(translator.src)} -> {name(translator.tgt)} · {translator.backend}")
+    st.caption(f"{name(translator.src)} → {name(translator.tgt)} · {translator.backend}")
     st.write_stream(pieces())
     record["seconds"] = time.perf_counter() - started
     st.session_state.pop(f"{key}-flag", None)
@@ -152,7 +152,7 @@ def _show_last(key: str, translator: TranslationPredictor) -> None:
         return
     if record["seconds"] is None:
         st.warning("Stopped: generation ended at your request. The text translated so far is below.")
-    st.caption(f"{name(record['src'])} -> {name(record['tgt'])} · {record['backend']}")
+    st.caption(f"{name(record['src'])} → {name(record['tgt'])} · {record['backend']}")
     cols = st.columns(3)
     cols[0].metric("time to first output", f"{record['ttft']:.2f} s" if record["ttft"] is not None else "-")
     cols[1].metric("total time", f"{record['seconds']:.2f} s" if record["seconds"] is not None else "stopped")

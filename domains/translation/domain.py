@@ -68,7 +68,7 @@ class TranslationDomain:
     key = "translation"
     title = "Translation"
     icon = ":material/translate:"
-    description = ("Machine translation with streaming output: an offline English<->Portuguese engine, Hugging "
+    description = ("Machine translation with streaming output: an offline English↔Portuguese engine, Hugging "
                    "Face and CTranslate2 models, documents, glossaries, BLEU/chrF and a live message feed.")
     input_kind: InputKind = "text_pair"
     upload_types: tuple[str, ...] = ("tsv", "txt", "csv", "parquet", "jsonl")

@@ -161,7 +161,7 @@ def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, tmp_path, 
     box.fill(" ".join(f"And the {i}th day God saw the light, and it was good." for i in range(60)))
     box.press("Control+Enter")
     page.get_by_role("button", name="Translate", exact=True).click()
-    page.get_by_text("English -> Portuguese · transformers").first.wait_for(timeout=120_000)  # streaming started
+    page.get_by_text("English → Portuguese · transformers").first.wait_for(timeout=120_000)  # streaming started
     time.sleep(2.0)  # let some sentences stream in
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped: generation ended at your request").wait_for(timeout=30_000)

@@ -152,8 +152,11 @@ def test_marian_checkpoint_round_trip(tiny_marian_checkpoint: Path) -> None:
     predictor = domain.load(bundle, torch.device("cpu"))
     out = predictor.predict(pl.DataFrame({"text": ["And God said, Let there be light."]}))
     assert out["translation"][0] and out["note"][0] is None
-    pieces = list(predictor.stream_text("And God said, Let there be light."))  # type: ignore[attr-defined]
-    assert len([p for p in pieces if p]) > 2  # token streaming through the HF streamer
+    sentences: list[tuple[str, str]] = []
+    pieces = list(predictor.stream_text("And God said, Let there be light. And there was light.",  # type: ignore[attr-defined]
+                                        on_sentence=lambda s, t: sentences.append((s, t))))
+    assert len([p for p in pieces if p.strip()]) > 4  # token streaming through the HF streamer
+    assert [s for s, _ in sentences] == ["And God said, Let there be light.", "And there was light."]
 
 
 def test_cancelled_training_writes_nothing(tmp_path: Path, pairs_tsv: Path) -> None:
