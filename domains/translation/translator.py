@@ -228,7 +228,32 @@ class TranslationPredictor:
         check_pair(self.engine, src, tgt)
         lines = document_lines(text, markdown)
         pieces_per_line = [split_sentences(line.body) if line.translate else [] for line in lines]
-        unique = list(dict.fromkeys(p.text for pieces in pieces_per_line for p in pieces))
+        done = self._translate_resumable([p.text for pieces in pieces_per_line for p in pieces], src, tgt,
+                                         progress, cancel, resume)
+        out_lines = []
+        for line, pieces in zip(lines, pieces_per_line, strict=True):
+            body = join(pieces, [done[p.text] for p in pieces]) if pieces else line.body
+            out_lines.append(line.prefix + body)
+        return "\n".join(out_lines) + ("\n" if text.endswith("\n") else "")
+
+    def translate_column(self, texts: Sequence[str | None], *, src: str | None = None, tgt: str | None = None,
+                         progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
+                         resume: Path | None = None) -> list[str | None]:
+        """Every cell of a table column (sentence by sentence, resumable like documents);
+        empty cells stay empty (None)."""
+        src, tgt = src or self.src, tgt or self.tgt
+        check_pair(self.engine, src, tgt)
+        cells = [split_sentences(t[:MAX_CHARS]) if t and t.strip() else [] for t in texts]
+        done = self._translate_resumable([p.text for pieces in cells for p in pieces], src, tgt, progress, cancel,
+                                         resume)
+        return [join(pieces, [done[p.text] for p in pieces]) if pieces else None for pieces in cells]
+
+    def _translate_resumable(self, sentences: list[str], src: str, tgt: str,
+                             progress: Callable[[int, int], None] | None, cancel: CancelToken | None,
+                             resume: Path | None) -> dict[str, str]:
+        """Each distinct sentence once, in chunks; every finished chunk is appended to
+        ``resume`` (JSON lines) so an interrupted run continues where it stopped."""
+        unique = list(dict.fromkeys(sentences))
         done = _read_partial(resume)
         todo = [s for s in unique if s not in done]
         total = len(unique)
@@ -238,16 +263,12 @@ class TranslationPredictor:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             chunk = todo[start : start + DOCUMENT_CHUNK]
-            translated = self._translate_lines(chunk, src, tgt)
-            done.update(zip(chunk, translated, strict=True))
-            _append_partial(resume, dict(zip(chunk, translated, strict=True)))
+            translated = dict(zip(chunk, self._translate_lines(chunk, src, tgt), strict=True))
+            done.update(translated)
+            _append_partial(resume, translated)
             if progress:
                 progress(total - len(todo) + start + len(chunk), total)
-        out_lines = []
-        for line, pieces in zip(lines, pieces_per_line, strict=True):
-            body = join(pieces, [done[p.text] for p in pieces]) if pieces else line.body
-            out_lines.append(line.prefix + body)
-        return "\n".join(out_lines) + ("\n" if text.endswith("\n") else "")
+        return done
 
     def partial_path(self, text: str, src: str | None = None, tgt: str | None = None) -> Path:
         """Where a document's partial translation is kept (per document, model and pair)."""

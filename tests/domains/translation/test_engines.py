@@ -107,12 +107,12 @@ def test_a_crashed_engine_worker_is_replaced(offline: OfflineEngine) -> None:
 
     from domains.translation import engines
 
-    offline.translate(["Warm the workers up."], "en", "pt")
-    pool = engines._POOL
-    assert pool is not None
-    victim = next(iter(pool._processes.values()))
+    offline.translate(["Warm the workers up.", "Both of them."], "en", "pt")
+    worker = engines._WORKERS[0]
+    victim = worker._proc
+    assert victim is not None and victim.poll() is None
     os.kill(victim.pid, signal.SIGKILL)  # what a native crash looks like from here
-    victim.join(10)
+    victim.wait(10)
     out = offline.translate(["The garden is green.", "The sky is blue."], "en", "pt")
     assert "jardim" in out[0] and "céu" in out[1]
-    assert engines._POOL is not pool  # a fresh pool took over
+    assert worker._proc is not victim and worker._proc is not None and worker._proc.poll() is None

@@ -178,3 +178,15 @@ def test_untrained_scratch_model_says_how_to_train_it() -> None:
     domain = registry.get("translation")
     with pytest.raises(DataError, match="domainlens train translation --model marian_scratch"):
         domain.load(domain.spec("marian_scratch"), torch.device("cpu"))  # type: ignore[attr-defined]
+
+
+def test_table_column_translates_each_distinct_sentence_once(tmp_path: Path) -> None:
+    engine = CountingEngine(OfflineEngine())
+    translator = TranslationPredictor(engine, "offline", "en", "pt")  # type: ignore[arg-type]
+    cells = ["Good morning. See you soon.", None, "  ", "Good morning.", "See you soon."]
+    out = translator.translate_column(cells, resume=tmp_path / "column.jsonl")
+    assert engine.calls == 2  # two distinct sentences, however often they appear
+    assert out[1] is None and out[2] is None and out[3] and out[4]
+    assert out[0] == f"{out[3]} {out[4]}"
+    again = translator.translate_column(cells, resume=tmp_path / "column.jsonl")
+    assert again == out and engine.calls == 2  # everything came from the partial file
