@@ -84,7 +84,9 @@ def join(pieces: list[Piece], translations: list[str]) -> str:
 # ---- markup -------------------------------------------------------------------------------------
 
 _INLINE = re.compile(
-    r"`[^`\n]+`"  # inline code
+    # inline code; not backticks used as apostrophes (son`s) or as quotation marks
+    # (`My mother,` - a span that ends in punctuation is a quotation, not code)
+    r"(?<![\w`])`[^`\n]*[^`\n.,;:!?'\"\s]`(?![\w`])"
     r"|(?<=\])\([^)\s]+\)"  # a link's target (its [text] is translated)
     r"|<[^>\n]{1,200}>"  # HTML tags
     r"|https?://\S+[\w/]"  # bare URLs

@@ -23,7 +23,15 @@ from domains.base import DataError
 from domains.translation.engines import Engine, HFEngine, Pair, check_pair
 from domains.translation.glossary import Term, term_report
 from domains.translation.languages import Detection, detect, name
-from domains.translation.segment import Masked, Piece, document_lines, join, mask, split_sentences
+from domains.translation.segment import (
+    MAX_SENTENCE_CHARS,
+    Masked,
+    Piece,
+    document_lines,
+    join,
+    mask,
+    split_sentences,
+)
 from models.checkpoints import BundleWriter, artifacts_root
 from models.seq2seq import StopFlag
 from models.training import CancelToken
@@ -201,11 +209,15 @@ class TranslationPredictor:
 
     def translate_sentences(self, sentences: Sequence[str], src: str | None = None,
                             tgt: str | None = None) -> list[str]:
-        """Each item translated as it is (evaluation: one line in, one line out)."""
+        """Each item translated as one unit (evaluation: one line in, one line out); only
+        lines longer than ``MAX_SENTENCE_CHARS`` are split into sentences first. (Splitting
+        every line of a chunk that held one long verse cost 0.8 chrF on the Bible en->pt.)"""
         src, tgt = src or self.src, tgt or self.tgt
         check_pair(self.engine, src, tgt)
-        return [self.translate_text(s, src, tgt).text if s.strip() else "" for s in sentences] \
-            if any(len(s) > 400 for s in sentences) else self._translate_lines(sentences, src, tgt)
+        long = {i for i, s in enumerate(sentences) if len(s) > MAX_SENTENCE_CHARS}
+        whole = self._translate_lines([s for i, s in enumerate(sentences) if i not in long], src, tgt)
+        parts = iter(whole)
+        return [self.translate_text(s, src, tgt).text if i in long else next(parts) for i, s in enumerate(sentences)]
 
     def _translate_lines(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]:
         masks = [self._mask(s.strip(), src) for s in sentences]

@@ -97,3 +97,15 @@ def test_post_edit_keeps_quotes_and_still_fixes_leaks() -> None:
     assert post_edit('Ela disse: "Sim."', "en-pt", "x", _engine_postprocess) == 'Ela disse: "Sim."'
     leak = post_edit("Eu gosto the casa.", "en-pt", "I like the house.", _engine_postprocess)
     assert "the" not in leak.split()  # the useful rules still run
+
+
+def test_backticks_used_as_apostrophes_are_not_code() -> None:
+    verse = "Would you take away my son`s mandrakes? Rachel said, for your son`s mandrakes."
+    assert mask(verse).originals == {}
+    assert [o for o, _, _ in mask("Run `make test` first, it`s quick.").originals.values()] == ["`make test`"]
+
+
+def test_backticks_used_as_quotation_marks_are_not_code() -> None:
+    verse = "If I have said to corruption, `You are my father;` To the worm, `My mother,` and `my sister;`"
+    assert mask(verse).originals == {}
+    assert [o for o, _, _ in mask("Set `x.y` to `2`.").originals.values()] == ["`x.y`", "`2`"]
