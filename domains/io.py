@@ -85,6 +85,14 @@ def _read_csv(name: str, payload: bytes) -> pl.DataFrame:
     return frame
 
 
+def is_utf8(payload: bytes) -> bool:
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode_text(name: str, payload: bytes) -> str:
     """UTF-8 (with or without BOM), else Windows-1252; binary data is refused."""
     head = payload[:8192]
@@ -161,6 +169,16 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
         flat_lists(frame).write_csv(tmp)
     else:
         raise DataError(f"Cannot write '{suffix}' files; use .csv, .parquet or .jsonl.")
+    tmp.replace(target)
+    return target
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write a UTF-8 text file atomically (temp file + rename), like ``write_table``."""
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
     return target
 

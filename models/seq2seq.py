@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from models.hub import ModelSourceError
-from models.text import length_buckets, load_pretrained, load_tokenizer
+from models.text import length_buckets, load_pretrained, load_tokenizer, pad_rows
 
 DEFAULT_MAX_NEW_TOKENS = 256
 
@@ -283,7 +283,7 @@ def encode_pairs(tokenizer: Any, sources: Sequence[str], targets: Sequence[str],
 def pair_batches(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[int]], batch_size: int, *,
                  pad_id: int, device: torch.device, seed: int = 0) -> Any:
     """Per epoch: batches ``(input_ids, attention_mask, labels)`` of pairs of similar
-    source length (dynamic padding); label padding is -100 so the loss ignores it."""
+    source + target length (dynamic padding); label padding is -100 so the loss ignores it."""
     lengths = np.array([len(s) + len(t) for s, t in zip(src_ids, tgt_ids, strict=True)])
 
     def epoch_batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -292,16 +292,7 @@ def pair_batches(src_ids: Sequence[Sequence[int]], tgt_ids: Sequence[Sequence[in
         batches = length_buckets(noisy, batch_size)
         for b in rng.permutation(len(batches)):
             idx = batches[b]
-            yield (*_pad([src_ids[i] for i in idx], pad_id, device), _pad([tgt_ids[i] for i in idx], -100, device)[0])
+            yield (*pad_rows([src_ids[i] for i in idx], pad_id, device),
+                   pad_rows([tgt_ids[i] for i in idx], -100, device)[0])
 
     return epoch_batches
-
-
-def _pad(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        ids[i, : len(r)] = torch.as_tensor(r)
-        mask[i, : len(r)] = 1
-    return ids.to(device), mask.to(device)

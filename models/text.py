@@ -180,15 +180,21 @@ def bucketed_batches(
             batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
         for b in rng.permutation(len(batches)):
             idx = batches[b]
-            width = int(lengths[idx].max())
-            input_ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for row, i in enumerate(idx):
-                input_ids[row, : lengths[i]] = torch.as_tensor(ids[i])
-                mask[row, : lengths[i]] = 1
-            yield input_ids.to(device), mask.to(device), torch.as_tensor(labels[idx], device=device)
+            input_ids, mask = pad_rows([ids[i] for i in idx], pad_id, device)
+            yield input_ids, mask, torch.as_tensor(labels[idx], device=device)
 
     return epoch_batches
+
+
+def pad_rows(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token id rows padded to the longest with ``pad``, plus the attention mask."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.as_tensor(r)
+        mask[i, : len(r)] = 1
+    return ids.to(device), mask.to(device)
 
 
 def choose_max_length(lengths: np.ndarray, *, floor: int = 32, cap: int = 256) -> int:

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from domains.base import DataError, DataSource, DomainData
-from domains.io import check_upload_size, guess_text_column, read_table_bytes
+from domains.io import check_upload_size, guess_text_column, is_utf8, read_table_bytes
 
 SEED = 42
 SPLITS = ("train", "val", "test")
@@ -124,18 +124,10 @@ def from_upload(name: str, payload: bytes, *, text_col: str | None = None, label
     check_upload_size(name, payload, max_bytes)
     frame = read_table_bytes(name, payload)
     data = from_frame(Path(name).stem, frame, text_col=text_col, label_col=label_col)
-    if Path(name).suffix.lower() in {".csv", ".tsv", ".txt"} and not _is_utf8(payload):
+    if Path(name).suffix.lower() in {".csv", ".tsv", ".txt"} and not is_utf8(payload):
         data.info["notes"].append(f"{name} is not UTF-8; it was read as Windows-1252. If accented letters look "
                                   "wrong, re-save the file as UTF-8.")
     return data
-
-
-def _is_utf8(payload: bytes) -> bool:
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def from_frame(name: str, frame: pl.DataFrame, *, text_col: str | None = None,

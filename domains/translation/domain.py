@@ -27,7 +27,7 @@ from domains.base import (
     TrainSettings,
     spec_by_key,
 )
-from domains.io import MAX_UPLOAD_BYTES
+from domains.io import MAX_UPLOAD_BYTES, write_text
 from domains.translation import data as mt_data
 from domains.translation.charts import evaluation_charts, length_overview, length_pairs, split_sizes
 from domains.translation.engines import HFEngine, OfflineEngine
@@ -167,7 +167,7 @@ class TranslationDomain:
         resume = translator.partial_path(text)
         out = translator.translate_document(text, markdown=source.suffix.lower() != ".txt", progress=progress,
                                             resume=resume)
-        write_text_atomic(Path(target).expanduser(), out)
+        write_text(target, out)
         resume.unlink(missing_ok=True)
         return True
 
@@ -185,13 +185,6 @@ class TranslationDomain:
 
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def as_translator(predictor: Predictor) -> TranslationPredictor:

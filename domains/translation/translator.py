@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from domains.base import DataError
+from domains.io import guess_text_column
 from domains.translation.engines import Engine, HFEngine, Pair, check_pair
 from domains.translation.glossary import Term, term_report
 from domains.translation.languages import Detection, detect, name
@@ -335,10 +336,7 @@ def _text_column(batch: pl.DataFrame) -> str:
     for column in ("text", "source", "src_text", "message"):
         if column in batch.columns:
             return column
-    strings = [c for c, t in batch.schema.items() if t == pl.String and c not in ("src", "tgt", "reference")]
-    if not strings:
-        raise DataError(f"no text column to translate; the input has: {', '.join(batch.columns)}")
-    return strings[0]
+    return guess_text_column(batch.drop("src", "tgt", "reference", strict=False))
 
 
 def _cell(batch: pl.DataFrame, column: str, i: int) -> str | None:

@@ -64,6 +64,13 @@ def browser_page(server):
         browser.close()
 
 
+def _install(checkpoint: Path, tmp_path: Path, domain: str, model: str) -> None:
+    """Put a trained checkpoint where the served dashboard looks for checkpoints."""
+    import shutil
+
+    shutil.copytree(checkpoint, tmp_path / "artifacts" / domain / model / "v1")
+
+
 def _metric(page, name: str) -> str:
     locator = page.locator('[data-testid="stMetric"]').filter(has_text=name).first
     locator.wait_for(timeout=120_000)
@@ -108,11 +115,9 @@ def test_train_and_evaluate_an_uploaded_schema_in_the_browser(browser_page, tmp_
 
 
 def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server, browser_page) -> None:
-    import shutil
-
     from pydicom.data import get_testdata_file
 
-    shutil.copytree(imaging_cnn_dir, tmp_path / "artifacts" / "medical_imaging" / "cnn" / "v1")
+    _install(imaging_cnn_dir, tmp_path, "medical_imaging", "cnn")
     page = browser_page
     page.get_by_role("link", name="Medical Imaging").first.click()
     page.get_by_role("tab", name="Predict").click()
@@ -128,9 +133,7 @@ def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server
 
 def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server, browser_page) -> None:
     """Word highlighting is HTML we build: markup typed by a user must appear as text and never run."""
-    import shutil
-
-    shutil.copytree(text_tfidf_dir, tmp_path / "artifacts" / "text_classification" / "tfidf_lr" / "v1")
+    _install(text_tfidf_dir, tmp_path, "text_classification", "tfidf_lr")
     page = browser_page
     page.get_by_role("link", name="Text Classification").first.click()
     page.get_by_role("tab", name="Predict").click()
@@ -150,9 +153,7 @@ def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server,
 def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, tmp_path, server, browser_page) -> None:
     """A tiny local Marian streams tokens into the page; Stop ends generation at once and
     keeps the text translated so far."""
-    import shutil
-
-    shutil.copytree(tiny_marian_checkpoint, tmp_path / "artifacts" / "translation" / "marian_scratch" / "v1")
+    _install(tiny_marian_checkpoint, tmp_path, "translation", "marian_scratch")
     page = browser_page
     page.get_by_role("link", name="Translation").first.click()
     page.get_by_role("tab", name="Predict").click()
