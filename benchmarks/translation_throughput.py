@@ -32,11 +32,11 @@ import torch
 
 from domains.translation import data as mt_data
 from domains.translation.engines import OfflineEngine
+from models.ct2 import convert_to_ctranslate2
 from models.device import describe_device, pick_device
 from models.seq2seq import (
     Ct2Seq2Seq,
     StopFlag,
-    convert_to_ctranslate2,
     generate,
     load_seq2seq,
     new_marian,

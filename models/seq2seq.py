@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.hub import ModelSourceError
+from models.ct2 import keep_torch_threads
 from models.text import length_buckets, load_pretrained, load_tokenizer, pad_rows
 
 DEFAULT_MAX_NEW_TOKENS = 256
@@ -137,26 +137,6 @@ def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | N
 # ---- CTranslate2 ---------------------------------------------------------------------------------
 
 
-def convert_to_ctranslate2(hf_folder: Path, out_folder: Path, quantization: str = "int8") -> Path:
-    """Convert a saved Hugging Face Marian/M2M/T5 model for CTranslate2 (atomic: the
-    folder appears only once complete)."""
-    import ctranslate2
-
-    out_folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".ct2-", dir=out_folder.parent))
-    try:
-        ctranslate2.converters.TransformersConverter(str(hf_folder)).convert(str(tmp / "model"),
-                                                                             quantization=quantization, force=True)
-        (tmp / "model").rename(out_folder)
-    except Exception as exc:
-        raise ModelSourceError(f"CTranslate2 cannot convert {hf_folder}: {exc}") from exc
-    finally:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_folder
-
-
 class Ct2Seq2Seq:
     """A converted model plus the Hugging Face tokenizer that goes with it."""
 
@@ -166,8 +146,9 @@ class Ct2Seq2Seq:
         self.folder = folder
         self.tokenizer = tokenizer
         intra = threads or max(1, torch.get_num_threads())
-        self.translator = ctranslate2.Translator(str(folder), device="cpu", compute_type="auto",
-                                                 inter_threads=1, intra_threads=intra)
+        with keep_torch_threads():
+            self.translator = ctranslate2.Translator(str(folder), device="cpu", compute_type="auto",
+                                                     inter_threads=1, intra_threads=intra)
 
     def _tokens(self, text: str) -> list[str]:
         ids = self.tokenizer(text, truncation=True, max_length=512)["input_ids"]

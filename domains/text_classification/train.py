@@ -37,6 +37,7 @@ from models.text import bucketed_batches, choose_max_length, load_pretrained, lo
 from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
 
 ZERO_SHOT_SCALE = 20.0  # 1 / temperature for cosine similarities in [-1, 1]
+INT8_TOLERANCE_POINTS = 0.5  # validation accuracy int8 scoring may give up against float32
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,36 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     else:
         predictor, history = _finetune(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
     cancel.raise_if_cancelled()
+    int8_change = keep_int8_if_accurate(predictor, val_rows, labels)
     probs, _ = predictor.proba(val_rows["text"].to_list())
     report = evaluate_probs(labels, val_rows, probs)
     metrics = {f"val_{k}": v for k, v in report.metrics.items() if not k.startswith(("precision_", "recall_"))}
+    if int8_change is not None:
+        metrics["val_int8_change_points"] = int8_change
     metrics["train_seconds"] = time.perf_counter() - started
     info: dict[str, Any] = {"dataset": data.name, "labels": list(labels), "train_rows": train_rows.height}
     return TrainOutcome(predictor, metrics, history=history, report=report, info=info)
+
+
+def keep_int8_if_accurate(predictor: TextPredictor, val_rows: pl.DataFrame, labels: tuple[str, ...]) -> float | None:
+    """Score with the int8 copy only if it holds validation accuracy within
+    ``INT8_TOLERANCE_POINTS`` of float32; returns the change in points (None where int8
+    does not apply: TF-IDF, or a GPU).
+
+    Why: dynamic int8 quantises each batch's activations with one scale, and how many
+    predictions that flips depends on the trained weights: 0.0 points for one fine-tuned
+    MiniLM, -0.9 for another with smaller logit margins. The check costs two passes over
+    the validation split; the choice is saved with the checkpoint."""
+    if not isinstance(predictor, TransformerPredictor) or predictor.device.type != "cpu" or val_rows.height == 0:
+        return None
+    texts, y = val_rows["text"].to_list(), _targets(val_rows, labels)
+    float_logits, _ = predictor.logits(texts, fast=False)
+    predictor.int8 = True
+    int8_logits, _ = predictor.logits(texts, fast=True)
+    lost = int((float_logits.argmax(1) == y).sum()) - int((int8_logits.argmax(1) == y).sum())
+    # A single flip is noise on a small validation split, not a verdict on int8.
+    predictor.int8 = lost <= max(1.0, INT8_TOLERANCE_POINTS / 100 * len(y))
+    return -100.0 * lost / len(y)
 
 
 def _validation_rows(data: DomainData, seed: int) -> pl.DataFrame:
@@ -246,6 +271,6 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
                                    patience=recipe.patience, monitor="val_accuracy", mode="max"),
                  device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()
-    predictor._fast = None  # the int8 copy is rebuilt from the trained weights on first use
+    predictor.forget_fast_copies()  # int8 copies are rebuilt from the trained weights on first use
     history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]
     return predictor, history

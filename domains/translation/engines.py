@@ -7,7 +7,6 @@ detection live in ``translator``.
 from __future__ import annotations
 
 import atexit
-import hashlib
 import json
 import os
 import subprocess
@@ -23,8 +22,8 @@ import torch
 from domains.base import DataError
 from domains.translation.languages import NAMES, name
 from domains.translation.postedit import post_edit
-from models.checkpoints import artifacts_root
-from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
+from models.ct2 import cached_conversion
+from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
 
 Pair = tuple[str, str]
 
@@ -257,11 +256,7 @@ class HFEngine:
         """The same model decoded by CTranslate2 (int8 on CPU), converted once and cached."""
         if self.folder is None:
             raise DataError("CTranslate2 needs the model saved in a folder (a checkpoint or a local copy)")
-        digest = hashlib.sha256(str(self.folder.resolve()).encode()).hexdigest()[:16]
-        target = artifacts_root() / "ctranslate2-cache" / digest
-        if not (target / "model.bin").is_file():
-            convert_to_ctranslate2(self.folder, target)
-        return Ct2Engine(Ct2Seq2Seq(target, self.tokenizer), self)
+        return Ct2Engine(Ct2Seq2Seq(cached_conversion(self.folder), self.tokenizer), self)
 
 
 NLLB_CODES = {"en": "eng_Latn", "pt": "por_Latn", "es": "spa_Latn", "fr": "fra_Latn", "de": "deu_Latn",

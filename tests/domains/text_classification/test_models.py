@@ -15,7 +15,7 @@ from domains import registry
 from domains.base import DataError, DomainData, TrainSettings
 from domains.jobs import train_and_save
 from domains.text_classification.charts import attribution_html
-from domains.text_classification.predict import TextPredictor, TransformerPredictor
+from domains.text_classification.predict import SequenceClassifierPredictor, TextPredictor, TransformerPredictor
 from models.checkpoints import list_bundles, load_bundle
 from models.training import CancelToken, TrainingCancelledError
 
@@ -119,7 +119,10 @@ def test_integrated_gradients_are_complete(tiny_bert_dir: Path, small_reviews: D
 
 def test_int8_scoring_matches_float(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
     predictor, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
-    assert isinstance(predictor, TransformerPredictor) and predictor.int8
+    assert isinstance(predictor, SequenceClassifierPredictor) and predictor.int8
+    threads = torch.get_num_threads()
+    assert predictor.ct2_engine() is not None  # a BERT classifier scores on CTranslate2
+    assert torch.get_num_threads() == threads  # building it leaves PyTorch's threads alone
     texts = _texts(small_reviews, 100)
     fast, _ = predictor.logits(texts, fast=True)
     exact, _ = predictor.logits(texts, fast=False)
@@ -172,3 +175,64 @@ def test_finetune_and_score_on_cuda(tiny_bert_dir: Path, small_reviews: DomainDa
     probs, _ = predictor.proba(_texts(small_reviews))
     assert np.allclose(probs.sum(1), 1, atol=1e-3)
     assert predictor.explain_text("a dull film").segments
+
+
+def test_int8_is_kept_only_where_it_holds_validation_accuracy(tiny_bert_dir: Path, small_reviews: DomainData,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from domains.text_classification.train import keep_int8_if_accurate
+
+    predictor, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
+    assert isinstance(predictor, TransformerPredictor)
+    rows = small_reviews.frame.head(200)
+    y = np.array([predictor.labels.index(v) for v in rows["label"].to_list()])
+    right = np.eye(2, dtype=np.float32)[y]
+    flipped = right.copy()
+    flipped[:20] = right[:20, ::-1]  # int8 gets 20 of 200 (10 points) wrong that float gets right
+
+    def fake_logits(texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        return (flipped if fast else right), np.zeros(len(texts), dtype=bool)
+
+    monkeypatch.setattr(predictor, "logits", fake_logits)
+    assert keep_int8_if_accurate(predictor, rows, predictor.labels) == pytest.approx(-10.0)
+    assert predictor.int8 is False and predictor.to_bundle().metadata["int8"] is False
+    flipped[:20] = right[:20]
+    flipped[0] = right[0, ::-1]  # one flip in 200 is noise: int8 stays
+    assert keep_int8_if_accurate(predictor, rows, predictor.labels) == pytest.approx(-0.5)
+    assert predictor.int8 is True
+
+
+def test_ct2_conversion_is_cached_per_checkpoint_and_other_heads_keep_pytorch(
+        tiny_bert_dir: Path, small_reviews: DomainData, tmp_path: Path) -> None:
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        DistilBertConfig,
+        DistilBertForSequenceClassification,
+    )
+
+    from models.checkpoints import artifacts_root
+    from models.text import Ct2SequenceClassifier
+
+    _, path = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1, out=tmp_path / "ft")
+    texts = _texts(small_reviews, 30)
+    scores = []
+    for _ in range(2):  # two loads of one checkpoint: one conversion
+        loaded = DOMAIN.load(load_bundle(path), CPU)
+        assert isinstance(loaded, SequenceClassifierPredictor) and loaded.ct2_engine() is not None
+        scores.append(loaded.proba(texts)[0])
+    assert len(list((artifacts_root() / "ctranslate2-cache").iterdir())) == 1
+    assert np.allclose(scores[0], scores[1])
+    loaded.forget_fast_copies()  # new weights: the converted copy no longer matches them
+    assert loaded.folder is None and loaded._ct2 is None
+    # A network built in code (its config omits position_embedding_type) converts from a scratch save.
+    fresh = BertForSequenceClassification(BertConfig(vocab_size=loaded.tokenizer.vocab_size, hidden_size=16,
+                                                     num_hidden_layers=1, num_attention_heads=2,
+                                                     intermediate_size=32))
+    engine = Ct2SequenceClassifier.from_model(fresh, loaded.tokenizer, None, threads=1)
+    ids = loaded.tokenizer(["a fine film"])["input_ids"]
+    with torch.inference_mode():
+        exact = fresh.eval()(input_ids=torch.tensor(ids)).logits.numpy()
+    assert np.abs(engine.logits(ids) - exact).max() < 0.05
+    distil = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
+                                                                  hidden_dim=32))
+    assert not Ct2SequenceClassifier.supports(distil)

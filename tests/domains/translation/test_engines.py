@@ -12,7 +12,8 @@ import torch
 
 from domains.base import DataError
 from domains.translation.engines import HFEngine, OfflineEngine, check_pair
-from models.seq2seq import Ct2Seq2Seq, StopFlag, convert_to_ctranslate2, generate, load_seq2seq, stream_generate
+from models.ct2 import convert_to_ctranslate2
+from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
 
 SENTENCE = "In the beginning God created the heavens and the earth, and the earth was without form and void."
 
