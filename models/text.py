@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from models.ct2 import cached_conversion, convert_to_ctranslate2, keep_torch_threads
+from models.device import cpu_map
 from models.hub import ModelSourceError, resolve
 
 
@@ -87,21 +89,29 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def batched_rows(
-    texts: Sequence[str],
-    lengths: np.ndarray,
-    run: Callable[[list[str]], np.ndarray],
+    rows: Sequence[Sequence[int]],
+    run: Callable[[list[Sequence[int]]], np.ndarray],
+    width: int,
     *,
     max_batch: int,
     max_tokens: int | None,
+    parallel: bool = False,
 ) -> np.ndarray:
-    """Apply ``run`` to length buckets and put the rows back in input order."""
-    out: np.ndarray | None = None
-    for idx in length_buckets(lengths, max_batch, max_tokens):
-        values = run([texts[i] for i in idx])
-        if out is None:
-            out = np.empty((len(texts), *values.shape[1:]), dtype=values.dtype)
-        out[idx] = values
-    return out if out is not None else np.zeros((0,))
+    """``run`` over length buckets of token id rows, its ``width`` float32 outputs put back
+    in input order. ``parallel`` scores the buckets side by side, one CPU core each
+    (``models.device.cpu_map``): ``run`` must then enter its own thread-local state."""
+    out = np.zeros((len(rows), width), dtype=np.float32)
+
+    def score(idx: np.ndarray) -> None:
+        out[idx] = run([rows[i] for i in idx])
+
+    buckets = length_buckets(np.array([len(r) for r in rows]), max_batch, max_tokens)
+    if parallel:
+        cpu_map(score, buckets)
+    else:
+        for idx in buckets:
+            score(idx)
+    return out
 
 
 def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
@@ -220,8 +230,6 @@ class Ct2SequenceClassifier:
     def __init__(self, folder: Path, weight: np.ndarray, bias: np.ndarray, *, threads: int) -> None:
         import ctranslate2
 
-        from models.ct2 import keep_torch_threads
-
         with keep_torch_threads():  # one single-threaded replica per core; callers submit batches side by side
             self.encoder = ctranslate2.Encoder(str(folder), device="cpu", compute_type="int8",
                                                inter_threads=max(1, threads), intra_threads=1)
@@ -241,8 +249,6 @@ class Ct2SequenceClassifier:
         """Convert ``folder`` once (cached), or a temporary save of an in-memory model."""
         import shutil
         import tempfile
-
-        from models.ct2 import cached_conversion, convert_to_ctranslate2
 
         head = model.classifier
         weight, bias = head.weight.detach().cpu().float().numpy(), head.bias.detach().cpu().float().numpy()

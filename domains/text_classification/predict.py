@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,12 +34,12 @@ from domains.base import DataError
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
-from models.device import amp_dtype, cpu_map
+from models.device import amp_dtype
 from models.hub import ModelSourceError
 from models.text import (
     Ct2SequenceClassifier,
+    batched_rows,
     integrated_gradients,
-    length_buckets,
     mean_pool,
     pad_rows,
     quantize_int8,
@@ -293,28 +293,22 @@ class TransformerPredictor(TextPredictor):
                     width: int, *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``fn(embeds, mask, net)`` over length buckets, rows back in input order."""
         ids, cut = self.token_ids(texts)
-        lengths = np.array([len(i) for i in ids])
         gpu = self.device.type == "cuda"
         net = self.fast_network() if fast else self.network()
         embed = net.get_input_embeddings()  # type: ignore[operator]
-        out = np.zeros((len(texts), width), dtype=np.float32)
         dtype = amp_dtype(self.device)  # bf16/fp16 on CUDA; CPU uses the int8 copy instead
         pad_id = self.tokenizer.pad_token_id or 0
 
-        def score(idx: np.ndarray) -> None:
+        def score(rows: list[Sequence[int]]) -> np.ndarray:
             # inference_mode and autocast are per thread: entered here, in whichever thread runs the batch
             with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype or torch.float32,
                                                         enabled=dtype is not None):
-                input_ids, mask = pad_rows([ids[i] for i in idx], pad_id, self.device)
-                out[idx] = fn(embed(input_ids), mask, net).float().cpu().numpy()
+                input_ids, mask = pad_rows(rows, pad_id, self.device)
+                return fn(embed(input_ids), mask, net).float().cpu().numpy()
 
-        buckets = length_buckets(lengths, GPU_BATCH if gpu else CPU_BATCH, GPU_TOKENS if gpu else CPU_TOKENS)
-        if gpu:
-            for idx in buckets:
-                score(idx)
-        else:
-            cpu_map(score, buckets)  # whole batches side by side, one core each
-        return out, cut
+        # On CPU whole batches run side by side, one core each; a GPU takes them in turn.
+        return batched_rows(ids, score, width, max_batch=GPU_BATCH if gpu else CPU_BATCH,
+                            max_tokens=GPU_TOKENS if gpu else CPU_TOKENS, parallel=not gpu), cut
 
     def logits(self, texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
         return self.run_batches(texts, self.logits_from_embeds, len(self.labels), fast=fast)
@@ -445,13 +439,8 @@ class SequenceClassifierPredictor(TransformerPredictor):
         if engine is None:
             return super().logits(texts, fast=fast)
         ids, cut = self.token_ids(texts)
-        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-
-        def score(idx: np.ndarray) -> None:
-            out[idx] = engine.logits([ids[i] for i in idx])
-
-        cpu_map(score, length_buckets(np.array([len(i) for i in ids]), CT2_BATCH, CPU_TOKENS))
-        return out, cut
+        return batched_rows(ids, engine.logits, len(self.labels), max_batch=CT2_BATCH, max_tokens=CPU_TOKENS,
+                            parallel=True), cut
 
     def logits_from_embeds(self, embeds: torch.Tensor, mask: torch.Tensor,
                            net: torch.nn.Module | None = None) -> torch.Tensor:

@@ -91,10 +91,11 @@ def keep_int8_if_accurate(predictor: TextPredictor, val_rows: pl.DataFrame, labe
     ``INT8_TOLERANCE_POINTS`` of float32; returns the change in points (None where int8
     does not apply: TF-IDF, or a GPU).
 
-    Why: dynamic int8 quantises each batch's activations with one scale, and how many
-    predictions that flips depends on the trained weights: 0.0 points for one fine-tuned
-    MiniLM, -0.9 for another with smaller logit margins. The check costs two passes over
-    the validation split; the choice is saved with the checkpoint."""
+    Why: how many predictions int8 flips depends on the trained weights. PyTorch's dynamic
+    int8 (one activation scale per batch) cost 0.0 points for one fine-tuned MiniLM and
+    -0.9 for another with smaller logit margins; CTranslate2's per-token scales flip fewer
+    but are not exempt. The check costs two passes over the validation split; the choice
+    is saved with the checkpoint."""
     if not isinstance(predictor, TransformerPredictor) or predictor.device.type != "cpu" or val_rows.height == 0:
         return None
     texts, y = val_rows["text"].to_list(), _targets(val_rows, labels)
