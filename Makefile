@@ -1,6 +1,6 @@
 # DomainLens: `make run` starts the dashboard, `make test` runs the test suite.
-# Both create/refresh the local virtualenv first (idempotent; fast when up to date).
-.PHONY: run test lint bench setup
+# Both create/refresh the local virtualenv from requirements.lock first (idempotent; fast when up to date).
+.PHONY: run test test-slow lint bench setup lock
 VENV := .venv
 # Imaging data is not on any package registry: use a checkout-neighbour shared/data folder
 # when there is one, unless DOMAINLENS_DATA already points somewhere.
@@ -17,6 +17,14 @@ run: setup
 
 test: setup
 	@bash scripts/test.sh
+
+# The long real-data quality runs (marked slow): model quality bars on the full datasets.
+test-slow: setup
+	@bash scripts/test.sh -m slow
+
+# Re-resolve every dependency at its newest allowed version and rewrite requirements.lock.
+lock:
+	@bash scripts/lock.sh
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
