@@ -77,9 +77,9 @@ def main() -> None:
     results = {}
     for label, int8 in (("batched float32", False), ("batched int8", True)):
         predictor.int8 = int8 and device.type == "cpu"
-        predictor.proba(texts[:64])  # warm-up (and the one-off int8 conversion)
+        predictor.proba(texts[:64])  # warm-up (and the one-off int8 conversion and check on this machine)
         if predictor.int8:
-            label += " (CTranslate2)" if predictor.ct2_engine() is not None else " (PyTorch dynamic)"
+            label += f" ({predictor.path_in_use()})"
         rates = []
         for _ in range(args.repeats):  # a pass takes ~2 s: the median of several evens out a shared machine
             t0 = time.perf_counter()

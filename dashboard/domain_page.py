@@ -12,7 +12,7 @@ from dashboard.errors import guarded
 from dashboard.state import keep, kept, remember
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext
-from domains.base import Domain, DomainData, DomainLensError, Predictor
+from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, Predictor
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, guess_text_column, read_table_bytes
 from models.checkpoints import list_bundles
 
@@ -115,12 +115,26 @@ def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
     st.caption(f"Device: {resources.device_name()}")
     try:
         if choice.startswith("spec:"):
-            return resources.predictor_from_spec(domain.key, choice.removeprefix("spec:")), choice, None
-        return resources.predictor_from_checkpoint(domain.key, choice), choice, None
+            predictor = resources.predictor_from_spec(domain.key, choice.removeprefix("spec:"))
+        else:
+            predictor = resources.predictor_from_checkpoint(domain.key, choice)
+        _scoring_caption(predictor)
+        return predictor, choice, None
     except DomainLensError as exc:
         return None, choice, str(exc)
     except Exception as exc:
         return None, choice, f"Could not load the model: {type(exc).__name__}: {exc}"
+
+
+def _scoring_caption(predictor: Predictor) -> None:
+    """Which path scores here: an int8 fast path checked on this machine, or exact scoring
+    because it disagreed (first load on a machine runs the check; later loads read it)."""
+    if not isinstance(predictor, HasScoringCheck):
+        return
+    with st.spinner("Checking the int8 fast path on this machine (once per model)..."):
+        scoring = predictor.scoring()
+    if scoring is not None:
+        st.caption(scoring.short(), help=scoring.summary())
 
 
 def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:

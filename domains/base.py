@@ -15,6 +15,7 @@ import polars as pl
 import torch
 
 from models.checkpoints import Bundle, BundleWriter
+from models.fastpath import Scoring
 from models.training import CancelToken, ProgressFn
 
 InputKind = Literal["tabular", "text", "image", "text_pair", "interactions"]
@@ -313,3 +314,12 @@ class HasFilePredictor(Protocol):
 
     def predict_file(self, predictor: Predictor, source: Path, target: Path,
                      progress: Callable[[int, int], None]) -> bool: ...
+
+
+@runtime_checkable
+class HasScoringCheck(Protocol):
+    """Predictors with an approximate fast path (int8 engines): which path scores on this
+    machine, checked here against the exact one (``models.fastpath``); None where no
+    fast path applies (a GPU, or int8 turned off for the model)."""
+
+    def scoring(self) -> Scoring | None: ...

@@ -26,6 +26,7 @@ from domains.base import (
     HasFilePredictor,
     HasInputReader,
     HasLanguagePairs,
+    HasScoringCheck,
     ModelSpec,
     Predictor,
     TrainSettings,
@@ -33,6 +34,7 @@ from domains.base import (
 )
 from models.checkpoints import CheckpointError, list_bundles, load_bundle
 from models.device import DeviceUnavailableError, pick_device
+from models.fastpath import Scoring
 from models.hub import ModelSourceError
 from models.training import CancelToken, Progress
 
@@ -180,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         outcome = train_and_save(domain, spec, data, settings, device=device, progress=bar.update,
                                  cancel=CancelToken(), out_dir=args.out)
     assert outcome.bundle is not None
-    _finish(args, spec.key, str(outcome.bundle.path), outcome.metrics)
+    _finish(args, spec.key, str(outcome.bundle.path), outcome.metrics, outcome.predictor)
     return 0
 
 
@@ -205,7 +207,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         model_key = spec.key
     predictor = _with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
     report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
-    _finish(args, model_key, checkpoint, report.metrics)
+    _finish(args, model_key, checkpoint, report.metrics, predictor)
     return 0
 
 
@@ -225,6 +227,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         predictor = domain.load(_with_source(spec_by_key(domain.models(), args.model, args.domain), args.source),
                                 device)
     predictor = _with_pair(predictor, args.src, args.tgt)
+    _scoring(predictor)
     if isinstance(domain, HasFilePredictor):
         with _ProgressBar("predict", unit="sentences") as bar:
             handled = domain.predict_file(predictor, args.input, args.output,
@@ -275,17 +278,29 @@ def _check_domain(found: str, wanted: str) -> None:
         raise DomainLensError(f"that checkpoint belongs to the '{found}' domain, not '{wanted}'")
 
 
-def _finish(args: argparse.Namespace, model: str, checkpoint: str | None, metrics: dict[str, float]) -> None:
+def _finish(args: argparse.Namespace, model: str, checkpoint: str | None, metrics: dict[str, float],
+            predictor: object = None) -> None:
     clean = {k.lower(): (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     for key, value in clean.items():
         print(f"  {key:>20}: {value:.4f}" if isinstance(value, float) else f"  {key:>20}: {value}",
               file=sys.stderr)
     if checkpoint:
         print(f"checkpoint: {checkpoint}", file=sys.stderr)
+    scoring = _scoring(predictor)
     if getattr(args, "json", False):
         payload: dict[str, Any] = {"domain": args.domain, "model": model, "checkpoint": checkpoint,
                                    "metrics": clean}
+        if scoring is not None:
+            payload["scoring"] = scoring.as_dict()
         print(json.dumps(payload))
+
+
+def _scoring(predictor: object) -> Scoring | None:
+    """The fast-path verdict of this machine for a predictor that has one (also to stderr)."""
+    scoring = predictor.scoring() if isinstance(predictor, HasScoringCheck) else None
+    if scoring is not None:
+        print(scoring.summary(), file=sys.stderr)
+    return scoring
 
 
 class _ProgressBar:

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from domains.base import DataError
+from models.checkpoints import write_text_atomic
 
 # Keep in step with .streamlit/config.toml [server] maxUploadSize (MB); a test checks it.
 MAX_UPLOAD_MB = 50
@@ -175,12 +176,7 @@ def write_table(frame: pl.DataFrame, path: str | Path) -> Path:
 
 def write_text(path: str | Path, text: str) -> Path:
     """Write a UTF-8 text file atomically (temp file + rename), like ``write_table``."""
-    target = Path(path).expanduser()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    return target
+    return write_text_atomic(Path(path).expanduser(), text)
 
 
 def flat_lists(frame: pl.DataFrame, separator: str = "; ") -> pl.DataFrame:

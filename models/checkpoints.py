@@ -55,6 +55,12 @@ class Bundle:
         return self.path.name
 
     @property
+    def identity(self) -> str:
+        """The bundle's name in per-machine caches: its folder and creation time (a bundle is
+        never changed in place; one written again at the same path is created anew)."""
+        return f"{self.path.resolve()}|{self.metadata.get('created', '')}"
+
+    @property
     def metrics(self) -> dict[str, float]:
         return {k: float(v) for k, v in self.metadata.get("metrics", {}).items()}
 
@@ -198,6 +204,25 @@ def load_state_strict(module: torch.nn.Module, tensors: Mapping[str, torch.Tenso
             )
         raise CheckpointError("checkpoint does not match the model: " + "; ".join(details))
     module.load_state_dict(dict(tensors), strict=True)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write a UTF-8 text file whole or not at all: a uniquely named temp file beside it,
+    renamed over it, so readers (and concurrent writers) never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> Path:
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True, default=_json_default))
 
 
 def _write_json(path: Path, payload: Mapping[str, Any]) -> None:

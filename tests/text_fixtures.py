@@ -48,3 +48,45 @@ def text_tfidf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.conftest import train_default_checkpoint
 
     return train_default_checkpoint("text_classification", tmp_path_factory.mktemp("artifacts"))
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, small_reviews: DomainData) -> Path:
+    """A tiny BERT sentiment classifier that really separates the classes (trained a few
+    seconds at a high learning rate; the recipe's rate leaves so tiny a net at a tie, where
+    any rounding flips every prediction), saved as a checkpoint with its probe set."""
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from domains.text_classification.predict import SequenceClassifierPredictor, minilm_path
+    from models.checkpoints import save_bundle
+    from models.fastpath import probe_subset
+    from models.text import pad_rows
+
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=512, position_embedding_type="absolute",
+                        num_labels=2)
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    texts = small_reviews.frame["text"].to_list()
+    y = torch.tensor([int(label == "positive") for label in small_reviews.frame["label"].to_list()])
+    ids = tokenizer(texts, truncation=True, max_length=64)["input_ids"]
+    optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    order = np.random.default_rng(0)
+    for _ in range(4):
+        perm = order.permutation(len(ids))
+        for start in range(0, len(ids), 32):
+            idx = perm[start:start + 32].tolist()
+            x, mask = pad_rows([ids[i] for i in idx], 0, torch.device("cpu"))
+            loss = torch.nn.functional.cross_entropy(model(input_ids=x, attention_mask=mask).logits, y[idx])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    predictor = SequenceClassifierPredictor(model.eval(), tokenizer, ("negative", "positive"), max_length=128,
+                                            device=torch.device("cpu"), model_key="minilm_finetune",
+                                            probe=probe_subset(texts))
+    out = tmp_path_factory.mktemp("tiny-classifier") / "v1"
+    save_bundle("text_classification", "minilm_finetune", predictor.to_bundle(), out_dir=out)
+    return out

@@ -88,12 +88,13 @@ def _configured(ctx: PageContext, translator: TranslationPredictor) -> Translati
 def _ct2(ctx: PageContext, translator: TranslationPredictor) -> TranslationPredictor:
     from dataclasses import replace
 
-    cache_key = f"{_key(ctx)}-ct2-{ctx.model_id}"
-    engine = st.session_state.get(cache_key)
-    if engine is None:
-        assert isinstance(translator.engine, HFEngine)
-        engine = st.session_state[cache_key] = translator.engine.to_ctranslate2()
-    return replace(translator, engine=engine)
+    cache_key = f"{_key(ctx)}-ct2-{ctx.model_id}-{translator.src}-{translator.tgt}"
+    found = st.session_state.get(cache_key)
+    if found is None:
+        found = st.session_state[cache_key] = translator.on_ctranslate2()
+    decoded, scoring = found
+    (st.caption if scoring.fast else st.warning)(scoring.summary())
+    return replace(translator, engine=decoded.engine)
 
 
 def _offer_detected_language(ctx: PageContext, translator: TranslationPredictor, text: str) -> TranslationPredictor:

@@ -18,11 +18,13 @@ model.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,20 @@ from domains.base import DataError
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
+from models.ct2 import INT8_PATH
 from models.device import amp_dtype
+from models.fastpath import (
+    EXACT,
+    PROBE_FILE,
+    Candidate,
+    Check,
+    FastPathUnavailableError,
+    Scoring,
+    choose,
+    compare_probabilities,
+    read_probe,
+    write_probe,
+)
 from models.hub import ModelSourceError
 from models.text import (
     Ct2SequenceClassifier,
@@ -53,6 +68,7 @@ CPU_TOKENS = 8192  # rows x padded length per pass: keeps attention matrices cac
 GPU_BATCH = 256
 GPU_TOKENS = 65536
 IG_STEPS = 24
+TORCH_INT8 = "PyTorch int8"
 
 
 def minilm_path() -> Path:
@@ -241,18 +257,29 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class TransformerPredictor(TextPredictor):
-    """Tokenise once, bucket by length, score under ``inference_mode``."""
+    """Tokenise once, bucket by length, score under ``inference_mode``.
+
+    On CPU, scoring goes through an approximate int8 fast path when one holds up *on this
+    machine*: ``scoring()`` scores the probe texts (a spread of validation texts saved with
+    the checkpoint) with each candidate and with the float network, keeps the first
+    candidate within tolerance and caches that verdict per machine (``models.fastpath``).
+    ``int8`` is the training-time guard's choice (validation accuracy held); False, or a
+    GPU, means float scoring without a check."""
 
     def __init__(self, tokenizer: Any, labels: tuple[str, ...], *, max_length: int, device: torch.device,
-                 model_key: str, int8: bool = True) -> None:
+                 model_key: str, int8: bool = True, probe: Sequence[str] = (), identity: str | None = None) -> None:
         self.tokenizer = tokenizer
         self.labels = labels
         self.max_length = max_length
         self.device = device
         self.model_key = model_key
         self.int8 = int8 and device.type == "cpu"
-        self._fast: torch.nn.Module | None = None
-        self._lock = threading.Lock()
+        self.probe = list(probe)
+        self.identity = identity  # names the model in the per-machine verdict cache; None: in memory only
+        self._torch_int8: torch.nn.Module | None = None
+        self._scoring: Scoring | None = None
+        self._lock = threading.Lock()  # building fast copies
+        self._check_lock = threading.Lock()  # one probe check at a time
 
     @abstractmethod
     def network(self) -> torch.nn.Module:
@@ -267,20 +294,48 @@ class TransformerPredictor(TextPredictor):
         assert isinstance(module, torch.nn.Module)
         return module
 
-    def forget_fast_copies(self) -> None:
-        """Drop the int8 copies: the float weights changed (training), so they are rebuilt on next use."""
-        self._fast = None
+    # ---- fast paths ----------------------------------------------------------------------------
 
-    def fast_network(self) -> torch.nn.Module:
-        """The network used for scoring: an int8 copy on CPU (built once, shared), else the float one."""
-        if not self.int8:
-            return self.network()
+    def forget_fast_copies(self) -> None:
+        """Drop the int8 copies and the verdict: the float weights changed (training)."""
+        self._torch_int8, self._scoring = None, None
+
+    def torch_int8_network(self) -> torch.nn.Module:
+        """PyTorch's dynamic int8 copy of the network (built once, shared)."""
         with self._lock:
-            if self._fast is None:
+            if self._torch_int8 is None:
                 import copy
 
-                self._fast = quantize_int8(copy.deepcopy(self.network()).eval())
-            return self._fast
+                self._torch_int8 = quantize_int8(copy.deepcopy(self.network()).eval())
+            return self._torch_int8
+
+    def fast_paths(self) -> list[str]:
+        """The approximate paths to try on this machine, best first."""
+        return [TORCH_INT8]
+
+    def scoring(self) -> Scoring | None:
+        """Which path scores here and the checks that chose it; None where no fast path
+        applies (a GPU, or int8 turned off by the training-time accuracy guard)."""
+        if not self.int8:
+            return None
+        with self._check_lock:
+            if self._scoring is None:
+                probe = self.probe or FALLBACK_PROBE
+                exact: list[np.ndarray] = []
+
+                def check(path: str) -> Check:
+                    if not exact:  # the float probabilities, computed once for all candidates
+                        exact.append(self.probabilities_on(probe, EXACT))
+                    return compare_probabilities(path, exact[0], self.probabilities_on(probe, path))
+
+                self._scoring = choose(self.identity, [Candidate(p, partial(check, p)) for p in self.fast_paths()])
+            return self._scoring
+
+    def path_in_use(self, fast: bool = True) -> str:
+        scoring = self.scoring() if fast else None
+        return scoring.used if scoring is not None else EXACT
+
+    # ---- scoring -------------------------------------------------------------------------------
 
     def token_ids(self, texts: list[str]) -> tuple[list[list[int]], np.ndarray]:
         """Ids per text, cut to ``max_length`` (keeping the closing special token), and
@@ -290,11 +345,10 @@ class TransformerPredictor(TextPredictor):
         return [i if len(i) <= self.max_length else [*i[: self.max_length - 1], i[-1]] for i in ids], cut
 
     def run_batches(self, texts: list[str], fn: Callable[[torch.Tensor, torch.Tensor, torch.nn.Module], torch.Tensor],
-                    width: int, *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                    width: int, net: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
         """``fn(embeds, mask, net)`` over length buckets, rows back in input order."""
         ids, cut = self.token_ids(texts)
         gpu = self.device.type == "cuda"
-        net = self.fast_network() if fast else self.network()
         embed = net.get_input_embeddings()  # type: ignore[operator]
         dtype = amp_dtype(self.device)  # bf16/fp16 on CUDA; CPU uses the int8 copy instead
         pad_id = self.tokenizer.pad_token_id or 0
@@ -310,8 +364,17 @@ class TransformerPredictor(TextPredictor):
         return batched_rows(ids, score, width, max_batch=GPU_BATCH if gpu else CPU_BATCH,
                             max_tokens=GPU_TOKENS if gpu else CPU_TOKENS, parallel=not gpu), cut
 
+    def network_for(self, path: str) -> torch.nn.Module:
+        return self.torch_int8_network() if path == TORCH_INT8 else self.network()
+
+    def logits_on(self, texts: list[str], path: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.run_batches(texts, self.logits_from_embeds, len(self.labels), self.network_for(path))
+
     def logits(self, texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        return self.run_batches(texts, self.logits_from_embeds, len(self.labels), fast=fast)
+        return self.logits_on(texts, self.path_in_use(fast))
+
+    def probabilities_on(self, texts: list[str], path: str) -> np.ndarray:
+        return softmax(self.logits_on(texts, path)[0].astype(np.float64))
 
     def proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         logits, cut = self.logits(texts)
@@ -346,12 +409,15 @@ class TransformerPredictor(TextPredictor):
 
 
 class EncoderHeadPredictor(TransformerPredictor):
-    """Mean-pooled, normalised sentence embedding -> ``scale * (e @ W.T) + b``."""
+    """Mean-pooled, normalised sentence embedding -> ``scale * (e @ W.T) + b``. Heads are
+    trained on float32 embeddings; int8 scoring is checked once the head is in place."""
 
     def __init__(self, encoder: Any, tokenizer: Any, weight: torch.Tensor, bias: torch.Tensor, scale: float,
                  labels: tuple[str, ...], *, source: str, max_length: int, device: torch.device, model_key: str,
-                 descriptions: dict[str, str] | None = None, int8: bool = True) -> None:
-        super().__init__(tokenizer, labels, max_length=max_length, device=device, model_key=model_key, int8=int8)
+                 descriptions: dict[str, str] | None = None, int8: bool = True, probe: Sequence[str] = (),
+                 identity: str | None = None) -> None:
+        super().__init__(tokenizer, labels, max_length=max_length, device=device, model_key=model_key, int8=int8,
+                         probe=probe, identity=identity)
         self.encoder = encoder.to(device).eval()
         self.weight = weight.to(device)
         self.bias = bias.to(device)
@@ -362,10 +428,11 @@ class EncoderHeadPredictor(TransformerPredictor):
     def network(self) -> torch.nn.Module:
         return self.encoder
 
-    def embed_texts(self, texts: list[str], *, fast: bool = True) -> np.ndarray:
-        """Normalised sentence embeddings (n x D), for training heads and zero-shot."""
+    def embed_texts(self, texts: list[str]) -> np.ndarray:
+        """Normalised float32 sentence embeddings (n x D), for training heads and zero-shot:
+        the fast path is checked on the finished model, not used to build it."""
         dim = int(self.encoder.config.hidden_size)
-        return self.run_batches(texts, self.pooled, dim, fast=fast)[0]
+        return self.run_batches(texts, self.pooled, dim, self.network())[0]
 
     def pooled(self, embeds: torch.Tensor, mask: torch.Tensor, net: torch.nn.Module | None = None) -> torch.Tensor:
         hidden = (net or self.encoder)(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
@@ -381,6 +448,7 @@ class EncoderHeadPredictor(TransformerPredictor):
             metadata={"kind": "encoder_head", "labels": list(self.labels), "source": self.source,
                       "scale": self.scale, "max_length": self.max_length, "descriptions": self.descriptions,
                       "int8": self.int8},
+            extra={PROBE_FILE: partial(write_probe, self.probe)},
         )
 
     @classmethod
@@ -395,49 +463,53 @@ class EncoderHeadPredictor(TransformerPredictor):
         return cls(load_pretrained(AutoModel, path), load_tokenizer(path), tensors["head.weight"],
                    tensors["head.bias"], meta["scale"], tuple(meta["labels"]), source=meta["source"],
                    max_length=int(meta["max_length"]), device=device, model_key=bundle.model,
-                   descriptions=meta.get("descriptions"), int8=bool(meta.get("int8", True)))
+                   descriptions=meta.get("descriptions"), int8=bool(meta.get("int8", True)),
+                   probe=read_probe(bundle.path), identity=bundle.identity)
 
 
 class SequenceClassifierPredictor(TransformerPredictor):
-    """A (fine-tuned) ``AutoModelForSequenceClassification``."""
+    """A (fine-tuned) ``AutoModelForSequenceClassification``. On CPU its fast paths are
+    CTranslate2 int8 (BERT heads only) and then PyTorch's dynamic int8, checked on the
+    class probabilities."""
 
     def __init__(self, model: Any, tokenizer: Any, labels: tuple[str, ...], *, max_length: int,
                  device: torch.device, model_key: str, source: str = "", int8: bool = True,
-                 folder: Path | None = None) -> None:
-        super().__init__(tokenizer, labels, max_length=max_length, device=device, model_key=model_key, int8=int8)
+                 folder: Path | None = None, probe: Sequence[str] = (), identity: str | None = None) -> None:
+        super().__init__(tokenizer, labels, max_length=max_length, device=device, model_key=model_key, int8=int8,
+                         probe=probe, identity=identity)
         self.model = model.to(device).eval()
         self.source = source
         self.folder = folder  # the saved Hugging Face folder, when loaded from a checkpoint
         self._ct2: Ct2SequenceClassifier | None = None
-        self._ct2_failed = False
 
     def network(self) -> torch.nn.Module:
         return self.model
 
     def forget_fast_copies(self) -> None:
         super().forget_fast_copies()
-        self._ct2, self._ct2_failed, self.folder = None, False, None
+        self._ct2, self.folder = None, None
 
-    def ct2_engine(self) -> Ct2SequenceClassifier | None:
-        """The CTranslate2 int8 engine for CPU scoring, built once; None where it does not
-        apply (float scoring, a GPU, a non-BERT head) or could not be built."""
-        if not self.int8 or self.device.type != "cpu" or self._ct2_failed or not Ct2SequenceClassifier.supports(
-                self.model):
-            return None
+    def fast_paths(self) -> list[str]:
+        """CTranslate2 int8 first where it applies (BERT heads, the library installed)."""
+        ct2 = Ct2SequenceClassifier.supports(self.model) and importlib.util.find_spec("ctranslate2") is not None
+        return [INT8_PATH, *super().fast_paths()] if ct2 else super().fast_paths()
+
+    def ct2_engine(self) -> Ct2SequenceClassifier:
+        """The CTranslate2 int8 engine, built once per predictor (a checkpoint folder's
+        conversion is cached on disk)."""
         with self._lock:
             if self._ct2 is None:
                 try:
                     self._ct2 = Ct2SequenceClassifier.from_model(self.model, self.tokenizer, self.folder,
                                                                  threads=torch.get_num_threads())
-                except (ImportError, ModelSourceError):
-                    self._ct2_failed = True  # PyTorch's int8 copy serves instead
-                    return None
+                except (ImportError, ModelSourceError) as exc:
+                    raise FastPathUnavailableError(str(exc)) from exc
             return self._ct2
 
-    def logits(self, texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        engine = self.ct2_engine() if fast else None
-        if engine is None:
-            return super().logits(texts, fast=fast)
+    def logits_on(self, texts: list[str], path: str) -> tuple[np.ndarray, np.ndarray]:
+        if path != INT8_PATH:
+            return super().logits_on(texts, path)
+        engine = self.ct2_engine()
         ids, cut = self.token_ids(texts)
         return batched_rows(ids, engine.logits, len(self.labels), max_batch=CT2_BATCH, max_tokens=CPU_TOKENS,
                             parallel=True), cut
@@ -453,7 +525,7 @@ class SequenceClassifierPredictor(TransformerPredictor):
 
         return BundleWriter(metadata={"kind": "sequence_classifier", "labels": list(self.labels),
                                       "source": self.source, "max_length": self.max_length, "int8": self.int8},
-                            extra={"hf": save})
+                            extra={"hf": save, PROBE_FILE: partial(write_probe, self.probe)})
 
     @classmethod
     def from_bundle(cls, bundle: Bundle, device: torch.device) -> SequenceClassifierPredictor:
@@ -466,7 +538,24 @@ class SequenceClassifierPredictor(TransformerPredictor):
         return cls(load_pretrained(AutoModelForSequenceClassification, folder), load_tokenizer(folder),
                    tuple(meta["labels"]), max_length=int(meta["max_length"]), device=device,
                    model_key=bundle.model, source=meta.get("source", ""), int8=bool(meta.get("int8", True)),
-                   folder=folder)
+                   folder=folder, probe=read_probe(bundle.path), identity=bundle.identity)
+
+
+# ---- the probe set ---------------------------------------------------------------------------
+
+# Checkpoints saved before probe sets existed are checked on these.
+FALLBACK_PROBE = [
+    "Great.",
+    "Not bad at all, though the ending drags.",
+    "A gorgeous, heartfelt film with performances that stay with you long after the credits.",
+    "Two hours of clichés, wooden dialogue and a plot that goes nowhere.",
+    "Shares in the carmaker fell 5% after it cut its profit forecast for the year.",
+    "The striker scored twice as the visitors came from behind to win the cup tie.",
+    "The minister said the bill would be debated next week, despite objections from opposition parties "
+    "who called the timetable rushed and the consultation inadequate.",
+    "The new phone has a brighter screen, a faster chip and a battery that lasts two days; reviewers praised "
+    "the camera but found the price hard to justify when last year's model does most of the same things.",
+]
 
 
 def from_bundle(bundle: Bundle, device: torch.device) -> TextPredictor:

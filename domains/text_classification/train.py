@@ -33,6 +33,7 @@ from domains.text_classification.predict import (
     resolve_source,
     softmax,
 )
+from models.fastpath import EXACT, probe_subset
 from models.text import bucketed_batches, choose_max_length, load_pretrained, load_tokenizer
 from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
 
@@ -75,6 +76,8 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     else:
         predictor, history = _finetune(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
     cancel.raise_if_cancelled()
+    if isinstance(predictor, TransformerPredictor):  # saved with the checkpoint: each machine checks int8 on it
+        predictor.probe = probe_subset(val_rows["text"].to_list())
     int8_change = keep_int8_if_accurate(predictor, val_rows, labels)
     probs, _ = predictor.proba(val_rows["text"].to_list())
     report = evaluate_probs(labels, val_rows, probs)
@@ -87,21 +90,25 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
 
 
 def keep_int8_if_accurate(predictor: TextPredictor, val_rows: pl.DataFrame, labels: tuple[str, ...]) -> float | None:
-    """Score with the int8 copy only if it holds validation accuracy within
+    """Score with int8 only if it holds validation accuracy within
     ``INT8_TOLERANCE_POINTS`` of float32; returns the change in points (None where int8
-    does not apply: TF-IDF, or a GPU).
+    does not apply: TF-IDF, a GPU, or no fast path agreeing with float32 on this machine).
 
     Why: how many predictions int8 flips depends on the trained weights. PyTorch's dynamic
     int8 (one activation scale per batch) cost 0.0 points for one fine-tuned MiniLM and
     -0.9 for another with smaller logit margins; CTranslate2's per-token scales flip fewer
     but are not exempt. The check costs two passes over the validation split; the choice
-    is saved with the checkpoint."""
+    is saved with the checkpoint. Which int8 engine serves, and whether it may, is decided
+    again on every machine that loads the checkpoint (``TransformerPredictor.scoring``)."""
     if not isinstance(predictor, TransformerPredictor) or predictor.device.type != "cpu" or val_rows.height == 0:
         return None
     texts, y = val_rows["text"].to_list(), _targets(val_rows, labels)
-    float_logits, _ = predictor.logits(texts, fast=False)
     predictor.int8 = True
-    int8_logits, _ = predictor.logits(texts, fast=True)
+    path = predictor.path_in_use()
+    if path == EXACT:
+        return None
+    float_logits, _ = predictor.logits_on(texts, EXACT)
+    int8_logits, _ = predictor.logits_on(texts, path)
     lost = int((float_logits.argmax(1) == y).sum()) - int((int8_logits.argmax(1) == y).sum())
     # A single flip is noise on a small validation split, not a verdict on int8.
     predictor.int8 = lost <= max(1.0, INT8_TOLERANCE_POINTS / 100 * len(y))

@@ -64,6 +64,21 @@ def _verses(language: str) -> pl.DataFrame:
                         orient="row")
 
 
+PROBE_SENTENCES = 16
+
+
+def probe_sentences(language: str, n: int = PROBE_SENTENCES) -> list[str]:
+    """Sentences to check a fast decoder on when a model has no probe set of its own:
+    verses spread over the demo corpus in ``language`` (short and long), or a few plain
+    English sentences for a language the corpus lacks."""
+    if language not in BIBLE_VERSIONS:
+        return ["The meeting starts at nine tomorrow morning.", "Please send me the report before Friday.",
+                "The weather was cold, but the children played outside all afternoon.",
+                "Prices rose again last month, and the bank is expected to raise interest rates."]
+    texts = sorted({t.strip() for t in _verses(language)["text"].to_list() if t and t.strip()}, key=len)
+    return [texts[int(i)] for i in np.linspace(0, len(texts) - 1, n + 2)[1:-1]]  # skip the extremes
+
+
 def bible(src: str = "en", tgt: str = "pt") -> DomainData:
     """Aligned verses ``src`` -> ``tgt`` with a fixed test/val/train split."""
     for lang in (src, tgt):

@@ -36,6 +36,7 @@ from domains.translation.live import MessageMonitor
 from domains.translation.train import train as run_training
 from domains.translation.translator import TranslationPredictor
 from models.checkpoints import Bundle, CheckpointError
+from models.fastpath import read_probe
 from models.hub import ModelSourceError
 from models.training import CancelToken, ProgressFn
 
@@ -211,4 +212,5 @@ def from_bundle(bundle: Bundle, device: torch.device) -> TranslationPredictor:
     pairs = [(str(a), str(b)) for a, b in meta.get("pairs", [])]
     engine = HFEngine.load(folder, device, pairs, target_token=str(meta.get("target_token", "")))
     return TranslationPredictor(engine, bundle.model, str(meta.get("src", "en")), str(meta.get("tgt", "pt")),
-                                source=str(meta.get("source", "")))
+                                source=str(meta.get("source", "")), probe=tuple(read_probe(bundle.path)),
+                                probe_src=str(meta.get("probe_src", "")))

@@ -20,9 +20,12 @@ from typing import Any, Protocol
 import torch
 
 from domains.base import DataError
+from domains.translation.data import probe_sentences
 from domains.translation.languages import NAMES, name
 from domains.translation.postedit import post_edit
-from models.ct2 import cached_conversion
+from models.ct2 import INT8_PATH, cached_conversion, folder_stamp
+from models.fastpath import EXACT, Candidate, Check, FastPathUnavailableError, Scoring, choose
+from models.hub import ModelSourceError
 from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
 
 Pair = tuple[str, str]
@@ -252,11 +255,50 @@ class HFEngine:
             inputs = self._inputs([sentence], src, tgt)
             return generate(self.model, self.tokenizer, inputs, num_beams=max(n, self.num_beams), n_best=n)[0]
 
-    def to_ctranslate2(self) -> Ct2Engine:
-        """The same model decoded by CTranslate2 (int8 on CPU), converted once and cached."""
+    def ctranslate2(self) -> Ct2Engine:
+        """The same model decoded by CTranslate2 int8 (converted once and cached on disk)."""
         if self.folder is None:
             raise DataError("CTranslate2 needs the model saved in a folder (a checkpoint or a local copy)")
-        return Ct2Engine(Ct2Seq2Seq(cached_conversion(self.folder), self.tokenizer), self)
+        try:
+            return Ct2Engine(Ct2Seq2Seq(cached_conversion(self.folder), self.tokenizer), self)
+        except (ImportError, ModelSourceError) as exc:
+            raise FastPathUnavailableError(str(exc)) from exc
+
+    def to_ctranslate2(self, src: str, tgt: str, probe: Sequence[str] = ()) -> tuple[Engine, Scoring]:
+        """CTranslate2 int8 if it agrees with this engine on this machine, else this engine:
+        both decode the probe sentences greedily (the checkpoint's own, else demo-corpus
+        sentences in ``src``), and CTranslate2 is used if its outputs stay within
+        ``MIN_PROBE_CHRF`` of the exact ones. The verdict is cached per machine."""
+        if self.folder is None:
+            raise DataError("CTranslate2 needs the model saved in a folder (a checkpoint or a local copy)")
+        inputs = self._inputs(list(probe) or probe_sentences(src), src, tgt)
+        built: list[Ct2Engine] = []
+
+        def check() -> Check:
+            with self._lock:
+                exact = [c[0] for c in generate(self.model, self.tokenizer, inputs, num_beams=1)]
+            built.append(self.ctranslate2())
+            fast = [c[0] for c in built[0].ct2.generate(inputs, num_beams=1, target_prefix=self.target_prefix(tgt))]
+            return compare_translations(INT8_PATH, exact, fast)
+
+        scoring = choose(f"{folder_stamp(self.folder)}|{src}-{tgt}", [Candidate(INT8_PATH, check)])
+        if not scoring.fast:
+            return self, scoring
+        return (built[0] if built else self.ctranslate2()), scoring
+
+
+MIN_PROBE_CHRF = 80.0  # int8 noise changes a word here and there; a broken kernel garbles whole sentences
+
+
+def compare_translations(path: str, exact: Sequence[str], fast: Sequence[str]) -> Check:
+    """Greedy outputs of a fast decoder against the exact ones: corpus chrF with the exact
+    outputs as references (the deviation is 100 - chrF) and the share of identical outputs."""
+    import sacrebleu
+
+    chrf = float(sacrebleu.corpus_chrf(list(fast), [list(exact)]).score)
+    same = sum(a == b for a, b in zip(exact, fast, strict=True)) / max(1, len(exact))
+    return Check(path, chrf >= MIN_PROBE_CHRF, len(exact), same, round(100.0 - chrf, 2),
+                 f"chrF of its outputs against {EXACT}'s at least {MIN_PROBE_CHRF:g}; deviation = 100 - chrF")
 
 
 NLLB_CODES = {"en": "eng_Latn", "pt": "por_Latn", "es": "spa_Latn", "fr": "fra_Latn", "de": "deu_Latn",

@@ -17,8 +17,10 @@ import polars as pl
 import torch
 
 from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSettings
+from domains.translation.data import PROBE_SENTENCES
 from domains.translation.engines import HFEngine
 from domains.translation.translator import TranslationPredictor
+from models.fastpath import probe_subset
 from models.seq2seq import encode_pairs, generate, load_seq2seq, new_marian, pair_batches
 from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged
 
@@ -88,6 +90,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
                  lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()
     engine.num_beams = 4
+    predictor.probe, predictor.probe_src = tuple(probe_subset(val_sources, PROBE_SENTENCES)), src
     best = result.history[result.best_epoch - 1]
     metrics = {"val_chrf": best["val_chrf"], "val_bleu": best["val_bleu"], "best_epoch": float(result.best_epoch),
                "train_pairs": float(len(src_ids)), "seconds": result.seconds}

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from domains.translation.segment import (
     split_sentences,
 )
 from models.checkpoints import BundleWriter, artifacts_root
+from models.fastpath import PROBE_FILE, Scoring, write_probe
 from models.seq2seq import StopFlag
 from models.training import CancelToken
 
@@ -74,6 +76,8 @@ class TranslationPredictor:
     auto_detect: bool = True  # route rows written in another offered source language to that pair
     source: str = ""  # weights the HF engine came from (for checkpoints)
     metadata: dict[str, Any] = field(default_factory=dict)
+    probe: tuple[str, ...] = ()  # held-out sentences in ``probe_src`` that fast decoders are checked on
+    probe_src: str = ""
 
     # ---- configuration ----------------------------------------------------------------------------
 
@@ -90,6 +94,16 @@ class TranslationPredictor:
     @property
     def backend(self) -> str:
         return self.engine.kind
+
+    def on_ctranslate2(self) -> tuple[TranslationPredictor, Scoring]:
+        """This translator decoded by CTranslate2 int8 where that agrees with Transformers
+        on this machine (checked on the checkpoint's probe sentences when they are in the
+        chosen source language), else unchanged; with the verdict."""
+        if not isinstance(self.engine, HFEngine):
+            raise DataError("only Hugging Face models can be decoded by CTranslate2")
+        probe = self.probe if self.src == self.probe_src else ()
+        engine, scoring = self.engine.to_ctranslate2(self.src, self.tgt, probe)
+        return replace(self, engine=engine), scoring
 
     # ---- the Predictor contract -----------------------------------------------------------------
 
@@ -143,8 +157,9 @@ class TranslationPredictor:
 
         return BundleWriter(metadata={"kind": "seq2seq", "pairs": [list(p) for p in engine.pairs()],
                                       "src": self.src, "tgt": self.tgt, "source": self.source,
-                                      "target_token": engine.target_token, **self.metadata},
-                            extra={"hf": save})
+                                      "target_token": engine.target_token, "probe_src": self.probe_src,
+                                      **self.metadata},
+                            extra={"hf": save, PROBE_FILE: partial(write_probe, self.probe)})
 
     # ---- interactive use ----------------------------------------------------------------------------
 

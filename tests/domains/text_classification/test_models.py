@@ -15,8 +15,15 @@ from domains import registry
 from domains.base import DataError, DomainData, TrainSettings
 from domains.jobs import train_and_save
 from domains.text_classification.charts import attribution_html
-from domains.text_classification.predict import SequenceClassifierPredictor, TextPredictor, TransformerPredictor
+from domains.text_classification.predict import (
+    TORCH_INT8,
+    SequenceClassifierPredictor,
+    TextPredictor,
+    TransformerPredictor,
+)
 from models.checkpoints import list_bundles, load_bundle
+from models.ct2 import INT8_PATH
+from models.fastpath import EXACT
 from models.training import CancelToken, TrainingCancelledError
 
 CPU = torch.device("cpu")
@@ -117,16 +124,63 @@ def test_integrated_gradients_are_complete(tiny_bert_dir: Path, small_reviews: D
     assert [attribution.text[a:b] for a, b, _ in attribution.segments][:3] == ["The", "acting", "was"]
 
 
-def test_int8_scoring_matches_float(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
-    predictor, _ = _train("minilm_finetune", small_reviews, source=tiny_bert_dir, epochs=1)
-    assert isinstance(predictor, SequenceClassifierPredictor) and predictor.int8
+def test_int8_scoring_matches_float_and_is_checked_on_this_machine(tiny_classifier_dir: Path,
+                                                                  small_reviews: DomainData) -> None:
+    loaded = DOMAIN.load(load_bundle(tiny_classifier_dir), CPU)
+    assert isinstance(loaded, SequenceClassifierPredictor) and loaded.int8 and len(loaded.probe) == 64
     threads = torch.get_num_threads()
-    assert predictor.ct2_engine() is not None  # a BERT classifier scores on CTranslate2
+    scoring = loaded.scoring()
+    assert scoring is not None and scoring.used == INT8_PATH  # a BERT classifier scores on CTranslate2
     assert torch.get_num_threads() == threads  # building it leaves PyTorch's threads alone
-    texts = _texts(small_reviews, 100)
-    fast, _ = predictor.logits(texts, fast=True)
-    exact, _ = predictor.logits(texts, fast=False)
-    assert np.mean(fast.argmax(1) == exact.argmax(1)) >= 0.95 and np.abs(fast - exact).max() < 0.5
+    (check,) = scoring.checks
+    assert check.passed and check.probes == 64 and not check.cached
+    texts = _texts(small_reviews, 200)
+    fast, _ = loaded.proba(texts)
+    exact = loaded.probabilities_on(texts, EXACT)
+    assert exact.max(1).mean() > 0.8  # a decisive model, so agreeing predictions mean something
+    assert np.mean(fast.argmax(1) == exact.argmax(1)) >= 0.97 and np.abs(fast - exact).max(1).mean() < 0.01
+    again = DOMAIN.load(load_bundle(tiny_classifier_dir), CPU).scoring()  # another load on this machine
+    assert again is not None and again.used == INT8_PATH and again.checks[0].cached
+
+
+def _break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch_int8: bool = False) -> None:
+    """Make CTranslate2 and/or PyTorch int8 disagree with float32, as a broken kernel
+    would: the class scores come out swapped."""
+    from domains.text_classification import predict
+    from models.text import Ct2SequenceClassifier
+
+    if ct2:
+        ct2_logits = Ct2SequenceClassifier.logits
+        monkeypatch.setattr(Ct2SequenceClassifier, "logits", lambda self, rows: ct2_logits(self, rows)[:, ::-1])
+    if torch_int8:
+        quantize = predict.quantize_int8
+
+        def swapped(net: torch.nn.Module) -> torch.nn.Module:
+            with torch.no_grad():
+                net.classifier.weight.copy_(net.classifier.weight.flip(0))  # type: ignore[operator]
+                net.classifier.bias.copy_(net.classifier.bias.flip(0))  # type: ignore[operator]
+            return quantize(net)
+
+        monkeypatch.setattr(predict, "quantize_int8", swapped)
+
+
+def test_a_fast_path_that_disagrees_here_is_not_used(tiny_classifier_dir: Path, small_reviews: DomainData,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    _break_fast_paths(monkeypatch)
+    loaded = DOMAIN.load(load_bundle(tiny_classifier_dir), CPU)
+    assert isinstance(loaded, SequenceClassifierPredictor)
+    scoring = loaded.scoring()
+    assert scoring is not None and scoring.used == TORCH_INT8  # the next candidate holds up
+    assert [(c.path, c.passed) for c in scoring.checks] == [(INT8_PATH, False), (TORCH_INT8, True)]
+    assert scoring.checks[0].agreement < 0.5
+    _break_fast_paths(monkeypatch, ct2=False, torch_int8=True)
+    fresh = SequenceClassifierPredictor(loaded.model, loaded.tokenizer, loaded.labels, max_length=loaded.max_length,
+                                        device=CPU, model_key=loaded.model_key, probe=loaded.probe)
+    scoring = fresh.scoring()
+    assert scoring is not None and scoring.used == EXACT and not scoring.fast
+    assert [c.passed for c in scoring.checks] == [False, False] and "disagreed" in scoring.short()
+    texts = _texts(small_reviews, 50)
+    assert np.array_equal(fresh.logits(texts)[0], fresh.logits_on(texts, EXACT)[0])  # exact scoring serves
 
 
 def test_predict_handles_empty_long_and_any_script(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
@@ -189,10 +243,11 @@ def test_int8_is_kept_only_where_it_holds_validation_accuracy(tiny_bert_dir: Pat
     flipped = right.copy()
     flipped[:20] = right[:20, ::-1]  # int8 gets 20 of 200 (10 points) wrong that float gets right
 
-    def fake_logits(texts: list[str], *, fast: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        return (flipped if fast else right), np.zeros(len(texts), dtype=bool)
+    def fake_logits(texts: list[str], path: str) -> tuple[np.ndarray, np.ndarray]:
+        return (right if path == EXACT else flipped), np.zeros(len(texts), dtype=bool)
 
-    monkeypatch.setattr(predictor, "logits", fake_logits)
+    monkeypatch.setattr(predictor, "logits_on", fake_logits)
+    monkeypatch.setattr(predictor, "path_in_use", lambda fast=True: INT8_PATH)
     assert keep_int8_if_accurate(predictor, rows, predictor.labels) == pytest.approx(-10.0)
     assert predictor.int8 is False and predictor.to_bundle().metadata["int8"] is False
     flipped[:20] = right[:20]
@@ -219,7 +274,7 @@ def test_ct2_conversion_is_cached_per_checkpoint_and_other_heads_keep_pytorch(
     for _ in range(2):  # two loads of one checkpoint: one conversion
         loaded = DOMAIN.load(load_bundle(path), CPU)
         assert isinstance(loaded, SequenceClassifierPredictor) and loaded.ct2_engine() is not None
-        scores.append(loaded.proba(texts)[0])
+        scores.append(loaded.probabilities_on(texts, INT8_PATH))
     assert len(list((artifacts_root() / "ctranslate2-cache").iterdir())) == 1
     assert np.allclose(scores[0], scores[1])
     loaded.forget_fast_copies()  # new weights: the converted copy no longer matches them

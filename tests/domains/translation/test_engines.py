@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from domains.base import DataError
-from domains.translation.engines import HFEngine, OfflineEngine, check_pair
-from models.ct2 import convert_to_ctranslate2
+from domains.translation.engines import Ct2Engine, HFEngine, OfflineEngine, check_pair
+from models.ct2 import INT8_PATH, convert_to_ctranslate2
+from models.fastpath import EXACT
 from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
 
 SENTENCE = "In the beginning God created the heavens and the earth, and the earth was without form and void."
@@ -92,14 +93,29 @@ def test_ctranslate2_conversion_decodes_like_transformers(tiny_marian_dir: Path,
     assert len(ct2.generate(texts[:1], num_beams=3, n_best=2)[0]) == 2
 
 
-def test_hf_engine_pairs_and_ctranslate2_cache(tiny_marian_dir: Path) -> None:
+def test_hf_engine_pairs_and_ctranslate2_checked_on_this_machine(tiny_marian_dir: Path) -> None:
     engine = HFEngine.load(tiny_marian_dir, torch.device("cpu"), [("en", "pt")], num_beams=1)
     assert engine.pairs() == [("en", "pt")]
     with pytest.raises(DataError, match="does not translate"):
         engine.translate(["hello"], "pt", "en")
-    fast = engine.to_ctranslate2()
-    assert fast.translate([SENTENCE], "en", "pt") == engine.translate([SENTENCE], "en", "pt")
-    assert engine.to_ctranslate2().ct2.folder == fast.ct2.folder  # converted once, then reused
+    fast, scoring = engine.to_ctranslate2("en", "pt")
+    assert isinstance(fast, Ct2Engine) and scoring.used == INT8_PATH
+    (check,) = scoring.checks
+    assert check.passed and check.probes == 16 and check.deviation < 20 and not check.cached
+    both = (fast.translate([SENTENCE], "en", "pt")[0], engine.translate([SENTENCE], "en", "pt")[0])
+    assert both[0].split()[:3] == both[1].split()[:3]  # int8 noise may change a later token of a random model
+    again, cached = engine.to_ctranslate2("en", "pt")
+    assert isinstance(again, Ct2Engine) and cached.checks[0].cached  # the verdict is read, not re-checked
+    assert again.ct2.folder == fast.ct2.folder  # converted once, then reused
+
+
+def test_ctranslate2_that_disagrees_here_keeps_transformers(tiny_marian_dir: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = HFEngine.load(tiny_marian_dir, torch.device("cpu"), [("en", "pt")], num_beams=1)
+    monkeypatch.setattr(Ct2Seq2Seq, "generate", lambda self, texts, **kw: [["lorem ipsum"] for _ in texts])
+    used, scoring = engine.to_ctranslate2("en", "pt", probe=["In the beginning God created the heavens."] * 4)
+    assert used is engine and not scoring.fast and scoring.used == EXACT
+    assert scoring.checks[0].probes == 4 and not scoring.checks[0].passed and "disagreed" in scoring.short()
 
 
 def test_a_crashed_engine_worker_is_replaced(offline: OfflineEngine) -> None:
