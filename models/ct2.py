@@ -116,5 +116,10 @@ def cached_conversion(hf_folder: Path, quantization: str = INT8, *, weight_bits:
     if not (target / "model.bin").is_file():
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)  # an incomplete copy left by a crash
-        convert_to_ctranslate2(hf_folder, target, quantization, weight_bits=weight_bits)
+        try:
+            convert_to_ctranslate2(hf_folder, target, quantization, weight_bits=weight_bits)
+        except ModelSourceError:
+            if not (target / "model.bin").is_file():
+                raise
+            # another process converted the same folder at the same time and published first
     return target

@@ -77,3 +77,70 @@ def test_models_lists_the_menu() -> None:
 
     keys = [s.key for s in registry.get(KEY).models()]
     assert keys[0] == "tfidf_lr" and {"zero_shot", "minilm_linear", "minilm_finetune"} <= set(keys)
+
+
+def _reviews_csv(small_reviews, path: Path, n: int = 120) -> Path:
+    small_reviews.frame.select("text", "label").tail(n).write_csv(path)
+    return path
+
+
+def test_json_says_which_path_scored_on_this_machine(tiny_classifier_dir: Path, small_reviews, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.ct2 import INT8_PATH
+    from models.fastpath import EXACT
+    from tests.text_fixtures import break_fast_paths
+
+    csv = _reviews_csv(small_reviews, tmp_path / "reviews.csv")
+    args = ["evaluate", KEY, "--checkpoint", str(tiny_classifier_dir), "--data", str(csv), "--json"]
+    assert main(args) == 0
+    agreed = _last_json(capsys)
+    assert agreed["scoring"]["used"] == INT8_PATH and agreed["scoring"]["fast"] is True
+    assert agreed["scoring"]["checks"][0]["passed"] and agreed["scoring"]["machine_id"]
+    # A machine where both int8 engines disagree with float32: exact scoring, and the JSON says so.
+    monkeypatch.setenv("DOMAINLENS_HOME", str(tmp_path / "other-machine"))
+    break_fast_paths(monkeypatch, torch_int8=True)
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    exact = json.loads(captured.out.strip().splitlines()[-1])
+    assert exact["scoring"]["used"] == EXACT and exact["scoring"]["fast"] is False
+    assert [c["passed"] for c in exact["scoring"]["checks"]] == [False, False]
+    assert "disagreed" in captured.err
+    assert exact["metrics"]["accuracy"] == pytest.approx(agreed["metrics"]["accuracy"], abs=0.02)
+
+
+def test_both_ctranslate2_backends_give_the_same_answers(tiny_classifier_dir: Path, small_reviews,
+                                                         tmp_path: Path) -> None:
+    """The CLI in fresh processes under CTranslate2's MKL and oneDNN int8 backends, and under
+    oneDNN capped at AVX2 (what a CPU without VNNI runs: pair sums in saturating 16 bits):
+    the fast path is checked and kept on each, and the metrics agree (7-bit weights)."""
+    import os
+    import subprocess
+    import sys
+
+    from models.ct2 import INT8_PATH
+
+    csv = _reviews_csv(small_reviews, tmp_path / "reviews.csv")
+    runs = {"mkl": {"CT2_USE_MKL": "1"}, "onednn": {"CT2_USE_MKL": "0"},
+            "onednn-avx2": {"CT2_USE_MKL": "0", "ONEDNN_MAX_CPU_ISA": "AVX2"}}
+    procs = {}
+    for name, switches in runs.items():  # side by side: most of each run is start-up
+        env = {**os.environ, **switches, "DOMAINLENS_HOME": str(tmp_path / name)}
+        procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "domains.cli", "evaluate", KEY, "--checkpoint", str(tiny_classifier_dir),
+             "--data", str(csv), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        results[name] = json.loads(out.strip().splitlines()[-1])
+    for name, payload in results.items():
+        scoring = payload["scoring"]
+        assert scoring["used"] == INT8_PATH and scoring["fast"] and scoring["checks"][0]["passed"], name
+    assert "on MKL" in results["mkl"]["scoring"]["machine"]
+    assert "on oneDNN" in results["onednn"]["scoring"]["machine"]
+    assert "no int8 dot product" in results["onednn-avx2"]["scoring"]["machine"]
+    assert len({r["scoring"]["machine_id"] for r in results.values()}) == 3  # three verdicts, one per set-up
+    metrics = [r["metrics"] for r in results.values()]
+    assert {m["accuracy"] for m in metrics} == {metrics[0]["accuracy"]}
+    assert max(m["log_loss"] for m in metrics) - min(m["log_loss"] for m in metrics) < 1e-3

@@ -90,3 +90,26 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, small_reviews:
     out = tmp_path_factory.mktemp("tiny-classifier") / "v1"
     save_bundle("text_classification", "minilm_finetune", predictor.to_bundle(), out_dir=out)
     return out
+
+
+def break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch_int8: bool = False) -> None:
+    """Make CTranslate2 and/or PyTorch int8 disagree with float32, as a broken kernel
+    would: the class scores come out swapped."""
+    import torch
+
+    from domains.text_classification import predict
+    from models.text import Ct2SequenceClassifier
+
+    if ct2:
+        ct2_logits = Ct2SequenceClassifier.logits
+        monkeypatch.setattr(Ct2SequenceClassifier, "logits", lambda self, rows: ct2_logits(self, rows)[:, ::-1])
+    if torch_int8:
+        quantize = predict.quantize_int8
+
+        def swapped(net: torch.nn.Module) -> torch.nn.Module:
+            with torch.no_grad():
+                net.classifier.weight.copy_(net.classifier.weight.flip(0))  # type: ignore[operator]
+                net.classifier.bias.copy_(net.classifier.bias.flip(0))  # type: ignore[operator]
+            return quantize(net)
+
+        monkeypatch.setattr(predict, "quantize_int8", swapped)

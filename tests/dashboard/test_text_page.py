@@ -114,3 +114,26 @@ def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:
     assert not at.exception and "Accuracy vs speed" in _charts(at)
     table = next(df.value for df in at.dataframe if "texts_per_s" in df.value.columns)
     assert len(table) >= 2 and (table["accuracy"] > 0.7).all()
+
+
+def test_model_caption_says_which_path_scores_on_this_machine(tiny_classifier_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tests.text_fixtures import break_fast_paths
+
+    for name, broken in (("agrees", False), ("disagrees", True)):
+        home = tmp_path / name  # another checkpoint folder: the dashboard's model cache holds it apart
+        shutil.copytree(tiny_classifier_dir, home / KEY / "minilm_finetune" / "v1")
+        monkeypatch.setenv("DOMAINLENS_HOME", str(home))
+        if broken:
+            break_fast_paths(monkeypatch, torch_int8=True)
+        at = open_page(KEY)
+        assert not at.exception
+        caption = next(c for c in at.sidebar.caption if c.value.startswith("Scoring:"))
+        if broken:
+            assert caption.value == "Scoring: float32 (exact): the int8 fast path disagreed with it on this machine."
+        else:
+            assert caption.value == "Scoring: CTranslate2 int8 (7-bit weights), checked on this machine."
+        assert "probes" in caption.proto.help  # the numbers are one hover away
+        assert any(m.label == "prediction" for m in at.metric)  # the page works on either path

@@ -150,6 +150,34 @@ def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server,
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text.png"), full_page=True)
 
 
+def test_model_caption_shows_exact_scoring_where_int8_disagrees(tiny_classifier_dir, tmp_path, server, browser_page,
+                                                                 monkeypatch) -> None:
+    """This machine's verdict says both int8 engines disagree with float32 for the model:
+    the sidebar says exact scoring serves, with the numbers on hover, and predictions work."""
+    from models import fastpath
+    from models.checkpoints import load_bundle
+    from models.ct2 import INT8_PATH
+
+    _install(tiny_classifier_dir, tmp_path, "text_classification", "minilm_finetune")
+    monkeypatch.setenv("DOMAINLENS_HOME", str(tmp_path / "artifacts"))  # the served dashboard's folder
+    installed = load_bundle(tmp_path / "artifacts" / "text_classification" / "minilm_finetune" / "v1")
+    for path in (INT8_PATH, "PyTorch int8"):
+        fastpath._store(installed.identity, fastpath.Check(path, False, 64, 0.4, 0.31, "the page's bar"))
+    page = browser_page
+    page.get_by_role("link", name="Text Classification").first.click()
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Scoring: float32 (exact): the int8 fast path disagreed with it on this machine.").wait_for(
+        timeout=120_000)
+    page.get_by_role("tab", name="Predict").click()
+    box = page.get_by_role("textbox", name="Text to classify")
+    box.wait_for(timeout=120_000)
+    box.fill("A warm, funny and moving film.")
+    box.press("Control+Enter")
+    page.locator("span", has_text="funny").first.wait_for(timeout=60_000)  # scored and explained
+    assert _metric(page, "prediction").split()[-1] in {"negative", "positive"}
+    page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text-exact.png"), full_page=True)
+
+
 def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, tmp_path, server, browser_page) -> None:
     """A tiny local Marian streams tokens into the page; Stop ends generation at once and
     keeps the text translated so far."""

@@ -25,6 +25,7 @@ from models.checkpoints import list_bundles, load_bundle
 from models.ct2 import INT8_PATH
 from models.fastpath import EXACT
 from models.training import CancelToken, TrainingCancelledError
+from tests.text_fixtures import break_fast_paths
 
 CPU = torch.device("cpu")
 DOMAIN = registry.get("text_classification")
@@ -143,37 +144,16 @@ def test_int8_scoring_matches_float_and_is_checked_on_this_machine(tiny_classifi
     assert again is not None and again.used == INT8_PATH and again.checks[0].cached
 
 
-def _break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch_int8: bool = False) -> None:
-    """Make CTranslate2 and/or PyTorch int8 disagree with float32, as a broken kernel
-    would: the class scores come out swapped."""
-    from domains.text_classification import predict
-    from models.text import Ct2SequenceClassifier
-
-    if ct2:
-        ct2_logits = Ct2SequenceClassifier.logits
-        monkeypatch.setattr(Ct2SequenceClassifier, "logits", lambda self, rows: ct2_logits(self, rows)[:, ::-1])
-    if torch_int8:
-        quantize = predict.quantize_int8
-
-        def swapped(net: torch.nn.Module) -> torch.nn.Module:
-            with torch.no_grad():
-                net.classifier.weight.copy_(net.classifier.weight.flip(0))  # type: ignore[operator]
-                net.classifier.bias.copy_(net.classifier.bias.flip(0))  # type: ignore[operator]
-            return quantize(net)
-
-        monkeypatch.setattr(predict, "quantize_int8", swapped)
-
-
 def test_a_fast_path_that_disagrees_here_is_not_used(tiny_classifier_dir: Path, small_reviews: DomainData,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    _break_fast_paths(monkeypatch)
+    break_fast_paths(monkeypatch)
     loaded = DOMAIN.load(load_bundle(tiny_classifier_dir), CPU)
     assert isinstance(loaded, SequenceClassifierPredictor)
     scoring = loaded.scoring()
     assert scoring is not None and scoring.used == TORCH_INT8  # the next candidate holds up
     assert [(c.path, c.passed) for c in scoring.checks] == [(INT8_PATH, False), (TORCH_INT8, True)]
     assert scoring.checks[0].agreement < 0.5
-    _break_fast_paths(monkeypatch, ct2=False, torch_int8=True)
+    break_fast_paths(monkeypatch, ct2=False, torch_int8=True)
     fresh = SequenceClassifierPredictor(loaded.model, loaded.tokenizer, loaded.labels, max_length=loaded.max_length,
                                         device=CPU, model_key=loaded.model_key, probe=loaded.probe)
     scoring = fresh.scoring()
