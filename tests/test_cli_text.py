@@ -16,6 +16,7 @@ def _last_json(capsys: pytest.CaptureFixture) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # TF-IDF on all 1,700 training articles, its C picked on validation
 def test_train_on_builtin_dataset(capsys: pytest.CaptureFixture) -> None:
     assert main(["train", KEY, "--model", "tfidf_lr", "--dataset", "bbc_topics", "--json"]) == 0
     payload = _last_json(capsys)

@@ -25,10 +25,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, synthetic_data_dir):
+    """One dashboard for the module (starting one costs ~8 s): its URL and artifacts folder.
+    Each test opens its own browser session and picks the model it needs in the sidebar."""
+    artifacts = tmp_path_factory.mktemp("served") / "artifacts"
     port = _free_port()
-    env = {**os.environ, "DOMAINLENS_HOME": str(tmp_path / "artifacts")}
+    # The imaging data every test sees (the suite's synthetic PneumoniaMNIST), set here because
+    # the dashboard starts before the per-test fixtures that set it for the test process.
+    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(synthetic_data_dir)}
     proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
@@ -42,13 +47,13 @@ def server(tmp_path):
     else:
         proc.kill()
         pytest.fail("dashboard did not start within 60 s")
-    yield url
+    yield url, artifacts
     proc.terminate()
     proc.wait(10)
 
 
 @pytest.fixture
-def browser_page(server):
+def browser_page(served):
     chromium = chromium_path()
     if chromium is None:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
@@ -58,17 +63,30 @@ def browser_page(server):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(server, wait_until="domcontentloaded")
+        page.goto(served[0], wait_until="domcontentloaded")
         page.get_by_role("heading", name="DomainLens").wait_for(timeout=60_000)
         yield page
         browser.close()
 
 
-def _install(checkpoint: Path, tmp_path: Path, domain: str, model: str) -> None:
+def _install(checkpoint: Path, served, domain: str, model: str) -> Path:
     """Put a trained checkpoint where the served dashboard looks for checkpoints."""
     import shutil
 
-    shutil.copytree(checkpoint, tmp_path / "artifacts" / domain / model / "v1")
+    target = served[1] / domain / model / "v1"
+    if not target.exists():
+        shutil.copytree(checkpoint, target)
+    return target
+
+
+def _choose_model(page, label: str) -> None:
+    """Pick a model in the sidebar, as a user does (the first listed is the default)."""
+    expect = pytest.importorskip("playwright.sync_api").expect
+    box = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")
+    box.wait_for(timeout=120_000)
+    box.click()
+    page.get_by_role("option", name=re.compile(re.escape(label))).first.click()
+    expect(box).to_have_value(re.compile(re.escape(label)), timeout=60_000)
 
 
 def _metric(page, name: str) -> str:
@@ -80,6 +98,7 @@ def _metric(page, name: str) -> str:
 def test_score_an_applicant_in_the_browser(browser_page) -> None:
     page = browser_page
     page.get_by_role("link", name="Credit Risk").first.click()
+    _choose_model(page, "Gradient-boosted trees (LightGBM)")  # the built-in model, whatever else was trained
     page.get_by_role("tab", name="Predict").click()
     value = float(re.search(r"p_bad\s*([0-9.]+)", _metric(page, "p_bad")).group(1))
     assert 0.0 <= value <= 1.0
@@ -114,10 +133,10 @@ def test_train_and_evaluate_an_uploaded_schema_in_the_browser(browser_page, tmp_
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-credit-upload.png"), full_page=True)
 
 
-def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server, browser_page) -> None:
+def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, served, browser_page) -> None:
     from pydicom.data import get_testdata_file
 
-    _install(imaging_cnn_dir, tmp_path, "medical_imaging", "cnn")
+    _install(imaging_cnn_dir, served, "medical_imaging", "cnn")
     page = browser_page
     page.get_by_role("link", name="Medical Imaging").first.click()
     page.get_by_role("tab", name="Predict").click()
@@ -131,11 +150,12 @@ def test_dicom_upload_with_window_and_grad_cam(imaging_cnn_dir, tmp_path, server
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-dicom.png"), full_page=True)
 
 
-def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server, browser_page) -> None:
+def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, served, browser_page) -> None:
     """Word highlighting is HTML we build: markup typed by a user must appear as text and never run."""
-    _install(text_tfidf_dir, tmp_path, "text_classification", "tfidf_lr")
+    _install(text_tfidf_dir, served, "text_classification", "tfidf_lr")
     page = browser_page
     page.get_by_role("link", name="Text Classification").first.click()
+    _choose_model(page, "tfidf_lr · v1")
     page.get_by_role("tab", name="Predict").click()
     box = page.get_by_role("textbox", name="Text to classify")
     box.wait_for(timeout=120_000)
@@ -150,7 +170,7 @@ def test_typed_markup_is_shown_as_text_not_run(text_tfidf_dir, tmp_path, server,
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text.png"), full_page=True)
 
 
-def test_model_caption_shows_exact_scoring_where_int8_disagrees(tiny_classifier_dir, tmp_path, server, browser_page,
+def test_model_caption_shows_exact_scoring_where_int8_disagrees(tiny_classifier_dir, served, browser_page,
                                                                  monkeypatch) -> None:
     """This machine's verdict says both int8 engines disagree with float32 for the model:
     the sidebar says exact scoring serves, with the numbers on hover, and predictions work."""
@@ -158,13 +178,13 @@ def test_model_caption_shows_exact_scoring_where_int8_disagrees(tiny_classifier_
     from models.checkpoints import load_bundle
     from models.ct2 import INT8_PATH
 
-    _install(tiny_classifier_dir, tmp_path, "text_classification", "minilm_finetune")
-    monkeypatch.setenv("DOMAINLENS_HOME", str(tmp_path / "artifacts"))  # the served dashboard's folder
-    installed = load_bundle(tmp_path / "artifacts" / "text_classification" / "minilm_finetune" / "v1")
+    installed = load_bundle(_install(tiny_classifier_dir, served, "text_classification", "minilm_finetune"))
+    monkeypatch.setenv("DOMAINLENS_HOME", str(served[1]))  # the served dashboard's folder
     for path in (INT8_PATH, "PyTorch int8"):
         fastpath._store(installed.identity, fastpath.Check(path, False, 64, 0.4, 0.31, "the page's bar"))
     page = browser_page
     page.get_by_role("link", name="Text Classification").first.click()
+    _choose_model(page, "minilm_finetune · v1")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_text("Scoring: float32 (exact): the int8 fast path disagreed with it on this machine.").wait_for(
         timeout=120_000)
@@ -178,10 +198,10 @@ def test_model_caption_shows_exact_scoring_where_int8_disagrees(tiny_classifier_
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-text-exact.png"), full_page=True)
 
 
-def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, tmp_path, server, browser_page) -> None:
+def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, served, browser_page) -> None:
     """A tiny local Marian streams tokens into the page; Stop ends generation at once and
     keeps the text translated so far."""
-    _install(tiny_marian_checkpoint, tmp_path, "translation", "marian_scratch")
+    _install(tiny_marian_checkpoint, served, "translation", "marian_scratch")
     page = browser_page
     page.get_by_role("link", name="Translation").first.click()
     page.get_by_role("tab", name="Predict").click()

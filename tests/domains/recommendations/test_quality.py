@@ -20,7 +20,8 @@ def test_best_model_beats_every_published_row(capsys: pytest.CaptureFixture) -> 
         assert metrics[name] > published, name
 
 
-@pytest.mark.parametrize("model", ["ease", "itemknn", "bpr", "two_tower"])
+@pytest.mark.parametrize("model", ["ease", "itemknn", pytest.param("bpr", marks=pytest.mark.slow),
+                                   pytest.param("two_tower", marks=pytest.mark.slow)])  # trained nets: minutes
 def test_learned_models_beat_popularity(model: str, capsys: pytest.CaptureFixture) -> None:
     popularity = _evaluate("popularity", capsys)
     metrics = _evaluate(model, capsys)

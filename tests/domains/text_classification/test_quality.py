@@ -20,6 +20,7 @@ def _fit_and_test(model: str, dataset: str) -> dict[str, float]:
     return DOMAIN.evaluate(outcome.predictor, data, split="test").metrics
 
 
+@pytest.mark.slow
 def test_tfidf_baselines() -> None:
     reviews = _fit_and_test("tfidf_lr", "rt_sentiment")
     assert reviews["accuracy"] >= 0.75  # measured 0.774

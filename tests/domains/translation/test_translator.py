@@ -122,6 +122,7 @@ def test_stream_text_yields_sentences_in_order(translator: TranslationPredictor)
     assert len(pieces) == 2 and "sol" in pieces[0].lower()
 
 
+@pytest.mark.slow
 def test_post_edit_fix_raises_chrf_on_the_demo_corpus(bible_en_pt: DomainData) -> None:
     """DomainLens's shielded post-edit vs the engine's own post-processor, both directions,
     on 200 held-out verses each: the fix must not lose chrF anywhere and must gain overall."""
