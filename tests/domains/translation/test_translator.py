@@ -158,6 +158,11 @@ def test_marian_checkpoint_round_trip(tiny_marian_checkpoint: Path) -> None:
                                         on_sentence=lambda s, t: sentences.append((s, t))))
     assert len([p for p in pieces if p.strip()]) > 4  # token streaming through the HF streamer
     assert [s for s, _ in sentences] == ["And God said, Let there be light.", "And there was light."]
+    # Held-out sentences travel with the checkpoint: CTranslate2 is checked on them on each machine.
+    assert predictor.probe_src == "en" and 0 < len(predictor.probe) <= 16  # type: ignore[attr-defined]
+    fast, scoring = predictor.on_ctranslate2()  # type: ignore[attr-defined]
+    assert scoring.checks[0].probes == len(predictor.probe) and fast.backend == (  # type: ignore[attr-defined]
+        "ctranslate2" if scoring.fast else "transformers")
 
 
 def test_cancelled_training_writes_nothing(tmp_path: Path, pairs_tsv: Path) -> None:
