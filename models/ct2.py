@@ -107,17 +107,17 @@ def folder_stamp(folder: Path) -> str:
     return f"{folder.resolve()}|" + ",".join(f"{w.name}:{w.stat().st_mtime_ns}" for w in weights)
 
 
-def cached_conversion(hf_folder: Path, quantization: str = INT8, *, weight_bits: int = SAFE_INT8_BITS) -> Path:
+def cached_conversion(hf_folder: Path, quantization: str = INT8) -> Path:
     """The CTranslate2 copy of a saved model folder, converted on first use. Keyed by the
-    folder's identity (``folder_stamp``), the quantization and the weight bits."""
-    bits = weight_bits if quantization == INT8 else 8
-    key = f"{folder_stamp(hf_folder)}|{quantization}" + (f"|{bits}bit" if bits != 8 else "")
+    folder's identity (``folder_stamp``) and the quantization; int8 copies carry their
+    weight bits in the key, so 8-bit copies cached by earlier versions are not reused."""
+    key = f"{folder_stamp(hf_folder)}|{quantization}" + (f"|{SAFE_INT8_BITS}bit" if quantization == INT8 else "")
     target = artifacts_root() / "ctranslate2-cache" / hashlib.sha256(key.encode()).hexdigest()[:16]
     if not (target / "model.bin").is_file():
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)  # an incomplete copy left by a crash
         try:
-            convert_to_ctranslate2(hf_folder, target, quantization, weight_bits=weight_bits)
+            convert_to_ctranslate2(hf_folder, target, quantization)
         except ModelSourceError:
             if not (target / "model.bin").is_file():
                 raise

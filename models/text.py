@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from models.ct2 import SAFE_INT8_BITS, cached_conversion, convert_to_ctranslate2, keep_torch_threads
+from models.ct2 import cached_conversion, convert_to_ctranslate2, keep_torch_threads
 from models.device import cpu_map
 from models.hub import ModelSourceError, resolve
 
@@ -246,24 +246,21 @@ class Ct2SequenceClassifier:
                 and getattr(config, "problem_type", None) in (None, "single_label_classification"))
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, folder: Path | None, *, threads: int,
-                   weight_bits: int = SAFE_INT8_BITS) -> Ct2SequenceClassifier:
-        """Convert ``folder`` once (cached), or a temporary save of an in-memory model, with
-        ``weight_bits``-bit int8 weights (``models.ct2.SAFE_INT8_BITS`` cannot saturate)."""
+    def from_model(cls, model: Any, tokenizer: Any, folder: Path | None, *, threads: int) -> Ct2SequenceClassifier:
+        """Convert ``folder`` once (cached), or a temporary save of an in-memory model."""
         import shutil
         import tempfile
 
         head = model.classifier
         weight, bias = head.weight.detach().cpu().float().numpy(), head.bias.detach().cpu().float().numpy()
         if folder is not None and _names_position_type(folder):
-            return cls(cached_conversion(folder, weight_bits=weight_bits), weight, bias, threads=threads)
+            return cls(cached_conversion(folder), weight, bias, threads=threads)
         work = Path(tempfile.mkdtemp(prefix="domainlens-ct2-"))
         try:  # the converter reads a saved folder; the engine holds everything once loaded
             model.save_pretrained(work / "hf", safe_serialization=True)
             tokenizer.save_pretrained(work / "hf")
             _names_position_type(work / "hf", add=True)
-            return cls(convert_to_ctranslate2(work / "hf", work / "ct2", weight_bits=weight_bits), weight, bias,
-                       threads=threads)
+            return cls(convert_to_ctranslate2(work / "hf", work / "ct2"), weight, bias, threads=threads)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -144,4 +144,7 @@ def test_both_ctranslate2_backends_give_the_same_answers(tiny_classifier_dir: Pa
     assert len({r["scoring"]["machine_id"] for r in results.values()}) == 3  # three verdicts, one per set-up
     metrics = [r["metrics"] for r in results.values()]
     assert {m["accuracy"] for m in metrics} == {metrics[0]["accuracy"]}
-    assert max(m["log_loss"] for m in metrics) - min(m["log_loss"] for m in metrics) < 1e-3
+    # The int8 sums are exact on every kernel, so only float rounding differs (1e-10 measured);
+    # 8-bit weights moved the AVX2-capped run's log loss by 1.5e-4 and its ECE by 0.006.
+    for name in ("log_loss", "ece"):
+        assert max(m[name] for m in metrics) - min(m[name] for m in metrics) < 1e-6, name
