@@ -70,7 +70,13 @@ _cpu_pool_lock = threading.Lock()
 
 
 def _one_thread() -> None:
-    torch.set_num_threads(1)  # per worker thread: the caller's own thread count is untouched
+    """Per worker thread: one intra-op thread, the caller's own count untouched. A thread's
+    first parallel ATen op re-applies the count last set in *any* thread, so a worker that
+    had not run one yet was found back at 2 threads after the caller set 2 again; running
+    one here, between two settings, fixes the worker's count for good."""
+    torch.set_num_threads(1)
+    torch.ones(1 << 16).add_(1)  # above the grain size, so it goes through at::parallel_for
+    torch.set_num_threads(1)
 
 
 def cpu_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
