@@ -64,11 +64,6 @@ class Check:
     seconds: float = 0.0
     cached: bool = False
 
-    def line(self) -> str:
-        verdict = "agrees" if self.passed else "DISAGREES"
-        return (f"{self.path} {verdict} with {EXACT} on {self.probes} probes here: {self.agreement:.0%} same answer, "
-                f"deviation {self.deviation:.4g} ({self.tolerance})")
-
 
 @dataclass(frozen=True)
 class Scoring:
@@ -137,7 +132,7 @@ def choose(model_id: str | None, candidates: Sequence[Candidate]) -> Scoring:
     return Scoring(used, tuple(checks), describe_machine(), machine_id())
 
 
-def compare_probabilities(path: str, exact: np.ndarray, fast: np.ndarray, seconds: float = 0.0) -> Check:
+def compare_probabilities(path: str, exact: np.ndarray, fast: np.ndarray) -> Check:
     """Class probabilities (probes x classes) of a fast path against the exact ones."""
     if exact.shape != fast.shape or exact.size == 0:
         raise ValueError(f"probe outputs do not match: {exact.shape} vs {fast.shape}")
@@ -147,7 +142,7 @@ def compare_probabilities(path: str, exact: np.ndarray, fast: np.ndarray, second
     passed = changed <= allowed and deviation <= MEAN_PROBABILITY_TOLERANCE
     return Check(path, passed, len(exact), 1.0 - changed / len(exact), deviation,
                  f"at most {MAX_CHANGED_SHARE:.0%} of probes (at least 1) may change class and class probabilities "
-                 f"move {MEAN_PROBABILITY_TOLERANCE} or less on average", seconds)
+                 f"move {MEAN_PROBABILITY_TOLERANCE} or less on average")
 
 
 def timed(fn: Callable[[], Check]) -> Check:

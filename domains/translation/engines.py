@@ -271,10 +271,10 @@ class HFEngine:
         ``MIN_PROBE_CHRF`` of the exact ones. The verdict is cached per machine."""
         if self.folder is None:
             raise DataError("CTranslate2 needs the model saved in a folder (a checkpoint or a local copy)")
-        inputs = self._inputs(list(probe) or probe_sentences(src), src, tgt)
         built: list[Ct2Engine] = []
 
-        def check() -> Check:
+        def check() -> Check:  # only runs when this machine has no verdict for the model yet
+            inputs = self._inputs(list(probe) or probe_sentences(src), src, tgt)
             with self._lock:
                 exact = [c[0] for c in generate(self.model, self.tokenizer, inputs, num_beams=1)]
             built.append(self.ctranslate2())
