@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import keep, kept, remember
+from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext
-from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, Predictor
+from domains import preparation
+from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, ModelSpec, Predictor, spec_by_key
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, guess_text_column, read_table_bytes
-from models.checkpoints import list_bundles
+from domains.lineage import fits, trained_on
+from models.checkpoints import Bundle, list_bundles
+from models.jobs import Job, JobState
 
 TABS = ("Explore", "Predict", "Live", "Train", "Evaluate")
+
+
+@dataclass
+class Choice:
+    """The sidebar's model: loaded, failed with a message, or still being prepared."""
+
+    predictor: Predictor | None
+    model_id: str
+    error: str | None = None
+    preparing: Job[Predictor] | None = None
+    failed_job: bool = False
 
 
 def render_domain_page(key: str) -> None:
@@ -25,11 +40,12 @@ def render_domain_page(key: str) -> None:
     st.caption(domain.description)
     with st.sidebar:
         data, data_id = _pick_data(domain)
-        predictor, model_id, model_error = _pick_model(domain)
+        model = _pick_model(domain, data, data_id)
     if data is None:
         st.info("Choose a dataset in the sidebar to begin.")
         return
-    ctx = PageContext(domain, data, data_id, predictor, model_id, model_error)
+    ctx = PageContext(domain, data, data_id, model.predictor, model.model_id, model.error, model.preparing,
+                      model.failed_job)
     tabs = st.tabs(list(TABS))
     for tab, view, name in zip(tabs, (explore, predict, live, train, evaluate), TABS, strict=True):
         with tab, guarded(name):
@@ -38,9 +54,11 @@ def render_domain_page(key: str) -> None:
 
 def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
     sources = {s.key: s.title for s in domain.datasets()}
-    choice_key = kept(f"{domain.key}-data-choice")
-    choice = st.radio("Data", [*sources, "upload"], key=choice_key, on_change=keep, args=(choice_key,),
-                      format_func=lambda k: sources.get(k, "Upload a file"))
+    menu = [*sources, "upload"]
+    key = f"{domain.key}-data-choice"
+    start = initial(key, menu[0])
+    choice = st.radio("Data", menu, index=menu.index(start) if start in menu else 0,
+                      format_func=lambda k: sources.get(k, "Upload a file"), **persisted(key))
     if choice != "upload":
         with guarded("Loading data"):
             return resources.bundled_data(domain.key, choice), f"bundled:{choice}"
@@ -97,33 +115,61 @@ def _language_options(domain: Domain) -> tuple[tuple[str, Any], ...]:
     return (("src", src), ("tgt", tgt))
 
 
-def _pick_model(domain: Domain) -> tuple[Predictor | None, str, str | None]:
+def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice:
+    """The sidebar's model menu. One rule for what a page opens with: the newest checkpoint
+    trained on data like the selected one, else the first menu entry. Checkpoints trained on
+    other data stay listed, marked, but are never the default."""
     bundles = list_bundles(domain.key)
-    labels = {str(b.path): _bundle_label(b.model, b.version, b.metrics) for b in bundles}
-    specs = list(domain.models())
-    for spec in specs:
-        labels[f"spec:{spec.key}"] = spec.title if spec.ready else f"{spec.title} (fit on default data)"
+    fitting = [b for b in bundles if data is None or fits(b.metadata, data)]
+    others = [b for b in bundles if b not in fitting]
+    labels = {str(b.path): bundle_label(b) for b in fitting}
+    for spec in domain.models():
+        labels[f"spec:{spec.key}"] = spec.title if spec.ready else f"{spec.title} (fitted on the default data)"
+    labels.update({str(b.path): f"{bundle_label(b)} · trained on {trained_on(b.metadata) or 'other data'}"
+                   for b in others})
     choices = list(labels)
-    key = f"{domain.key}-model-choice"
-    pending = st.session_state.pop(f"{key}-pending", None)
-    if pending in labels:
-        remember(key, pending)  # a checkpoint the Train tab just registered
-    kept(key)
-    if st.session_state.get(key) not in labels:
-        st.session_state[key] = choices[0]
-    choice = st.selectbox("Model", choices, key=key, on_change=keep, args=(key,), format_func=labels.__getitem__)
+    # One menu per dataset: switching data re-applies the rule instead of carrying a model over.
+    key = f"{domain.key}-model-{short_id(data_id)}"
+    generation = st.session_state.get(f"{key}-generation", 0)
+    pending = st.session_state.pop(f"{domain.key}-model-pending", None)
+    if pending in labels:  # a checkpoint the Train tab just saved: a fresh widget shows it
+        generation += 1
+        st.session_state[f"{key}-generation"] = generation
+        remember(f"{key}-{generation}", pending)
+    widget = f"{key}-{generation}"
+    kept_choice = initial(widget, choices[0])
+    index = choices.index(kept_choice) if kept_choice in labels else 0
+    choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, help=labels[choices[index]],
+                          **persisted(widget))
     st.caption(f"Device: {resources.device_name()}")
     try:
         if choice.startswith("spec:"):
-            predictor = resources.predictor_from_spec(domain.key, choice.removeprefix("spec:"))
+            spec = spec_by_key(domain.models(), choice.removeprefix("spec:"), domain.key)
+            if not spec.ready:
+                return _prepared(domain, spec, choice)
+            predictor = resources.predictor_from_spec(domain.key, spec.key)
         else:
             predictor = resources.predictor_from_checkpoint(domain.key, choice)
         _scoring_caption(predictor)
-        return predictor, choice, None
+        return Choice(predictor, choice)
     except DomainLensError as exc:
-        return None, choice, str(exc)
+        return Choice(None, choice, str(exc))
     except Exception as exc:
-        return None, choice, f"Could not load the model: {type(exc).__name__}: {exc}"
+        return Choice(None, choice, f"Could not load the model: {type(exc).__name__}: {exc}")
+
+
+def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Choice:
+    """A menu entry fitted on first use by a shared background job: its model once the job is
+    done, else the job itself (the tabs show its progress; Explore works meanwhile)."""
+    retry = st.session_state.pop(f"{domain.key}-prepare-retry", False)
+    job = preparation.prepare(domain, spec, resources.device(), retry=retry)
+    if job.state is JobState.DONE and job.result is not None:
+        _scoring_caption(job.result)
+        return Choice(job.result, choice)
+    if job.state is JobState.RUNNING:
+        st.caption(f"Preparing {spec.title} on the default data (once; kept for later visits).")
+        return Choice(None, choice, preparing=job)
+    return Choice(None, choice, f"Could not prepare {spec.title}: {job.error}", failed_job=True)
 
 
 def _scoring_caption(predictor: Predictor) -> None:
@@ -137,9 +183,10 @@ def _scoring_caption(predictor: Predictor) -> None:
         st.caption(scoring.short(), help=scoring.summary())
 
 
-def _bundle_label(model: str, version: str, metrics: dict[str, float]) -> str:
+def bundle_label(bundle: Bundle) -> str:
+    metrics = bundle.metrics
     for name, label in (("auc", "AUC"), ("val_auc", "val AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc"),
                         ("val_accuracy", "val acc")):
         if name in metrics:
-            return f"{model} · {version} · {label} {metrics[name]:.3f}"
-    return f"{model} · {version}"
+            return f"{bundle.model} · {bundle.version} · {label} {metrics[name]:.3f}"
+    return f"{bundle.model} · {bundle.version}"

@@ -170,7 +170,10 @@ class Domain(Protocol):
         """The model menu, default model first."""
         ...
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor: ...
+    def load(self, model: ModelSpec | Bundle, device: torch.device, *, progress: ProgressFn | None = None) -> Predictor:
+        """A checkpoint, or a menu entry: ready-made, or fitted on the default data once (saved,
+        so later loads are fast) while reporting to ``progress``."""
+        ...
 
     def train(
         self,

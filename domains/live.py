@@ -1,15 +1,25 @@
 """A live replay: a worker thread paces events through the micro-batcher into a
-domain monitor. The Live tab starts and stops it and polls its snapshot."""
+domain monitor. The Live tab starts and stops it and polls its snapshot.
+
+A run belongs to whoever started it: given ``alive`` (for the dashboard, "is the browser
+session still connected"), a watchdog stops the run once ``alive`` has been false for
+``grace_s`` seconds, so a closed tab never leaves a stream scoring on the server.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import polars as pl
 
 from domains.base import LiveMonitor, Predictor
+from models.device import name_os_thread
 from models.streaming import LatencyStats, MicroBatcher, replay
 from models.training import CancelToken
+
+THREAD_NAME = "dl-live"  # also the OS thread name, so a test can see from outside that none is left
 
 
 class LiveRun:
@@ -23,18 +33,24 @@ class LiveRun:
         max_batch_rows: int = 256,
         max_wait_s: float = 0.2,
         loop: bool = True,
+        alive: Callable[[], bool] | None = None,
+        grace_s: float = 4.0,
     ) -> None:
         self.monitor = monitor
+        self.stop_reason: str | None = None
         self.stats = LatencyStats()
         self.error: str | None = None
         self._stop = CancelToken()
         self._lock = threading.Lock()
         self._batcher = MicroBatcher(predictor.predict, max_batch_rows=max_batch_rows, max_wait_s=max_wait_s)
         self._source = replay(events, rows_per_s=rows_per_s, chunk_rows=1, loop=loop, stop=self._stop)
-        self._thread = threading.Thread(target=self._run, name="domainlens-live", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
+        self._alive, self._grace_s = alive, grace_s
 
     def start(self) -> LiveRun:
         self._thread.start()
+        if self._alive is not None:
+            threading.Thread(target=self._watch, name=f"{THREAD_NAME}-watch", daemon=True).start()
         return self
 
     def stop(self, timeout: float = 2.0) -> bool:
@@ -51,7 +67,24 @@ class LiveRun:
         with self._lock:
             return self.stats.summary()
 
+    def _watch(self) -> None:
+        """Stop the run once its owner has been gone for ``grace_s`` (a reconnect within it is fine)."""
+        assert self._alive is not None
+        name_os_thread(f"{THREAD_NAME}-watch")
+        gone_since: float | None = None
+        while self._thread.is_alive() and not self._stop.cancelled:
+            if self._alive():
+                gone_since = None
+            elif gone_since is None:
+                gone_since = time.monotonic()
+            elif time.monotonic() - gone_since >= self._grace_s:
+                self.stop_reason = "its browser session ended"
+                self._stop.cancel()
+                return
+            time.sleep(0.25)
+
     def _run(self) -> None:
+        name_os_thread(THREAD_NAME)
         try:
             for result in self._batcher.run(self._source, stop=self._stop):
                 self.monitor.update(result.inputs, result.outputs)

@@ -68,6 +68,18 @@ class Job(Generic[T]):
         with self._lock:
             return self._latest
 
+    def status_line(self, now: float | None = None) -> str:
+        """What the job is doing, for people: its stage, step of total, time spent and left."""
+        latest = self.latest
+        elapsed = (now or time.time()) - self.started
+        parts = [latest.stage] if latest and latest.stage else []
+        if latest and latest.total:
+            parts.append(f"step {latest.step:,} of {latest.total:,}")
+        parts.append(f"{format_duration(elapsed)} elapsed")
+        if latest and 0.02 <= latest.fraction < 1.0:
+            parts.append(f"about {format_duration(elapsed * (1 - latest.fraction) / latest.fraction)} left")
+        return " · ".join(parts) if latest else f"starting... ({format_duration(elapsed)})"
+
     def history(self) -> list[Progress]:
         """Progress reports that carried epoch/fold-level metrics (for curves)."""
         with self._lock:
@@ -99,3 +111,13 @@ class Job(Generic[T]):
             self.error = error
             self.finished = time.time()
             self.state = state
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``1 h 02 min``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

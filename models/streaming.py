@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from models.device import name_os_thread
 from models.training import CancelToken
 
 _END = object()
+FEED_THREAD = "dl-feed"  # the producer thread's name, in Python and in the OS
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ class MicroBatcher:
         halt = threading.Event()  # ours: tells the producer to quit, leaves the caller's token alone
         inbox: queue.Queue[object] = queue.Queue(maxsize=self.queue_frames)
         producer = threading.Thread(
-            target=self._produce, args=(source, inbox, lambda: stop.cancelled or halt.is_set()), daemon=True
+            target=self._produce, args=(source, inbox, lambda: stop.cancelled or halt.is_set()), daemon=True,
+            name=FEED_THREAD,
         )
         producer.start()
         start = time.perf_counter()
@@ -159,6 +162,7 @@ class MicroBatcher:
     def _produce(
         source: Iterable[pl.DataFrame], inbox: queue.Queue[object], stopped: Callable[[], bool]
     ) -> None:
+        name_os_thread(FEED_THREAD)
         try:
             for frame in source:
                 if not _put(inbox, frame, stopped):

@@ -152,7 +152,8 @@ def fit(
             running += float(loss.detach())
             seen += 1
             step += 1
-            progress(Progress(step, total, {"train_loss": running / seen}, stage=f"epoch {epoch + 1}"))
+            progress(Progress(step, total, {"train_loss": running / seen},
+                              stage=f"epoch {epoch + 1} of {config.epochs}"))
         model.eval()
         with torch.inference_mode():
             val = dict(validate(model))
@@ -160,7 +161,7 @@ def fit(
             raise KeyError(f"validate() did not return the monitored metric {config.monitor!r}")
         record = {"epoch": float(epoch + 1), "train_loss": running / max(seen, 1), **val}
         history.append(record)
-        progress(Progress(step, total, record, stage=f"epoch {epoch + 1} done"))
+        progress(Progress(step, total, record, stage=f"epoch {epoch + 1} of {config.epochs} done"))
         score = sign * float(val[config.monitor])
         if score < best_score:
             best_score, best_epoch, stale = score, epoch, 0

@@ -9,8 +9,10 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from domains.base import Domain, DomainData, Predictor
+from dashboard.state import initial, short_id
+from domains.base import Domain, DomainData, Predictor, Thresholded
 from domains.io import flat_lists
+from models.jobs import Job
 
 
 @dataclass
@@ -21,6 +23,8 @@ class PageContext:
     predictor: Predictor | None
     model_id: str
     model_error: str | None = None
+    preparing: Job[Predictor] | None = None  # the default model's background fit, while it runs
+    prepare_failed: bool = False
 
 
 def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2) -> None:
@@ -41,7 +45,39 @@ def download_buttons(frame: pl.DataFrame, stem: str, *, key: str) -> None:
                           "application/octet-stream", key=f"{key}-parquet")
 
 
-def need_model(ctx: PageContext) -> Predictor | None:
-    if ctx.predictor is None:
+def need_model(ctx: PageContext, where: str = "") -> Predictor | None:
+    """The selected model, or what the user should know instead: the progress of its
+    preparation (the page reruns when it is done), or why it could not be loaded."""
+    if ctx.predictor is not None:
+        return ctx.predictor
+    if ctx.preparing is not None:
+        _preparing(ctx.preparing, where)
+    elif ctx.prepare_failed:
+        st.error(ctx.model_error or "The model could not be prepared.")
+        if st.button("Try again", key=f"{ctx.domain.key}-prepare-retry-{where}"):
+            st.session_state[f"{ctx.domain.key}-prepare-retry"] = True
+            st.rerun()
+    else:
         st.warning(ctx.model_error or "No model is loaded. Train one in the Train tab.")
-    return ctx.predictor
+    return None
+
+
+@st.fragment(run_every=1.0)
+def _preparing(job: Job[Predictor], where: str) -> None:
+    if not job.running:
+        st.rerun(scope="app")  # the model is ready (or failed): draw the page with it
+    latest = job.latest
+    st.info("The default model is being fitted on the default data, once: it is kept for later visits "
+            "and server restarts. Explore works meanwhile.", icon=":material/hourglass_top:")
+    st.progress(latest.fraction if latest else 0.0, text=job.status_line())
+
+
+def threshold_key(ctx: PageContext) -> str:
+    """One decision threshold per selected model (and dataset)."""
+    return f"{ctx.domain.key}-threshold-{short_id(ctx.model_id + ctx.data_id)}"
+
+
+def user_threshold(ctx: PageContext, predictor: Thresholded) -> float:
+    """The threshold the user set for this model, else the one stored with it."""
+    key = threshold_key(ctx)
+    return float(st.session_state.get(key, initial(key, float(predictor.threshold))))

@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import keep, kept
-from dashboard.views.common import PageContext, figure_grid, need_model
+from dashboard.state import initial, persisted
+from dashboard.views.common import PageContext, figure_grid, need_model, user_threshold
 from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresholded
 from models.checkpoints import list_bundles
 
@@ -23,7 +23,7 @@ HEADLINE = ("bleu", "chrf", "length_ratio", "sentences", "sentences_per_s",
 
 
 def render(ctx: PageContext) -> None:
-    predictor = need_model(ctx)
+    predictor = need_model(ctx, "evaluate")
     if predictor is None:
         return
     options: dict[str, float] = {}
@@ -33,12 +33,12 @@ def render(ctx: PageContext) -> None:
                               help="test: held out; val: where the threshold was tuned; all: every row.")
     if isinstance(ctx.domain, HasEvaluationOptions):
         for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
-            key = kept(f"{ctx.domain.key}-{field.name}", default=float(field.default))
+            key = f"{ctx.domain.key}-{field.name}"
             options[field.name] = col.number_input(field.name.replace("_", " "), min_value=field.minimum,
-                                                   key=key, on_change=keep, args=(key,), help=field.help)
-    threshold_key = f"{ctx.domain.key}-threshold"
+                                                   value=float(initial(key, field.default)), help=field.help,
+                                                   **persisted(key))
     if isinstance(predictor, Thresholded):
-        options["threshold"] = float(st.session_state.get(threshold_key, predictor.threshold))
+        options["threshold"] = user_threshold(ctx, predictor)
     if getattr(ctx.domain, "evaluate_on_demand", False) and not _requested(ctx, split):
         return
     with guarded("Evaluation"):

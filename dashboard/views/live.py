@@ -1,5 +1,11 @@
 """Live: replay events at a chosen rate; throughput, latency and domain charts
-refresh in place from a fragment while a worker thread scores the stream."""
+refresh in place from a fragment while a worker thread scores the stream.
+
+Start and Stop live in the same fragment as the status they depend on and act
+through callbacks, so both buttons are drawn from the run's state after the click
+(drawn outside, Stop stayed disabled until something else reran the page). A run
+ends by itself a few seconds after its browser session does.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from dashboard.errors import guarded
+from dashboard.state import session_alive
 from dashboard.views.common import PageContext, figure_grid, need_model
-from domains.base import HasStreamOptions
+from domains.base import FieldSpec, HasStreamOptions, Predictor
 from domains.live import LiveRun
 
 REFRESH_S = 1.0
@@ -21,41 +27,66 @@ def _run_key(ctx: PageContext) -> str:
 
 
 def render(ctx: PageContext) -> None:
-    predictor = need_model(ctx)
+    predictor = need_model(ctx, "live")
     if predictor is None:
         return
     key = _run_key(ctx)
-    run: LiveRun | None = st.session_state.get(key)
     c1, c2, c3 = st.columns(3)
-    rate = c1.select_slider("Events per second", [5, 20, 50, 200, 1000, 5000], value=50, key=f"{key}-rate")
-    batch = c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, key=f"{key}-batch")
-    options = {}
-    if isinstance(ctx.domain, HasStreamOptions):
-        for field in ctx.domain.stream_fields():
-            options[field.name] = c3.checkbox(field.name.replace("_", " "), value=bool(field.default),
-                                              help=field.help or None, key=f"{key}-{field.name}")
-    start, stop = st.columns(2)
-    if start.button("Start", type="primary", disabled=bool(run and run.running), key=f"{key}-start"):
-        with guarded("Starting the stream"):
-            events = ctx.domain.stream(ctx.data, options=options)
-            monitor = ctx.domain.monitor(predictor, ctx.data)
-            st.session_state[key] = LiveRun(predictor, monitor, events, rows_per_s=float(rate),
-                                            max_batch_rows=int(batch)).start()
-    if stop.button("Stop", disabled=not (run and run.running), key=f"{key}-stop") and run is not None:
-        stopped = run.stop()
-        st.toast("Stream stopped." if stopped else "Stream is stopping...")
-    _panel(ctx)
+    c1.select_slider("Events per second", [5, 20, 50, 200, 1000, 5000], value=50, key=f"{key}-rate")
+    c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, key=f"{key}-batch")
+    for field in _stream_fields(ctx):
+        c3.checkbox(field.name.replace("_", " "), value=bool(field.default), help=field.help or None,
+                    key=f"{key}-{field.name}")
+    _panel(ctx, predictor)
+
+
+def _stream_fields(ctx: PageContext) -> list[FieldSpec]:
+    return ctx.domain.stream_fields() if isinstance(ctx.domain, HasStreamOptions) else []
+
+
+def _start(ctx: PageContext, predictor: Predictor) -> None:
+    """Start a run with the settings on screen now (read from their widgets, not bound when
+    the button was drawn: a setting changed just before the click counts)."""
+    key = _run_key(ctx)
+    rate, batch = float(st.session_state[f"{key}-rate"]), int(st.session_state[f"{key}-batch"])
+    options = {f.name: bool(st.session_state.get(f"{key}-{f.name}", f.default)) for f in _stream_fields(ctx)}
+    old: LiveRun | None = st.session_state.get(key)
+    if old is not None:
+        old.stop()
+    try:
+        events = ctx.domain.stream(ctx.data, options=options)
+        monitor = ctx.domain.monitor(predictor, ctx.data)
+    except Exception as exc:  # shown where the status goes; the page keeps working
+        st.session_state[f"{key}-error"] = f"{type(exc).__name__}: {exc}"
+        return
+    st.session_state.pop(f"{key}-error", None)
+    st.session_state[key] = LiveRun(predictor, monitor, events, rows_per_s=rate, max_batch_rows=batch,
+                                    alive=session_alive()).start()
+
+
+def _stop(ctx: PageContext) -> None:
+    run: LiveRun | None = st.session_state.get(_run_key(ctx))
+    if run is not None and not run.stop():
+        st.toast("Stream is stopping...")
 
 
 @st.fragment(run_every=REFRESH_S)
-def _panel(ctx: PageContext) -> None:
-    run: LiveRun | None = st.session_state.get(_run_key(ctx))
+def _panel(ctx: PageContext, predictor: Predictor) -> None:
+    key = _run_key(ctx)
+    run: LiveRun | None = st.session_state.get(key)
+    running = bool(run and run.running)
+    start, stop = st.columns(2)
+    start.button("Start", type="primary", disabled=running, key=f"{key}-start", on_click=_start,
+                 args=(ctx, predictor), width="stretch")
+    stop.button("Stop", disabled=not running, key=f"{key}-stop", on_click=_stop, args=(ctx,), width="stretch")
+    if error := st.session_state.get(f"{key}-error"):
+        st.error(f"Could not start the stream: {error}")
     if run is None:
         st.info("Press Start to replay the dataset as a live stream of events.")
         return
     stats = run.summary()
     cols = st.columns(5)
-    cols[0].metric("status", "running" if run.running else "stopped")
+    cols[0].metric("status", "running" if running else "stopped")
     cols[1].metric("events scored", f"{int(stats['rows']):,}")
     cols[2].metric("throughput", f"{stats['rows_per_s']:,.0f} /s")
     cols[3].metric("p50 batch latency", f"{stats['p50_ms']:.1f} ms")

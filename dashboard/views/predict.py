@@ -9,9 +9,9 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import keep, kept
+from dashboard.state import persisted
 from dashboard.views import image, recommend, text, translate
-from dashboard.views.common import PageContext, download_buttons, need_model
+from dashboard.views.common import PageContext, download_buttons, need_model, threshold_key, user_threshold
 from domains.base import (
     Explainer,
     FieldSpec,
@@ -28,7 +28,7 @@ from models.streaming import BatchResult, score_frame
 
 
 def render(ctx: PageContext) -> None:
-    predictor = need_model(ctx)
+    predictor = need_model(ctx, "predict")
     if predictor is None:
         return
     predictor = _with_user_threshold(ctx, predictor)
@@ -71,10 +71,10 @@ def _translation(ctx: PageContext, predictor: Predictor) -> None:
 def _with_user_threshold(ctx: PageContext, predictor: Predictor) -> Predictor:
     if not isinstance(predictor, Thresholded):
         return predictor
-    key = kept(f"{ctx.domain.key}-threshold", default=float(predictor.threshold))
-    value = st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01, key=key,
-                      on_change=keep, args=(key,),
-                      help="Starts at the threshold stored with the model (chosen on its validation data).")
+    key = threshold_key(ctx)
+    value = st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01,
+                      value=user_threshold(ctx, predictor), **persisted(key),
+                      help="Each model starts at the threshold stored with it (chosen on its validation data).")
     return predictor.with_threshold(value)
 
 

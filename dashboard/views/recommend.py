@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources
-from dashboard.state import keep, kept
+from dashboard.state import initial, persisted
 from dashboard.views.common import PageContext, figure_grid
 from domains.base import Predictor, Recommender
 from domains.recommendations.charts import item_map_chart
@@ -30,11 +30,13 @@ def render(ctx: PageContext, predictor: Predictor) -> None:
 
 
 def _for_user(ctx: PageContext, predictor: RecPredictor) -> None:
-    key = kept(f"{ctx.domain.key}-user", default=predictor.user_ids[0])
+    key = f"{ctx.domain.key}-user"
+    users = list(predictor.user_ids)
+    first = initial(key, users[0])
     if st.session_state.get(key) not in predictor.user_index:
         st.session_state[key] = predictor.user_ids[0]
     left, right = st.columns([1, 3])
-    user = left.selectbox("User", predictor.user_ids, key=key, on_change=keep, args=(key,))
+    user = left.selectbox("User", users, index=users.index(first) if first in users else 0, **persisted(key))
     k = left.slider("How many", 5, 50, 10, key=f"{ctx.domain.key}-k")
     recs = predictor.recommend(user, k)
     right.markdown(f"**Top {k} for user {user}** (already-rated movies are never recommended)")

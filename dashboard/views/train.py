@@ -68,7 +68,7 @@ def _status(ctx: PageContext) -> None:
             # The model picker is already drawn this run; hand the new checkpoint over
             # and rerun the whole page so the picker selects it before it is drawn.
             st.session_state[f"{key}-registered"] = True
-            st.session_state[f"{ctx.domain.key}-model-choice-pending"] = str(bundle.path)
+            st.session_state[f"{ctx.domain.key}-model-pending"] = str(bundle.path)
             st.rerun(scope="app")
     elif job.state is JobState.CANCELLED:
         st.warning("Training was cancelled. Earlier checkpoints are unchanged; nothing was saved.")

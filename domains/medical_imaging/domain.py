@@ -88,12 +88,14 @@ class MedicalImagingDomain:
     def spec(self, key: str) -> ModelSpec:
         return spec_by_key(MODELS, key, self.key)
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
+             progress: ProgressFn | None = None) -> Predictor:
         if isinstance(model, Bundle):
             return ImagePredictor.from_bundle(model, device)
         # A full recipe takes minutes; a menu entry used before any training gets a short
         # one (the CNN: 3 epochs, ~45 s on 2 CPU cores) so the page works from the start.
-        return fit_on_default_data(self, model, device, TrainSettings(epochs=QUICK_EPOCHS.get(model.key, 1)))
+        return fit_on_default_data(self, model, device, TrainSettings(epochs=QUICK_EPOCHS.get(model.key, 1)),
+                                   progress=progress)
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:

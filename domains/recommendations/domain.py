@@ -72,10 +72,11 @@ class RecommendationsDomain:
     def spec(self, key: str) -> ModelSpec:
         return spec_by_key(MODELS, key, self.key)
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
+             progress: ProgressFn | None = None) -> Predictor:
         if isinstance(model, Bundle):
             return RecPredictor.from_bundle(model, device)
-        return fit_on_default_data(self, model, device)
+        return fit_on_default_data(self, model, device, progress=progress)
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:

@@ -91,7 +91,8 @@ class TextClassificationDomain:
     def spec(self, key: str) -> ModelSpec:
         return spec_by_key(MODELS, key, self.key)
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
+             progress: ProgressFn | None = None) -> Predictor:
         if isinstance(model, Bundle):
             return from_bundle(model, device)
         if model.key == "minilm_finetune":
@@ -100,10 +101,9 @@ class TextClassificationDomain:
             data = self.load_data()
             sample = pl.concat([data.frame.filter(pl.col("split") == "train").sample(2000, seed=0),
                                 data.frame.filter(pl.col("split") != "train")])
-            quick = DomainData(data.name, sample, data.target, data.info)
-            return self.train(model, quick, TrainSettings(epochs=1), device=device, progress=lambda p: None,
-                              cancel=CancelToken()).predictor
-        return fit_on_default_data(self, model, device)
+            quick = DomainData(f"{data.name} (2,000-review sample)", sample, data.target, data.info)
+            return fit_on_default_data(self, model, device, TrainSettings(epochs=1), data=quick, progress=progress)
+        return fit_on_default_data(self, model, device, progress=progress)
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:

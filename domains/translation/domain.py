@@ -92,7 +92,8 @@ class TranslationDomain:
     def spec(self, key: str) -> ModelSpec:
         return spec_by_key(MODELS, key, self.key)
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device) -> Predictor:
+    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
+             progress: ProgressFn | None = None) -> Predictor:
         if isinstance(model, Bundle):
             return from_bundle(model, device)
         if model.key == OFFLINE:

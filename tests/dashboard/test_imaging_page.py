@@ -10,7 +10,7 @@ from pydicom.data import get_testdata_file
 from streamlit.testing.v1 import AppTest
 
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, open_page, wait_for_job, wait_for_rows
 
 KEY = "medical_imaging"
 
@@ -31,8 +31,8 @@ def test_every_tab_renders(page: AppTest) -> None:
     labels = [t.label for t in at.tabs]
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "One image (Grad-CAM)", "Batch of files"):
         assert tab in labels
-    assert "cnn · v1" in str(at.selectbox(key=f"{KEY}-model-choice").value) or \
-        "v1" in at.selectbox(key=f"{KEY}-model-choice").format_func(at.selectbox(key=f"{KEY}-model-choice").value)
+    assert "cnn · v1" in str(model_box(at).value) or \
+        "v1" in model_box(at).format_func(model_box(at).value)
     assert any("Not for diagnostic use" in c.value for c in at.caption)
     assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
     metrics = {m.label: m.value for m in at.metric}

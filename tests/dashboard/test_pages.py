@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TIMEOUT = 120
@@ -20,7 +20,7 @@ def _app() -> AppTest:
 
 
 def _credit_page(at: AppTest) -> AppTest:
-    return at.switch_page("screens/credit_risk.py").run()
+    return wait_for_model(at.switch_page("screens/credit_risk.py").run())
 
 
 def test_home_renders_without_loading_models(monkeypatch) -> None:
@@ -44,7 +44,7 @@ def test_credit_page_all_tabs(trained_gbm_dir, monkeypatch) -> None:
     labels = [t.label for t in at.tabs]
     assert [t for t in labels if t in {"Explore", "Predict", "Live", "Train", "Evaluate"}] == [
         "Explore", "Predict", "Live", "Train", "Evaluate"]
-    assert any("gbm · v1" in o for o in at.selectbox(key="credit_risk-model-choice").options)
+    assert any("gbm · v1" in o for o in model_box(at).options)
     metrics = {m.label: m.value for m in at.metric}
     assert 0.0 <= float(metrics["p_bad"]) <= 1.0 and metrics["decision"] in {"approve", "reject"}
     assert float(metrics["auc"]) > 0.7  # Evaluate tab
@@ -65,10 +65,10 @@ def test_what_if_edit_changes_the_score() -> None:
 
 def test_threshold_survives_page_switch() -> None:
     at = _credit_page(_app().run())
-    at.slider(key="credit_risk-threshold").set_value(0.42).run()
+    threshold_slider(at).set_value(0.42).run()
     at.switch_page("screens/home.py").run()
     at = _credit_page(at)
-    assert at.slider(key="credit_risk-threshold").value == pytest.approx(0.42)
+    assert threshold_slider(at).value == pytest.approx(0.42)
     assert not at.exception
 
 
@@ -98,7 +98,7 @@ def test_train_completes_and_registers_checkpoint() -> None:
     assert len(bundles) == 1 and bundles[0].model == "scorecard"
     assert any("Trained and saved scorecard" in s.value for s in at.success)
     at.run()  # the new checkpoint becomes the page's model
-    assert at.selectbox(key="credit_risk-model-choice").value == str(bundles[0].path)
+    assert model_box(at).value == str(bundles[0].path)
 
 
 def test_live_stream_start_and_stop() -> None:

@@ -4,7 +4,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.waits import open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, open_page, wait_for_job, wait_for_rows
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def test_every_tab_renders(page: AppTest) -> None:
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "For a user", "Similar movies",
                 "Cold start (new visitor)"):
         assert tab in labels
-    assert "nDCG@10" in at.selectbox(key="recommendations-model-choice").value or \
-        "ease" in str(at.selectbox(key="recommendations-model-choice").value)
+    assert "nDCG@10" in model_box(at).value or \
+        "ease" in str(model_box(at).value)
     metrics = {m.label: float(m.value) for m in at.metric}
     assert metrics["ndcg@10"] > 0.47 and metrics["precision@10"] > 0.41  # Evaluate tab
     frames = [df.value for df in at.dataframe]

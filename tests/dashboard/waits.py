@@ -10,7 +10,7 @@ APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 def open_page(key: str, timeout: float = 120) -> AppTest:
     """The app, run once, then switched to a domain's page."""
-    return AppTest.from_file(APP, default_timeout=timeout).run().switch_page(f"screens/{key}.py").run()
+    return wait_for_model(AppTest.from_file(APP, default_timeout=timeout).run().switch_page(f"screens/{key}.py").run())
 
 
 def wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:
@@ -23,3 +23,21 @@ def wait_for_rows(run, rows: int, timeout: float = 30) -> None:
     deadline = time.time() + timeout
     while run.summary()["rows"] < rows and time.time() < deadline:
         time.sleep(0.2)
+
+
+def model_box(at: AppTest):  # noqa: ANN201 - AppTest's element types are internal
+    """The sidebar's model menu (its widget key changes with the dataset and after training)."""
+    return next(box for box in at.sidebar.selectbox if box.label == "Model")
+
+
+def threshold_slider(at: AppTest):  # noqa: ANN201
+    return next(s for s in at.slider if s.label.startswith("Decision threshold"))
+
+
+def wait_for_model(at: AppTest, timeout: float = 180) -> AppTest:
+    """Rerun until the default model's background preparation is done and the page uses it."""
+    deadline = time.time() + timeout
+    while any("being fitted on the default data" in str(i.value) for i in at.info) and time.time() < deadline:
+        time.sleep(0.5)
+        at.run()
+    return at

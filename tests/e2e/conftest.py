@@ -1,13 +1,95 @@
-"""On a failed browser test, keep what the page showed: a screenshot under .pytest_cache and
-the page's text in the report (CI logs show it), so a failure seen once can be diagnosed."""
+"""The served dashboard and a browser for the browser tests. On a failed test, keep what the
+page showed: a screenshot under .pytest_cache and the page's text in the report (CI logs show
+it), so a failure seen once can be diagnosed."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import chromium_path
+
 ROOT = Path(__file__).resolve().parents[2]
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    artifacts: Path
+    pid: int
+
+    def __getitem__(self, index: int) -> Any:  # older tests unpack (url, artifacts)
+        return (self.url, self.artifacts)[index]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_dashboard(artifacts: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``domainlens serve`` on a free port with its own artifacts folder; waits until healthy."""
+    port = _free_port()
+    # The imaging data the dashboard sees (the suite's synthetic PneumoniaMNIST), set here because
+    # the dashboard starts before the per-test fixtures that set it for the test process.
+    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    pytest.fail("dashboard did not start within 60 s")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Iterator[Served]:
+    """One dashboard per test module (starting one costs ~8 s). Each test opens its own
+    browser session and picks the model it needs in the sidebar."""
+    artifacts = tmp_path_factory.mktemp("served") / "artifacts"
+    proc, url = start_dashboard(artifacts, synthetic_data_dir)
+    yield Served(url, artifacts, proc.pid)
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture
+def browser(served: Served) -> Iterator[Any]:
+    chromium = chromium_path()
+    if chromium is None:
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=chromium, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_page(served: Served, browser: Any) -> Any:
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(served.url, wait_until="domcontentloaded")
+    page.get_by_role("heading", name="DomainLens").wait_for(timeout=60_000)
+    return page
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,98 +1,19 @@
 """Real browser: start `domainlens serve`, score an applicant, train on an uploaded file, view a DICOM
 study, and type markup into the text classifier."""
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import chromium_path
 from tests.credit_data import custom_credit_csv
+from tests.e2e.ui import choose_model as _choose_model
+from tests.e2e.ui import install as _install
+from tests.e2e.ui import metric as _metric
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory, synthetic_data_dir):
-    """One dashboard for the module (starting one costs ~8 s): its URL and artifacts folder.
-    Each test opens its own browser session and picks the model it needs in the sidebar."""
-    artifacts = tmp_path_factory.mktemp("served") / "artifacts"
-    port = _free_port()
-    # The imaging data every test sees (the suite's synthetic PneumoniaMNIST), set here because
-    # the dashboard starts before the per-test fixtures that set it for the test process.
-    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(synthetic_data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("dashboard did not start within 60 s")
-    yield url, artifacts
-    proc.terminate()
-    proc.wait(10)
-
-
-@pytest.fixture
-def browser_page(served):
-    chromium = chromium_path()
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(served[0], wait_until="domcontentloaded")
-        page.get_by_role("heading", name="DomainLens").wait_for(timeout=60_000)
-        yield page
-        browser.close()
-
-
-def _install(checkpoint: Path, served, domain: str, model: str) -> Path:
-    """Put a trained checkpoint where the served dashboard looks for checkpoints."""
-    import shutil
-
-    target = served[1] / domain / model / "v1"
-    if not target.exists():
-        shutil.copytree(checkpoint, target)
-    return target
-
-
-def _choose_model(page, label: str) -> None:
-    """Pick a model in the sidebar, as a user does (the first listed is the default)."""
-    expect = pytest.importorskip("playwright.sync_api").expect
-    box = page.locator('[data-testid="stSidebar"]').get_by_role("combobox", name="Model")
-    box.wait_for(timeout=120_000)
-    box.click()
-    page.get_by_role("option", name=re.compile(re.escape(label))).first.click()
-    expect(box).to_have_value(re.compile(re.escape(label)), timeout=60_000)
-
-
-def _metric(page, name: str) -> str:
-    locator = page.locator('[data-testid="stMetric"]').filter(has_text=name).first
-    locator.wait_for(timeout=120_000)
-    return locator.inner_text()
 
 
 def test_score_an_applicant_in_the_browser(browser_page) -> None:

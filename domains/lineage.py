@@ -1,0 +1,50 @@
+"""What data a checkpoint was trained on, and whether it fits the data a user selected.
+
+Every checkpoint records the signature of its training data (columns, target, label
+values). A page opens on a model whose signature fits the selected dataset; a model
+trained on other data stays listed but is never the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from domains.base import DomainData
+
+MAX_LABELS = 50  # a target with more distinct values is not a label set (e.g. a rating)
+_BOOKKEEPING = {"split", "fold"}  # columns DomainLens adds; they say nothing about the schema
+
+
+def data_signature(data: DomainData) -> dict[str, Any]:
+    """Name, input columns, target and (for classification) the sorted label values."""
+    columns = sorted(c for c in data.frame.columns if c not in _BOOKKEEPING)
+    labels: list[str] | None = None
+    if data.target and data.target in data.frame.columns:
+        values = data.frame.get_column(data.target).drop_nulls().unique()
+        if values.len() <= MAX_LABELS and values.dtype != pl.Object:
+            labels = sorted(str(v) for v in values.to_list())
+    return {"name": data.name, "columns": columns, "target": data.target, "labels": labels}
+
+
+def fits(metadata: Mapping[str, Any], data: DomainData) -> bool:
+    """True when a checkpoint's training data has the selected data's schema: its columns are
+    all present, the target is the same, and so are the label values. A checkpoint from before
+    signatures were recorded says nothing, and counts as fitting (it used to be the default)."""
+    trained = metadata.get("data")
+    if not isinstance(trained, Mapping):
+        return True
+    current = data_signature(data)
+    if not set(trained.get("columns") or ()) <= set(current["columns"]):
+        return False
+    if trained.get("target") != current["target"]:
+        return False
+    return not (trained.get("labels") and current["labels"] and trained["labels"] != current["labels"])
+
+
+def trained_on(metadata: Mapping[str, Any]) -> str:
+    """The training data's name for labels ("" when not recorded)."""
+    trained = metadata.get("data")
+    return str(trained.get("name", "")) if isinstance(trained, Mapping) else ""

@@ -1,0 +1,101 @@
+"""What an analyst preparing a demo does, in a real browser: Live's Start/Stop follow the
+stream, a page opens on a model made for the selected data, and each model keeps its own
+decision threshold."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.credit_data import custom_credit_csv
+from tests.e2e.ui import choose_model, expect, install, metric, metric_number, model_box, open_page, open_tab
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def other_schema_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A credit model trained on an uploaded file with other columns than German Credit."""
+    import torch
+
+    from domains import registry
+    from domains.base import TrainSettings
+    from domains.jobs import train_and_save
+    from models.training import CancelToken
+
+    folder = tmp_path_factory.mktemp("other-schema")
+    csv = custom_credit_csv(folder / "loans.csv")
+    domain = registry.get("credit_risk")
+    data = domain.read_upload("loans.csv", csv.read_bytes(), target="outcome", bad="bad")
+    out = folder / "gbm"
+    train_and_save(domain, domain.models()[0], data, TrainSettings(), device=torch.device("cpu"),
+                   progress=lambda p: None, cancel=CancelToken(), out_dir=out)
+    return out
+
+
+def test_live_stop_is_clickable_while_the_stream_runs(browser_page) -> None:
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Live")
+    start = page.get_by_role("button", name="Start", exact=True)
+    stop = page.get_by_role("button", name="Stop", exact=True)
+    start.click()
+    expect()(page.locator('[data-testid="stMetric"]').filter(has_text="running").first).to_be_visible(timeout=60_000)
+    expect()(stop).to_be_enabled(timeout=5_000)
+    expect()(start).to_be_disabled()
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .some(m => /events scored/i.test(m.innerText) && /[1-9]/.test(m.innerText.split('\\n').pop()))""",
+                           timeout=60_000)
+    stop.click()
+    expect()(page.locator('[data-testid="stMetric"]').filter(has_text="stopped").first).to_be_visible(timeout=10_000)
+    expect()(start).to_be_enabled(timeout=5_000)
+    expect()(stop).to_be_disabled()
+    scored = metric_number(page, "events scored")
+    page.wait_for_timeout(2_500)
+    assert metric_number(page, "events scored") == scored  # nothing more is scored after Stop
+
+
+def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, served, browser_page) -> None:
+    """The newest checkpoint was trained on a file with other columns: it is listed, but the
+    page opens on a model for German Credit and Predict works."""
+    install(other_schema_gbm_dir, served, "credit_risk", "gbm", version="99991231-000000-other")
+    page = browser_page
+    open_page(page, "Credit Risk")
+    box = model_box(page)
+    box.wait_for(timeout=60_000)
+    expect()(box).not_to_have_value(re.compile("99991231-000000-other"), timeout=10_000)
+    box.click()
+    expect()(page.get_by_role("option", name=re.compile("99991231-000000-other"))).to_be_visible()
+    page.keyboard.press("Escape")
+    open_tab(page, "Predict")
+    assert 0.0 <= metric_number(page, "bad") <= 1.0
+    assert "Missing column" not in page.inner_text("body")
+
+
+def test_each_model_keeps_its_own_threshold(trained_gbm_dir, served, browser_page) -> None:
+    """Two German Credit models with different stored thresholds: switching models moves the
+    slider to the other model's threshold, and Evaluate uses it."""
+    first = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20990101-000000-first")
+    second = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20990101-000001-second")
+    meta = json.loads((second / "metadata.json").read_text())
+    meta["threshold"], meta["created"] = 0.37, "2099-01-01T00:00:01+00:00"
+    (second / "metadata.json").write_text(json.dumps(meta))
+    stored = json.loads((first / "metadata.json").read_text())["threshold"]
+    assert abs(stored - 0.37) > 0.02
+    page = browser_page
+    open_page(page, "Credit Risk")
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Decision threshold").get_by_role("slider")
+    choose_model(page, "20990101-000000-first")
+    open_tab(page, "Predict")
+    expect()(slider).to_have_value(str(round(stored, 2)), timeout=60_000)
+    choose_model(page, "20990101-000001-second")
+    expect()(slider).to_have_value("0.37", timeout=60_000)
+    open_tab(page, "Evaluate")
+    page.get_by_text(re.compile(r"Threshold in use 0\.37")).first.wait_for(timeout=120_000)
+    choose_model(page, "20990101-000000-first")
+    open_tab(page, "Predict")
+    expect()(slider).to_have_value(str(round(stored, 2)), timeout=60_000)
+    assert metric(page, "decision")
