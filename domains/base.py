@@ -273,6 +273,11 @@ class HasStudies(Protocol):
 
     def study_frame(self, study: Any, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame: ...
 
+    def scope_notes(self, predictor: Predictor, data: DomainData, row: pl.DataFrame, study: Any = None) -> list[str]:
+        """Why the model's verdict may not apply to this input (another modality or body part,
+        an image unlike the training data); empty when it looks like what the model knows."""
+        ...
+
 
 @runtime_checkable
 class HasInputReader(Protocol):

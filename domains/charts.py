@@ -10,6 +10,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from domains.base import Explanation
+from domains.labels import display_name, format_value
 
 TEMPLATE = "plotly_white"
 
@@ -63,10 +64,11 @@ def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str) ->
     return _layout(fig, title)
 
 
-def waterfall_chart(explanation: Explanation, top: int = 12) -> go.Figure:
+def waterfall_chart(explanation: Explanation, domain: str | None = None, top: int = 12) -> go.Figure:
     frame = explanation.frame.head(top)
     rest = float(explanation.frame["contribution"].to_numpy().sum() - frame["contribution"].to_numpy().sum())
-    labels = [f"{f} = {v}" for f, v in zip(frame["feature"], frame["value"], strict=True)]
+    labels = [f"{display_name(f, domain)} = {format_value(f, v, domain)}"
+              for f, v in zip(frame["feature"], frame["value"], strict=True)]
     values = frame["contribution"].to_list()
     if explanation.frame.height > top:
         labels.append(f"{explanation.frame.height - top} other inputs")
@@ -81,21 +83,29 @@ def waterfall_chart(explanation: Explanation, top: int = 12) -> go.Figure:
     ))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title=f"contribution ({explanation.space})")
-    return _layout(fig, "Why this prediction", height=120 + 28 * (len(labels) + 2))
+    fig.update_layout(showlegend=False)
+    # A waterfall has no legend for its colours: say it under the title.
+    title = ("Why this prediction<br><sup><span style='color:#d62728'>red</span> raises the score, "
+             "<span style='color:#2ca02c'>green</span> lowers it</sup>")
+    return _layout(fig, title, height=140 + 28 * (len(labels) + 2))
 
 
-def importance_chart(frame: pl.DataFrame, top: int = 15) -> go.Figure:
+def importance_chart(frame: pl.DataFrame, domain: str | None = None, top: int = 15) -> go.Figure:
     head = frame.head(top)
-    fig = go.Figure(go.Bar(x=head["importance"], y=head["feature"], orientation="h"))
+    names = [display_name(f, domain) for f in head["feature"]]
+    fig = go.Figure(go.Bar(x=head["importance"], y=names, orientation="h"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="mean |contribution|")
     return _layout(fig, "Global importance", height=120 + 24 * head.height)
 
 
-def metric_series_chart(frame: pl.DataFrame, x: str, title: str) -> go.Figure:
+def metric_series_chart(frame: pl.DataFrame, x: str, title: str, *, x_title: str | None = None,
+                        y_title: str = "value") -> go.Figure:
     """Line per metric column against ``x`` (training curves, live throughput)."""
     long = frame.unpivot(index=x, variable_name="metric", value_name="value").drop_nulls()
-    fig = px.line(long.to_pandas(), x=x, y="value", color="metric", markers=True)
+    long = long.with_columns(pl.col("metric").map_elements(display_name, return_dtype=pl.String))
+    fig = px.line(long.to_pandas(), x=x, y="value", color="metric", markers=True,
+                  labels={x: x_title or display_name(x), "value": y_title, "metric": ""})
     return _layout(fig, title)
 
 

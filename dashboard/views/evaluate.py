@@ -9,6 +9,7 @@ from dashboard.errors import guarded
 from dashboard.state import initial, persisted
 from dashboard.views.common import PageContext, figure_grid, need_model, user_threshold
 from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresholded
+from domains.labels import display_name, format_value, label_of
 from models.checkpoints import list_bundles
 
 TABLES = {"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)",
@@ -34,7 +35,7 @@ def render(ctx: PageContext) -> None:
     if isinstance(ctx.domain, HasEvaluationOptions):
         for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
             key = f"{ctx.domain.key}-{field.name}"
-            options[field.name] = col.number_input(field.name.replace("_", " "), min_value=field.minimum,
+            options[field.name] = col.number_input(display_name(field.name, ctx.domain.key), min_value=field.minimum,
                                                    value=float(initial(key, field.default)), help=field.help,
                                                    **persisted(key))
     if isinstance(predictor, Thresholded):
@@ -48,10 +49,11 @@ def render(ctx: PageContext) -> None:
         for start in range(0, len(shown), 5):
             row = st.columns(5)
             for col, (name, value) in zip(row, shown[start : start + 5], strict=False):
-                col.metric(name, f"{value:.3f}")
+                label = label_of(name, ctx.domain.key)
+                col.metric(label.name, format_value(name, value, ctx.domain.key), help=label.help or None)
         if "optimal_threshold" in report.metrics:
-            st.caption(f"Threshold in use {report.metrics['threshold']:.2f}; cost-optimal on this split "
-                       f"{report.metrics['optimal_threshold']:.2f}. Set it in the Predict tab.")
+            st.caption(f"Threshold in use {report.metrics['threshold']:.2f} (this model's; set it in the Predict "
+                       f"tab); cost-optimal on this split {report.metrics['optimal_threshold']:.2f}.")
         figure_grid(ctx.domain.charts(report), key="evaluate")
         for name, title in TABLES.items():
             if name in report.frames and report.frames[name].height:

@@ -25,6 +25,7 @@ def render(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     st.caption(DISCLAIMER)
     key = f"{ctx.domain.key}-image"
     source = st.radio("Image", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True, key=f"{key}-src")
+    study = None
     if source == "dataset":
         row = _dataset_row(ctx, key)
     else:
@@ -32,6 +33,8 @@ def render(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
         if study is None:
             return
         row = _study_controls(domain, study, key)
+    for note in domain.scope_notes(predictor, ctx.data, row, study):  # before any verdict
+        st.warning(note, icon=":material/warning:")
     _prediction(ctx, predictor, row, key)
 
 
@@ -92,10 +95,10 @@ def _study_controls(domain: HasStudies, study: Any, key: str) -> pl.DataFrame:
 def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: str) -> None:
     result = predictor.predict(row).row(0, named=True)
     cols = st.columns(4)
-    cols[0].metric("prediction", str(result["prediction"]))
-    cols[1].metric("score", f"{result['score']:.3f}")
-    cols[2].metric("confidence", f"{result['confidence']:.3f}")
-    cols[3].metric("flagged for review", "yes" if result["flagged"] else "no")
+    cols[0].metric("Prediction", str(result["prediction"]))
+    cols[1].metric("Score", f"{result['score']:.3f}")
+    cols[2].metric("Confidence", f"{result['confidence']:.1%}")
+    cols[3].metric("Flagged for review", "yes" if result["flagged"] else "no")
     if result.get("input_note"):
         st.caption(f"Input converted for the model: {result['input_note']}.")
     if "label" in row.columns and row["label"][0] is not None:

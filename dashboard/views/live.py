@@ -86,11 +86,11 @@ def _panel(ctx: PageContext, predictor: Predictor) -> None:
         return
     stats = run.summary()
     cols = st.columns(5)
-    cols[0].metric("status", "running" if running else "stopped")
-    cols[1].metric("events scored", f"{int(stats['rows']):,}")
-    cols[2].metric("throughput", f"{stats['rows_per_s']:,.0f} /s")
-    cols[3].metric("p50 batch latency", f"{stats['p50_ms']:.1f} ms")
-    cols[4].metric("p95 batch latency", f"{stats['p95_ms']:.1f} ms")
+    cols[0].metric("Status", "running" if running else "stopped")
+    cols[1].metric("Events scored", f"{int(stats['rows']):,}")
+    cols[2].metric("Throughput", f"{stats['rows_per_s']:,.0f} /s")
+    cols[3].metric("Batch latency p50", f"{stats['p50_ms']:.1f} ms")
+    cols[4].metric("Batch latency p95", f"{stats['p95_ms']:.1f} ms")
     if run.error:
         st.error(f"The stream stopped: {run.error}")
     for alert in run.monitor.alerts():

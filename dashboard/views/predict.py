@@ -24,6 +24,7 @@ from domains.base import (
 )
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
+from domains.labels import display_name, format_value, outside_training_range
 from models.streaming import BatchResult, score_frame
 
 
@@ -89,35 +90,40 @@ def _single(ctx: PageContext, predictor: Predictor) -> None:
     columns = st.columns(3)
     for i, field in enumerate(fields):
         with columns[i % 3]:
-            values[field.name] = _widget(field, base.get(field.name), f"{row_key}-{start}-{field.name}")
+            values[field.name] = _widget(ctx, field, base.get(field.name), f"{row_key}-{start}-{field.name}")
+    for warning in outside_training_range(fields, values, ctx.domain.key):
+        st.warning(warning, icon=":material/warning:")
     batch = pl.DataFrame([values])
     result = predictor.predict(batch).row(0, named=True)
     cols = st.columns(len(result))
     for col, (name, value) in zip(cols, result.items(), strict=True):
-        col.metric(name, f"{value:.3f}" if isinstance(value, float) else str(value))
+        col.metric(display_name(name, ctx.domain.key), format_value(name, value, ctx.domain.key))
     if isinstance(predictor, Explainer):
-        st.plotly_chart(waterfall_chart(predictor.explain(batch)), width="stretch",
+        st.plotly_chart(waterfall_chart(predictor.explain(batch), ctx.domain.key), width="stretch",
                         key=f"{row_key}-waterfall")
         with st.expander("Global importance"):
             importance = resources.global_importance(ctx.model_id, ctx.data_id, predictor, ctx.data)
-            st.plotly_chart(importance_chart(importance), width="stretch", key=f"{row_key}-global")
+            st.plotly_chart(importance_chart(importance, ctx.domain.key), width="stretch", key=f"{row_key}-global")
 
 
-def _widget(field: FieldSpec, current: Any, key: str) -> Any:
+def _widget(ctx: PageContext, field: FieldSpec, current: Any, key: str) -> Any:
+    label = display_name(field.name, ctx.domain.key)
     if field.kind == "category":
         options = list(field.choices)
         if current is not None and str(current) not in options:
             options.append(str(current))
         index = options.index(str(current)) if current is not None else 0
-        return st.selectbox(field.name, options, index=index, key=key, help=field.help or None)
+        return st.selectbox(label, options, index=index, key=key, help=field.help or None)
+    span = f"Seen in training: {field.minimum:,g} to {field.maximum:,g}." if field.minimum is not None and \
+        field.maximum is not None else None
     if field.kind in {"number", "integer"}:
         default = current if isinstance(current, int | float) else field.default
         if field.kind == "integer":
-            return int(st.number_input(field.name, value=round(default or 0), step=1, key=key))
-        return float(st.number_input(field.name, value=float(default or 0.0), key=key))
+            return int(st.number_input(label, value=round(default or 0), step=1, key=key, help=span))
+        return float(st.number_input(label, value=float(default or 0.0), key=key, help=span))
     if field.kind == "bool":
-        return st.checkbox(field.name, value=bool(current if current is not None else field.default), key=key)
-    return st.text_area(field.name, value=str(current or field.default or ""), key=key)
+        return st.checkbox(label, value=bool(current if current is not None else field.default), key=key)
+    return st.text_area(label, value=str(current or field.default or ""), key=key)
 
 
 def _batch(ctx: PageContext, predictor: Predictor) -> None:

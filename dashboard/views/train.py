@@ -1,5 +1,10 @@
 """Train: a background job with live progress and curves, Cancel, and the new
-checkpoint registered (and selectable) when it finishes."""
+checkpoint registered (and selectable) when it finishes.
+
+Start and Cancel are drawn in the fragment that polls the job and act through
+callbacks, so Start is disabled for as long as the job runs and Cancel is there
+exactly then.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext
-from domains.base import TrainSettings
+from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
 from domains.jobs import train_and_save
 from models.jobs import Job, JobState
@@ -18,48 +23,65 @@ def _job_key(ctx: PageContext) -> str:
     return f"{ctx.domain.key}-train-job"
 
 
+def _specs(ctx: PageContext) -> list[ModelSpec]:
+    return [s for s in ctx.domain.models() if s.trainable]
+
+
 def render(ctx: PageContext) -> None:
-    specs = [s for s in ctx.domain.models() if s.trainable]
+    specs = {s.key: s for s in _specs(ctx)}
     key = _job_key(ctx)
-    job: Job | None = st.session_state.get(key)
     c1, c2, c3 = st.columns(3)
-    spec_key = c1.selectbox("Model", [s.key for s in specs], key=f"{key}-model",
-                            format_func=lambda k: next(s.title for s in specs if s.key == k))
-    cv = 0
+    c1.selectbox("Model", list(specs), key=f"{key}-model", format_func=lambda k: specs[k].title)
     if ctx.domain.supports_cv:
-        cv = c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
-                          format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
-    epochs = c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
+        c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
+                     format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
+    c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
     st.caption(f"Training data: {ctx.data.name} ({ctx.data.frame.height:,} rows). Runs in the background; "
                "you can switch tabs while it trains.")
-    busy = bool(job and job.running)
-    if st.button("Start training", type="primary", disabled=busy, key=f"{key}-start"):
-        spec = next(s for s in specs if s.key == spec_key)
-        settings = TrainSettings(epochs=int(epochs) or None, cv=int(cv) or None)
-        domain, data, device = ctx.domain, ctx.data, resources.device()
-        st.session_state[key] = Job(
-            name=f"{domain.key}-{spec.key}",
-            target=lambda progress, cancel: train_and_save(domain, spec, data, settings, device=device,
-                                                           progress=progress, cancel=cancel),
-        ).start()
-        st.session_state.pop(f"{key}-registered", None)
     _status(ctx)
+
+
+def _start(ctx: PageContext) -> None:
+    """Start with the settings on screen now (read from their widgets at the click)."""
+    key = _job_key(ctx)
+    specs = {s.key: s for s in _specs(ctx)}
+    spec = specs[st.session_state[f"{key}-model"]]
+    settings = TrainSettings(epochs=int(st.session_state.get(f"{key}-epochs", 0)) or None,
+                             cv=int(st.session_state.get(f"{key}-cv", 0)) or None)
+    domain, data, device = ctx.domain, ctx.data, resources.device()
+    st.session_state[key] = Job(
+        name=f"{domain.key}-{spec.key}",
+        target=lambda progress, cancel: train_and_save(domain, spec, data, settings, device=device,
+                                                       progress=progress, cancel=cancel),
+    ).start()
+    st.session_state.pop(f"{key}-registered", None)
+
+
+def _cancel(ctx: PageContext) -> None:
+    job: Job | None = st.session_state.get(_job_key(ctx))
+    if job is not None and job.running:
+        job.cancel()
+        st.toast("Cancelling: the job stops at its next step; no checkpoint is written.")
 
 
 @st.fragment(run_every=1.0)
 def _status(ctx: PageContext) -> None:
     key = _job_key(ctx)
     job: Job | None = st.session_state.get(key)
+    running = bool(job and job.running)
+    start, cancel = st.columns(2)
+    start.button("Start training", type="primary", disabled=running, key=f"{key}-start", on_click=_start,
+                 args=(ctx,), width="stretch")
+    if running:
+        cancel.button("Cancel training", key=f"{key}-cancel", on_click=_cancel, args=(ctx,), width="stretch",
+                      disabled=bool(job and job.cancel_token.cancelled))
     if job is None:
         st.info("No training job yet.")
         return
     latest = job.latest
     if job.running:
-        text = f"{latest.stage} ({latest.step}/{latest.total})" if latest else "starting..."
-        st.progress(latest.fraction if latest else 0.0, text=text)
-        if st.button("Cancel training", key=f"{key}-cancel"):
-            job.cancel()
-            st.toast("Cancelling: the job stops at its next step; no checkpoint is written.")
+        prefix = "Cancelling... " if job.cancel_token.cancelled else ""
+        st.progress(latest.fraction if latest else 0.0, text=prefix + job.status_line())
     elif job.state is JobState.DONE and job.result is not None and job.result.bundle is not None:
         bundle = job.result.bundle
         st.success(f"Trained and saved {bundle.model} ({bundle.version}).")
@@ -76,11 +98,13 @@ def _status(ctx: PageContext) -> None:
         st.error(f"Training failed: {job.error}. Earlier checkpoints are unchanged.")
     curves = _curves(job)
     if curves is not None:
-        st.plotly_chart(metric_series_chart(curves, "report", "Training curves"), width="stretch",
+        st.plotly_chart(metric_series_chart(curves, "step", "Training curves", y_title="value"), width="stretch",
                         key=f"{key}-curves")
 
 
 def _curves(job: Job) -> pl.DataFrame | None:
-    rows = [{"report": i, **{k: float(v) for k, v in p.metrics.items() if k not in {"epoch", "fold"}}}
-            for i, p in enumerate(job.history()) if p.metrics]
-    return pl.DataFrame(rows) if len(rows) > 1 else None
+    """Loss and validation metrics against the training step (fold and epoch numbers are
+    positions, not curves)."""
+    rows = [{"step": p.step, **{k: float(v) for k, v in p.metrics.items() if k not in {"epoch", "fold"}}}
+            for p in job.history() if p.metrics]
+    return pl.DataFrame(rows, infer_schema_length=None) if len(rows) > 1 else None

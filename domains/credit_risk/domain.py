@@ -35,6 +35,7 @@ from domains.credit_risk.train import train as run_training
 from domains.explore import distributions
 from domains.io import MAX_UPLOAD_BYTES
 from domains.jobs import fit_on_default_data
+from domains.labels import Label, register
 from models.checkpoints import Bundle
 from models.training import CancelToken, ProgressFn
 
@@ -44,6 +45,22 @@ MODELS = (
     ModelSpec("neural", "Embeddings + MLP (PyTorch)", "torch", notes="Categorical embeddings, shared training loop."),
 )
 DRIFT_SHIFT = {"credit_amount": 2.5, "duration_in_month": 1.8}  # demo drift: bigger, longer loans
+register("credit_risk", {
+    "p_bad": Label("Probability of default", "percent"), "score": Label("Credit score (points)", "integer"),
+    "decision": Label("Decision", "text"), "credit_amount": Label("Credit amount (DM)", "money"),
+    "duration_in_month": Label("Duration (months)", "integer"), "age_in_years": Label("Age (years)", "integer"),
+    "installment_rate_in_percentage_of_disposable_income": Label("Instalment rate (% of disposable income)", "integer"),
+    "present_residence_since": Label("Years at present residence", "integer"),
+    "number_of_existing_credits_at_this_bank": Label("Existing credits at this bank", "integer"),
+    "number_of_people_being_liable_to_provide_maintenance_for": Label("People maintained", "integer"),
+    "status_of_existing_checking_account": Label("Checking account status", "text"),
+    "savings_account_and_bonds": Label("Savings and bonds", "text"),
+    "present_employment_since": Label("Employed since", "text"),
+    "personal_status_and_sex": Label("Personal status and sex", "text"),
+    "other_debtors_or_guarantors": Label("Other debtors or guarantors", "text"),
+    "cost_accept_bad": Label("Cost of approving a bad applicant", "decimal"),
+    "cost_reject_good": Label("Cost of rejecting a good applicant", "decimal"),
+})
 
 
 class CreditRiskDomain:

@@ -7,6 +7,7 @@ Not for diagnostic use: the UI and every checkpoint say so.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from domains.medical_imaging.charts import class_balance, image_grid, imaging_ch
 from domains.medical_imaging.evaluate import evaluate as run_evaluation
 from domains.medical_imaging.live import TriageMonitor
 from domains.medical_imaging.predict import INTENDED_USE, ImagePredictor
+from domains.medical_imaging.scope import Typicality, fit_typicality, header_notes
 from domains.medical_imaging.train import train as run_training
 from models.checkpoints import Bundle
 from models.hub import ModelSourceError
@@ -72,6 +74,10 @@ class MedicalImagingDomain:
     input_kind: InputKind = "image"
     upload_types: tuple[str, ...] = ("npz", "zip")
     supports_cv = False  # the file's val split (or 10% of train) drives early stopping and the threshold
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._typical: dict[tuple[object, ...], Typicality] = {}  # the latest data/model shape only
 
     def datasets(self) -> Sequence[DataSource]:
         return img_data.SOURCES
@@ -158,6 +164,27 @@ class MedicalImagingDomain:
             if path is not None:
                 found[title] = Path(str(path))
         return found
+
+    def scope_notes(self, predictor: Predictor, data: DomainData, row: pl.DataFrame, study: Any = None) -> list[str]:
+        notes = header_notes(study.header) if isinstance(study, Study) and study.header else []
+        if not isinstance(predictor, ImagePredictor) or "split" not in data.frame.columns:
+            return notes
+        reference = self._typicality(predictor, data)
+        image, _ = predictor.tensor(row)
+        score = float(reference.score(image.reshape(len(image), -1).numpy())[0])
+        if score > 1.0:
+            notes.append(f"This image does not look like the training images (typicality score {score:.1f}; "
+                         "above 1.0 is outside what 99% of them look like). Treat the verdict with caution.")
+        return notes
+
+    def _typicality(self, predictor: ImagePredictor, data: DomainData) -> Typicality:
+        key = (data.name, data.frame.height, predictor.size, predictor.channels)
+        with self._lock:
+            if key not in self._typical:
+                train = data.frame.filter(pl.col("split") == "train")
+                images, _ = predictor.tensor(train if train.height else data.frame)
+                self._typical = {key: fit_typicality(images.reshape(len(images), -1).numpy())}
+            return self._typical[key]
 
     def study_frame(self, study: Study, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame:
         """One study frame, windowed to 8 bits, as a predictor input row."""

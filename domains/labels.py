@@ -1,0 +1,126 @@
+"""Display names and number formats for metrics, columns and fields: what people read
+instead of code names (``p_bad`` -> "Probability of default", 0.7312 -> "73.1%").
+
+The shared vocabulary lives here; a domain adds its own terms next to its code
+(``LABELS`` in the domain package, registered with ``register``). Views never hold
+vocabulary: they call ``display_name`` and ``format_value``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from domains.base import FieldSpec
+
+Format = Literal["percent", "decimal", "integer", "ratio", "seconds", "rate", "money", "text"]
+
+
+@dataclass(frozen=True)
+class Label:
+    name: str
+    format: Format = "decimal"
+    help: str = ""
+
+
+COMMON: dict[str, Label] = {
+    "accuracy": Label("Accuracy", "percent"), "acc": Label("Accuracy", "percent"),
+    "val_accuracy": Label("Validation accuracy", "percent"), "macro_f1": Label("Macro F1", "decimal"),
+    "f1": Label("F1", "decimal"), "precision": Label("Precision", "percent"), "recall": Label("Recall", "percent"),
+    "auc": Label("AUC", "decimal", "Area under the ROC curve: 0.5 is chance, 1 is perfect ranking."),
+    "val_auc": Label("Validation AUC", "decimal"), "gini": Label("Gini", "decimal"),
+    "ks": Label("KS statistic", "decimal"), "brier": Label("Brier score", "decimal", "Lower is better."),
+    "log_loss": Label("Log loss", "decimal", "Lower is better."),
+    "ece": Label("Calibration error (ECE)", "decimal", "Expected calibration error; lower is better."),
+    "sensitivity": Label("Sensitivity", "percent"), "specificity": Label("Specificity", "percent"),
+    "threshold": Label("Threshold", "decimal"), "optimal_threshold": Label("Cost-optimal threshold", "decimal"),
+    "approval_rate": Label("Approval rate", "percent"), "expected_cost": Label("Expected cost per applicant"),
+    "map": Label("MAP", "decimal"), "ndcg@10": Label("nDCG@10", "decimal"), "val_ndcg@10": Label("Validation nDCG@10"),
+    "precision@10": Label("Precision@10", "percent"), "recall@10": Label("Recall@10", "percent"),
+    "coverage": Label("Catalogue coverage", "percent"), "novelty": Label("Novelty", "decimal"),
+    "popularity_bias": Label("Popularity bias", "decimal", "Mean popularity percentile of recommended items."),
+    "bleu": Label("BLEU", "decimal"), "chrf": Label("chrF", "decimal"), "val_bleu": Label("Validation BLEU"),
+    "val_chrf": Label("Validation chrF"), "length_ratio": Label("Length ratio", "ratio"),
+    "sentences": Label("Sentences", "integer"), "sentences_per_s": Label("Sentences per second", "rate"),
+    "texts_per_s": Label("Texts per second", "rate"), "images": Label("Images", "integer"),
+    "train_loss": Label("Training loss"), "val_loss": Label("Validation loss"), "loss": Label("Loss"),
+    "train_seconds": Label("Training time", "seconds"), "seconds": Label("Time", "seconds"),
+    "prediction": Label("Prediction", "text"), "confidence": Label("Confidence", "percent"),
+    "score": Label("Score", "decimal"), "decision": Label("Decision", "text"),
+    "flagged": Label("Flagged for review", "text"), "rows": Label("Rows", "integer"),
+    "step": Label("Training step", "integer"), "epoch": Label("Epoch", "integer"), "fold": Label("Fold", "integer"),
+}
+_BY_DOMAIN: dict[str, dict[str, Label]] = {}
+
+
+def register(domain_key: str, labels: Mapping[str, Label]) -> None:
+    """A domain's own terms (its fields and outputs); they win over the shared ones."""
+    _BY_DOMAIN.setdefault(domain_key, {}).update(labels)
+
+
+def label_of(name: str, domain: str | None = None) -> Label:
+    own = _BY_DOMAIN.get(domain or "", {})
+    if name in own:
+        return own[name]
+    if name in COMMON:
+        return COMMON[name]
+    return Label(humanize(name))
+
+
+def display_name(name: str, domain: str | None = None) -> str:
+    return label_of(name, domain).name
+
+
+def humanize(name: str) -> str:
+    """``duration_in_month`` -> "Duration in month" (a name nobody gave a label yet)."""
+    words = name.replace("_", " ").strip()
+    return words[:1].upper() + words[1:] if words else name
+
+
+def format_value(name: str, value: object, domain: str | None = None) -> str:
+    """The value as people read it: percentages, thousands separators, sensible decimals."""
+    return format_as(label_of(name, domain).format, value)
+
+
+def format_as(kind: Format, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return "-"
+    if kind == "percent":
+        return f"{value:.1%}"
+    if kind == "integer":
+        return f"{round(value):,}"
+    if kind == "ratio":
+        return f"{value:.2f}x"
+    if kind == "seconds":
+        return f"{value:,.1f} s"
+    if kind == "rate":
+        return f"{value:,.1f} /s"
+    if kind == "money":
+        return f"{value:,.0f}"
+    if kind == "text":
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.3f}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def outside_training_range(fields: Sequence[FieldSpec], values: Mapping[str, object], domain: str | None = None,
+                           ) -> list[str]:
+    """A sentence per numeric input outside the range the model saw in training (its
+    prediction there is an extrapolation, e.g. a negative loan amount)."""
+    notes = []
+    for field in fields:
+        value = values.get(field.name)
+        if field.kind not in ("number", "integer") or not isinstance(value, int | float):
+            continue
+        low, high = field.minimum, field.maximum
+        if (low is not None and value < low) or (high is not None and value > high):
+            seen = f"{format_value(field.name, low, domain)} to {format_value(field.name, high, domain)}"
+            notes.append(f"{display_name(field.name, domain)} = {format_value(field.name, value, domain)} is outside "
+                         f"the range seen in training ({seen}): the model has not seen such values, so treat "
+                         "this score with caution.")
+    return notes
