@@ -25,12 +25,12 @@ def wait_for_rows(run, rows: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def model_box(at: AppTest):  # noqa: ANN201 - AppTest's element types are internal
+def model_box(at: AppTest):
     """The sidebar's model menu (its widget key changes with the dataset and after training)."""
     return next(box for box in at.sidebar.selectbox if box.label == "Model")
 
 
-def threshold_slider(at: AppTest):  # noqa: ANN201
+def threshold_slider(at: AppTest):
     return next(s for s in at.slider if s.label.startswith("Decision threshold"))
 
 

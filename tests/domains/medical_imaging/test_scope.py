@@ -3,14 +3,17 @@ DICOM header, and images unlike the training data by their typicality score."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
+import torch
 
 from domains import registry
 from domains.images import image_frame, pixels_row
-from domains.medical_imaging.scope import fit_typicality, header_notes
 from domains.medical_imaging.predict import ImagePredictor
+from domains.medical_imaging.scope import fit_typicality, header_notes
 from models.checkpoints import load_bundle
 
 
@@ -40,14 +43,14 @@ def test_the_domain_flags_an_mr_study_and_noise_but_not_a_dataset_image(imaging_
 
     domain = registry.get("medical_imaging")
     data = domain.load_data()
-    predictor = domain.load(load_bundle(imaging_cnn_dir), __import__("torch").device("cpu"))
+    predictor = domain.load(load_bundle(imaging_cnn_dir), torch.device("cpu"))
     assert isinstance(predictor, ImagePredictor)
     own = data.frame.filter(pl.col("split") == "test").head(1)
     assert domain.scope_notes(predictor, data, own) == []
     path = get_testdata_file("emri_small.dcm", download=False)
     if path is None:
         pytest.skip("pydicom-data samples are not installed")
-    study = domain.open_study("emri_small.dcm", open(path, "rb").read())
+    study = domain.open_study("emri_small.dcm", Path(path).read_bytes())
     notes = domain.scope_notes(predictor, data, domain.study_frame(study), study)
     assert any("MR scan" in n for n in notes)
     noise = image_frame([pixels_row("noise", np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8))])
