@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
@@ -81,3 +82,13 @@ def user_threshold(ctx: PageContext, predictor: Thresholded) -> float:
     """The threshold the user set for this model, else the one stored with it."""
     key = threshold_key(ctx)
     return float(st.session_state.get(key, initial(key, float(predictor.threshold))))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:<])")
+
+
+def plain_text_box(text: str, *, key: str) -> None:
+    """Text a model produced from user input, shown as text in a readable bordered box: every
+    markdown character is escaped, so nothing in it is formatted, linked or run."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+    st.container(border=True, key=key).markdown(escaped)

@@ -26,8 +26,8 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
         return
     row = predictor.predict(pl.DataFrame({"text": [text]})).row(0, named=True)
     left, right = st.columns([1, 2])
-    left.metric("prediction", str(row["prediction"]))
-    left.metric("confidence", f"{row['confidence']:.1%}")
+    left.metric("Prediction", str(row["prediction"]))
+    left.metric("Confidence", f"{row['confidence']:.1%}")
     probs = {k.removeprefix("p_"): v for k, v in row.items() if k.startswith("p_")}
     right.plotly_chart(_probability_bars(probs), width="stretch", key=f"{key}-probs")
     attribution = resources.text_explanation(ctx.domain.key, ctx.model_id, text, predictor)

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from dashboard.views.common import PageContext, download_buttons
+from dashboard.views.common import PageContext, download_buttons, plain_text_box
 from domains.base import DataError
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
 from domains.translation.domain import DOCUMENT_SUFFIXES, as_translator
@@ -38,17 +38,19 @@ def render(ctx: PageContext, predictor: Any) -> None:
     samples = ctx.domain.sample_texts(ctx.data)  # type: ignore[attr-defined]
     start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
                          format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
-    text = st.text_area("Text to translate", value=samples[start] if samples else "", height=150,
-                        key=f"{key}-text-{start}", max_chars=MAX_TYPED_CHARS,
-                        help="Any length: long text is translated sentence by sentence.")
+    # A form: the Translate button is always there, and pasted text counts when it is clicked
+    # (a bare text area commits only on Ctrl+Enter or blur, so a paste looked like an empty box).
+    with st.form(f"{key}-form", border=False, enter_to_submit=False):
+        text = st.text_area("Text to translate", value=samples[start] if samples else "", height=150,
+                            key=f"{key}-text-{start}", max_chars=MAX_TYPED_CHARS,
+                            help="Any length: long text is translated sentence by sentence.")
+        clicked = st.form_submit_button("Translate", type="primary")
+    st.button("Stop", key=f"{key}-stop", help="Ends generation at once; the text so far is kept.")
+    _stop_previous(key)  # any click reruns the page: a translation still streaming stops here
     if not text.strip():
-        st.info("Type or paste some text to translate (the box is empty or only spaces).")
+        st.info("The box is empty: type or paste some text above, then press Translate.")
         return
     translator = _offer_detected_language(ctx, translator, text)
-    go, stop = st.columns([1, 1])
-    clicked = go.button("Translate", type="primary", key=f"{key}-go")
-    stop.button("Stop", key=f"{key}-stop", help="Ends generation at once; the text so far is kept.")
-    _stop_previous(key)  # any click reruns the page: a translation still streaming stops here
     if clicked:
         _translate(key, translator, text)
     _show_last(key, translator)
@@ -157,8 +159,7 @@ def _show_last(key: str, translator: TranslationPredictor) -> None:
     cols[0].metric("time to first output", f"{record['ttft']:.2f} s" if record["ttft"] is not None else "-")
     cols[1].metric("total time", f"{record['seconds']:.2f} s" if record["seconds"] is not None else "stopped")
     cols[2].metric("sentences translated", str(len(record["segments"])))
-    st.text_area("Translation", value=record["text"].strip(), height=150, key=f"{key}-out-{id(record)}",
-                 disabled=True)
+    plain_text_box(record["text"].strip(), key=f"{key}-output")
     if record["segments"]:
         st.subheader("Side by side")
         st.dataframe(pl.DataFrame({"#": list(range(1, len(record["segments"]) + 1)),

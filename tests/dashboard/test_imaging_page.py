@@ -10,7 +10,7 @@ from pydicom.data import get_testdata_file
 from streamlit.testing.v1 import AppTest
 
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import model_box, open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
 
 KEY = "medical_imaging"
 
@@ -36,8 +36,9 @@ def test_every_tab_renders(page: AppTest) -> None:
     assert any("Not for diagnostic use" in c.value for c in at.caption)
     assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["prediction"] in {"normal", "pneumonia"} and 0 <= float(metrics["score"]) <= 1
-    assert float(metrics["auc"]) > 0.9 and {"sensitivity", "specificity", "f1", "ece"} <= set(metrics)
+    assert metrics["Prediction"] in {"normal", "pneumonia"} and 0 <= float(metrics["Score"]) <= 1
+    assert number(metrics["AUC"]) > 0.9
+    assert {"Sensitivity", "Specificity", "F1", "Calibration error (ECE)"} <= set(metrics)
     specs = " ".join(_charts(at))
     assert "Grad-CAM" in specs and "Most confident mistakes" in specs and "Class balance" in specs
     assert "ROC curve" in specs and "Calibration" in specs and "Confusion matrix" in specs
@@ -51,12 +52,15 @@ def test_dicom_sample_with_window_and_frames(page: AppTest) -> None:
     center = at.slider(key=f"{KEY}-image-RG1_UNCR.dcm-center")
     width = at.slider(key=f"{KEY}-image-RG1_UNCR.dcm-width")
     assert width.value > 0
-    before = float(next(m.value for m in at.metric if m.label == "score"))
+    before = float(next(m.value for m in at.metric if m.label == "Score"))
     width.set_value(width.value / 4).run()
     center.set_value(center.value).run()
     assert not at.exception and not at.error
-    after = float(next(m.value for m in at.metric if m.label == "score"))
+    after = float(next(m.value for m in at.metric if m.label == "Score"))
     assert 0 <= after <= 1 and isinstance(before, float)
+    assert not any("only knows chest X-rays" in w.value for w in at.warning)
+    at.selectbox(key=f"{KEY}-image-sample").set_value("Brain MR, 10 frames").run()
+    assert any("MR scan" in w.value and "only knows chest X-rays" in w.value for w in at.warning)
     assert any("Grad-CAM" in spec for spec in _charts(at))
     at.selectbox(key=f"{KEY}-image-sample").set_value("Brain MR, 10 frames").run()
     at.slider(key=f"{KEY}-image-emri_small.dcm-frame").set_value(9).run()

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import model_box, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
+from tests.dashboard.waits import model_box, number, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TIMEOUT = 120
@@ -46,20 +46,21 @@ def test_credit_page_all_tabs(trained_gbm_dir, monkeypatch) -> None:
         "Explore", "Predict", "Live", "Train", "Evaluate"]
     assert any("gbm · v1" in o for o in model_box(at).options)
     metrics = {m.label: m.value for m in at.metric}
-    assert 0.0 <= float(metrics["p_bad"]) <= 1.0 and metrics["decision"] in {"approve", "reject"}
-    assert float(metrics["auc"]) > 0.7  # Evaluate tab
+    assert 0.0 <= number(metrics["Probability of default"]) <= 1.0
+    assert metrics["Decision"] in {"approve", "reject"}
+    assert number(metrics["AUC"]) > 0.7  # Evaluate tab
     assert len(at.get("plotly_chart")) >= 10  # explore + waterfall + evaluation charts
     assert any(df.value.shape[0] > 0 for df in at.dataframe)  # explore preview / fairness tables
 
 
 def test_what_if_edit_changes_the_score() -> None:
     at = _credit_page(_app().run())
-    before = float(next(m.value for m in at.metric if m.label == "p_bad"))
+    before = number(next(m.value for m in at.metric if m.label == "Probability of default"))
     at.number_input(key=next(w.key for w in at.number_input if w.key and w.key.endswith("-credit_amount"))) \
         .set_value(18_000).run()
     duration = next(w for w in at.number_input if w.key and w.key.endswith("-duration_in_month"))
     duration.set_value(60).run()
-    after = float(next(m.value for m in at.metric if m.label == "p_bad"))
+    after = number(next(m.value for m in at.metric if m.label == "Probability of default"))
     assert not at.exception and after > before
 
 
@@ -111,7 +112,7 @@ def test_live_stream_start_and_stop() -> None:
     wait_for_rows(run, 950)
     at.run()
     metrics = {m.label: m.value for m in at.metric}
-    assert int(metrics["events scored"].replace(",", "")) > 0 and metrics["status"] == "running"
+    assert number(metrics["Events scored"]) > 0 and metrics["Status"] == "running"
     assert any("Drift" in w.value for w in at.warning)  # PSI alert after the simulated shift
     at.button(key="credit_risk-live-run-stop").click().run()
     assert not run.running

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import number, open_page, wait_for_job, wait_for_rows
 
 KEY = "text_classification"
 
@@ -35,8 +35,8 @@ def test_every_tab_renders(page: AppTest) -> None:
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "One text (word attributions)", "Batch file"):
         assert tab in labels
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["prediction"] in {"negative", "positive"} and metrics["confidence"].endswith("%")
-    assert float(metrics["accuracy"]) > 0.7 and "macro_f1" in metrics
+    assert metrics["Prediction"] in {"negative", "positive"} and metrics["Confidence"].endswith("%")
+    assert number(metrics["Accuracy"]) > 0.7 and "Macro F1" in metrics
     specs = _charts(at)
     for title in ("Classes by split", "Most distinctive words", "Class probabilities", "Words that moved",
                   "Confusion matrix", "Calibration", "Confidence of right and wrong", "Precision, recall"):
@@ -136,4 +136,4 @@ def test_model_caption_says_which_path_scores_on_this_machine(tiny_classifier_di
         else:
             assert caption.value == "Scoring: CTranslate2 int8 (7-bit weights), checked on this machine."
         assert "probes" in caption.proto.help  # the numbers are one hover away
-        assert any(m.label == "prediction" for m in at.metric)  # the page works on either path
+        assert any(m.label == "Prediction" for m in at.metric)  # the page works on either path

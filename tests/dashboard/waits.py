@@ -41,3 +41,35 @@ def wait_for_model(at: AppTest, timeout: float = 180) -> AppTest:
         time.sleep(0.5)
         at.run()
     return at
+
+
+def block_text(at: AppTest, key: str) -> str:
+    """The text of the markdown inside the container ``key`` (markdown escapes removed)."""
+    import re
+
+    def find(node):
+        if getattr(node, "key", None) == key:
+            return node
+        children = getattr(node, "children", None)
+        for child in (children.values() if isinstance(children, dict) else []):
+            hit = find(child)
+            if hit is not None:
+                return hit
+        return None
+
+    block = find(at.main)
+    if block is None:
+        raise KeyError(key)
+    parts = [c.value for c in block.children.values() if type(c).__name__ == "Markdown"]
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts)).replace("  \n", "\n")
+
+
+def click_button(at: AppTest, label: str) -> AppTest:
+    """Click the (form or plain) button labelled ``label`` and run."""
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def number(text: str) -> float:
+    """A metric's shown value as a number: "73.1%" -> 0.731, "1,234" -> 1234.0."""
+    clean = text.strip().replace(",", "")
+    return float(clean[:-1]) / 100 if clean.endswith("%") else float(clean.split()[0])

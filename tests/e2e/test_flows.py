@@ -71,7 +71,7 @@ def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, ser
     expect()(page.get_by_role("option", name=re.compile("99991231-000000-other"))).to_be_visible()
     page.keyboard.press("Escape")
     open_tab(page, "Predict")
-    assert 0.0 <= metric_number(page, "bad") <= 1.0
+    assert 0.0 <= metric_number(page, "Probability of default") <= 100.0
     assert "Missing column" not in page.inner_text("body")
 
 
