@@ -34,7 +34,7 @@ class LiveRun:
         max_wait_s: float = 0.2,
         loop: bool = True,
         alive: Callable[[], bool] | None = None,
-        grace_s: float = 4.0,
+        grace_s: float = 2.0,
     ) -> None:
         self.monitor = monitor
         self.stop_reason: str | None = None

@@ -33,8 +33,6 @@ def _for_user(ctx: PageContext, predictor: RecPredictor) -> None:
     key = f"{ctx.domain.key}-user"
     users = list(predictor.user_ids)
     first = initial(key, users[0])
-    if st.session_state.get(key) not in predictor.user_index:
-        st.session_state[key] = predictor.user_ids[0]
     left, right = st.columns([1, 3])
     user = left.selectbox("User", users, index=users.index(first) if first in users else 0, **persisted(key))
     k = left.slider("How many", 5, 50, 10, key=f"{ctx.domain.key}-k")
