@@ -1,6 +1,6 @@
 # DomainLens: `make run` starts the dashboard, `make test` runs the test suite.
 # Both create/refresh the local virtualenv from requirements.lock first (idempotent; fast when up to date).
-.PHONY: run test test-slow lint bench setup lock
+.PHONY: run test test-slow lint bench setup lock screenshots
 VENV := .venv
 # Imaging data is not on any package registry: use a checkout-neighbour shared/data folder
 # when there is one, unless DOMAINLENS_DATA already points somewhere.
@@ -25,6 +25,10 @@ test-slow: setup
 # Re-resolve every dependency at its newest allowed version and rewrite requirements.lock.
 lock:
 	@bash scripts/lock.sh
+
+# docs/screenshots/: every page's five tabs at 1440x900 in headless chromium (apt-get install -y chromium).
+screenshots: setup
+	$(VENV)/bin/python scripts/screenshots.py
 
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from dashboard import resources
 from domains import registry
 
 PAGES = Path(__file__).parent / "screens"
@@ -17,4 +18,5 @@ domain_pages = [
     for key in registry.domain_keys()
     if (PAGES / f"{key}.py").is_file()  # a registered domain without a page is simply not listed
 ]
+resources.warm_up()
 st.navigation({"DomainLens": [home, models], "Domains": domain_pages}).run()

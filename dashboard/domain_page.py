@@ -21,6 +21,7 @@ from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
 
 TABS = ("Explore", "Predict", "Live", "Train", "Evaluate")
+RENDER_ORDER = ("Predict", "Live", "Train", "Explore", "Evaluate")
 
 
 @dataclass
@@ -46,10 +47,13 @@ def render_domain_page(key: str) -> None:
         return
     ctx = PageContext(domain, data, data_id, model.predictor, model.model_id, model.error, model.preparing,
                       model.failed_job)
-    tabs = st.tabs(list(TABS))
-    for tab, view, name in zip(tabs, (explore, predict, live, train, evaluate), TABS, strict=True):
-        with tab, guarded(name):
-            view.render(ctx)
+    tabs = dict(zip(TABS, st.tabs(list(TABS)), strict=True))
+    views = {"Explore": explore, "Predict": predict, "Live": live, "Train": train, "Evaluate": evaluate}
+    # A script run draws the tabs one after another: the cheap ones first, so Predict is usable
+    # at once instead of waiting for Explore's overview charts of the whole dataset.
+    for name in RENDER_ORDER:
+        with tabs[name], guarded(name):
+            views[name].render(ctx)
 
 
 def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 import torch
 
-from domains import registry
+from domains import preparation, registry
 from domains.base import Domain, DomainData, HasStudies, HasTextInputs, Predictor, Report
 from models.checkpoints import load_bundle
 from models.device import describe_device, pick_device
@@ -23,6 +23,14 @@ def device() -> torch.device:
 @st.cache_resource(show_spinner=False)
 def device_name() -> str:
     return describe_device(device())
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Once per server: fit the domains' default models in the background (see
+    ``domains.preparation.warm_up``); pages visited meanwhile show the job's progress."""
+    preparation.warm_up([registry.get(k) for k in registry.domain_keys()], device())
+    return True
 
 
 def domain(key: str) -> Domain:

@@ -59,8 +59,9 @@ def confusion_chart(conf: pl.DataFrame) -> go.Figure:
     return _layout(fig, "Confusion matrix")
 
 
-def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str) -> go.Figure:
-    fig = px.histogram(frame.to_pandas(), x=value, color=cls, barmode="overlay", nbins=40, opacity=0.65)
+def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str, domain: str | None = None) -> go.Figure:
+    fig = px.histogram(frame.to_pandas(), x=value, color=cls, barmode="overlay", nbins=40, opacity=0.65,
+                       labels={value: display_name(value, domain), cls: display_name(cls, domain), "count": "rows"})
     return _layout(fig, title)
 
 

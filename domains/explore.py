@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.charts import _layout
+from domains.labels import display_name
 
 MAX_PANELS = 8
 
@@ -26,19 +27,21 @@ def summary(frame: pl.DataFrame) -> pl.DataFrame:
                                       "max": pl.Float64})
 
 
-def distributions(frame: pl.DataFrame, target: str | None) -> dict[str, go.Figure]:
+def distributions(frame: pl.DataFrame, target: str | None, domain: str | None = None) -> dict[str, go.Figure]:
     figures: dict[str, go.Figure] = {}
     if target and target in frame.columns:
         counts = frame[target].cast(pl.String).value_counts().sort("count", descending=True)
-        figures[f"Target: {target}"] = _layout(
-            go.Figure(go.Bar(x=counts[target], y=counts["count"])), f"Class balance of '{target}'", height=300
-        )
+        balance = go.Figure(go.Bar(x=counts[target], y=counts["count"]))
+        balance.update_xaxes(title=display_name(target, domain))
+        balance.update_yaxes(title="rows")
+        figures[f"Target: {target}"] = _layout(balance, f"Class balance of {display_name(target, domain)}", height=300)
     pdf = frame.to_pandas()
     color = target if target in frame.columns else None
     for name in [c for c in frame.columns if c != target][:MAX_PANELS]:
+        names = {name: display_name(name, domain), "count": "rows"}
         if frame.schema[name].is_numeric():
-            fig = px.histogram(pdf, x=name, color=color, barmode="overlay", nbins=30, opacity=0.7)
+            fig = px.histogram(pdf, x=name, color=color, barmode="overlay", nbins=30, opacity=0.7, labels=names)
         else:
-            fig = px.histogram(pdf, y=name, color=color, barmode="group")
-        figures[name] = _layout(fig, name, height=300)
+            fig = px.histogram(pdf, y=name, color=color, barmode="group", labels=names)
+        figures[name] = _layout(fig, display_name(name, domain), height=300)
     return figures

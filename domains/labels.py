@@ -51,6 +51,10 @@ COMMON: dict[str, Label] = {
     "score": Label("Score", "decimal"), "decision": Label("Decision", "text"),
     "flagged": Label("Flagged for review", "text"), "rows": Label("Rows", "integer"),
     "step": Label("Training step", "integer"), "epoch": Label("Epoch", "integer"), "fold": Label("Fold", "integer"),
+    "ttft_ms": Label("Time to first sentence (ms)"), "latency_ms": Label("Latency (ms)"),
+    "detected_confidence": Label("Language confidence", "percent"), "arrival": Label("Arrival #", "integer"),
+    "p_bad": Label("Probability of default", "percent"), "tpr": Label("True positive rate", "percent"),
+    "fpr": Label("False positive rate", "percent"), "support": Label("Support", "integer"),
 }
 _BY_DOMAIN: dict[str, dict[str, Label]] = {}
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import polars as pl
 
 from domains.base import LiveMonitor, Predictor
-from models.device import name_os_thread
 from models.streaming import LatencyStats, MicroBatcher, replay
 from models.training import CancelToken
 
-THREAD_NAME = "dl-live"  # also the OS thread name, so a test can see from outside that none is left
+THREAD_NAME = "domainlens-live"
+_RUNS: weakref.WeakSet[LiveRun] = weakref.WeakSet()  # every run of this process, for running_streams()
 
 
 class LiveRun:
@@ -48,6 +49,7 @@ class LiveRun:
         self._alive, self._grace_s = alive, grace_s
 
     def start(self) -> LiveRun:
+        _RUNS.add(self)
         self._thread.start()
         if self._alive is not None:
             threading.Thread(target=self._watch, name=f"{THREAD_NAME}-watch", daemon=True).start()
@@ -70,7 +72,6 @@ class LiveRun:
     def _watch(self) -> None:
         """Stop the run once its owner has been gone for ``grace_s`` (a reconnect within it is fine)."""
         assert self._alive is not None
-        name_os_thread(f"{THREAD_NAME}-watch")
         gone_since: float | None = None
         while self._thread.is_alive() and not self._stop.cancelled:
             if self._alive():
@@ -84,7 +85,6 @@ class LiveRun:
             time.sleep(0.25)
 
     def _run(self) -> None:
-        name_os_thread(THREAD_NAME)
         try:
             for result in self._batcher.run(self._source, stop=self._stop):
                 self.monitor.update(result.inputs, result.outputs)
@@ -92,3 +92,8 @@ class LiveRun:
                     self.stats.add(result)
         except Exception as exc:  # shown on the page; the app keeps running
             self.error = f"{type(exc).__name__}: {exc}"
+
+
+def running_streams() -> int:
+    """Live runs scoring in this process now (the server's, across every browser session)."""
+    return sum(1 for run in list(_RUNS) if run.running)

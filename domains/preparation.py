@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 
 import torch
 
 from domains.base import Domain, ModelSpec, Predictor
-from models.checkpoints import artifacts_root
+from domains.lineage import fits
+from models.checkpoints import list_bundles
 from models.jobs import Job, JobState
 
 _jobs: dict[tuple[str, ...], Job[Predictor]] = {}
@@ -22,8 +24,8 @@ _lock = threading.Lock()
 def prepare(domain: Domain, spec: ModelSpec, device: torch.device, *, retry: bool = False) -> Job[Predictor]:
     """The job that makes ``spec`` usable on ``device``: started on the first call, then shared.
     A failed job stays failed (its error is shown) until a caller asks to ``retry``."""
-    # Also keyed by where artifacts and data live: the fitted model depends on both.
-    key = (domain.key, spec.key, str(device), str(artifacts_root()), os.environ.get("DOMAINLENS_DATA", ""))
+    # Also keyed by where the default data comes from: the fitted model depends on it.
+    key = (domain.key, spec.key, str(device), os.environ.get("DOMAINLENS_DATA", ""))
     with _lock:
         job = _jobs.get(key)
         if job is None or (retry and job.state in (JobState.FAILED, JobState.CANCELLED)):
@@ -31,3 +33,26 @@ def prepare(domain: Domain, spec: ModelSpec, device: torch.device, *, retry: boo
                       target=lambda progress, cancel: domain.load(spec, device, progress=progress)).start()
             _jobs[key] = job
         return job
+
+
+def warm_up(domains: Sequence[Domain], device: torch.device) -> threading.Thread:
+    """Prepare each domain's default menu entry in the background, one after another (two
+    cores fitting four models at once help nobody), so that a page visited later finds its
+    model ready. Skipped for a domain whose default data already has a fitting checkpoint
+    (the page opens on that one) or whose default entry is ready-made."""
+    def run() -> None:
+        for domain in domains:
+            spec = domain.models()[0]
+            if spec.ready:
+                continue
+            try:
+                data = domain.load_data()
+            except Exception:  # no default data here: the page says what to do when visited
+                continue
+            if any(fits(b.metadata, data) for b in list_bundles(domain.key)):
+                continue
+            prepare(domain, spec, device).join()
+
+    thread = threading.Thread(target=run, name="domainlens-warm-up", daemon=True)
+    thread.start()
+    return thread

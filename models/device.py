@@ -101,16 +101,3 @@ def cpu_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         pool = _cpu_pool[1]
     return list(pool.map(fn, items))
 
-
-def name_os_thread(name: str) -> None:
-    """Give the calling thread ``name`` in the operating system too (Linux; 15 bytes at
-    most), so ``top -H`` and /proc show what each DomainLens thread is. No-op elsewhere."""
-    if not os.path.exists("/proc/self/task"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(15, name.encode()[:15], 0, 0, 0)  # PR_SET_NAME
-    except (OSError, AttributeError):
-        return

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from models.device import name_os_thread
 from models.training import CancelToken
 
 _END = object()
-FEED_THREAD = "dl-feed"  # the producer thread's name, in Python and in the OS
+FEED_THREAD = "domainlens-feed"  # the producer thread's name
 
 
 @dataclass(frozen=True)
@@ -162,7 +161,6 @@ class MicroBatcher:
     def _produce(
         source: Iterable[pl.DataFrame], inbox: queue.Queue[object], stopped: Callable[[], bool]
     ) -> None:
-        name_os_thread(FEED_THREAD)
         try:
             for frame in source:
                 if not _put(inbox, frame, stopped):

@@ -4,11 +4,13 @@ import streamlit as st
 
 from dashboard import resources
 from domains import registry
+from domains.live import running_streams
 from models.checkpoints import list_bundles
 
 st.title("DomainLens")
 st.write("Domain AI models you can explore, score live, retrain and evaluate, in the browser or from the CLI.")
-st.caption(f"Compute device: {resources.device_name()}")
+st.caption(f"Compute device: {resources.device_name()} · Live streams running on this server: {running_streams()} "
+           "(a stream ends a few seconds after its browser tab closes)")
 for key in registry.domain_keys():
     domain = resources.domain(key)
     with st.container(border=True):

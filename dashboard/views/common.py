@@ -13,6 +13,7 @@ import streamlit as st
 from dashboard.state import initial, short_id
 from domains.base import Domain, DomainData, Predictor, Thresholded
 from domains.io import flat_lists
+from domains.labels import display_name
 from models.jobs import Job
 
 
@@ -92,3 +93,11 @@ def plain_text_box(text: str, *, key: str) -> None:
     markdown character is escaped, so nothing in it is formatted, linked or run."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
     st.container(border=True, key=key).markdown(escaped)
+
+
+def labelled(frame: pl.DataFrame, domain: str | None = None) -> pl.DataFrame:
+    """The frame with display names for its columns (for the page only: downloads keep the
+    code names, which scripts rely on). A name two columns would share stays as it was."""
+    names = [display_name(c, domain) for c in frame.columns]
+    taken = {n for n in names if names.count(n) == 1}
+    return frame.rename({c: n for c, n in zip(frame.columns, names, strict=True) if n in taken and n != c})

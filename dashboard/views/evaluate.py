@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted
-from dashboard.views.common import PageContext, figure_grid, need_model, user_threshold
+from dashboard.views.common import PageContext, figure_grid, labelled, need_model, user_threshold
 from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresholded
 from domains.labels import display_name, format_value, label_of
 from models.checkpoints import list_bundles
@@ -58,7 +58,7 @@ def render(ctx: PageContext) -> None:
         for name, title in TABLES.items():
             if name in report.frames and report.frames[name].height:
                 st.subheader(title)
-                st.dataframe(report.frames[name], width="stretch", hide_index=True)
+                st.dataframe(labelled(report.frames[name], ctx.domain.key), width="stretch", hide_index=True)
     if isinstance(ctx.domain, ModelComparer):
         with st.expander("Compare models on this split"), guarded("Comparison"):
             _compare(ctx, ctx.domain, predictor, split)

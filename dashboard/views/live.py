@@ -15,7 +15,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.state import session_alive
-from dashboard.views.common import PageContext, figure_grid, need_model
+from dashboard.views.common import PageContext, figure_grid, labelled, need_model
 from domains.base import FieldSpec, HasStreamOptions, Predictor
 from domains.live import LiveRun
 
@@ -93,18 +93,20 @@ def _panel(ctx: PageContext, predictor: Predictor) -> None:
     cols[4].metric("Batch latency p95", f"{stats['p95_ms']:.1f} ms")
     if run.error:
         st.error(f"The stream stopped: {run.error}")
+    elif run.stop_reason:
+        st.info(f"The stream stopped: {run.stop_reason}.")
     for alert in run.monitor.alerts():
         st.warning(alert, icon=":material/warning:")
     figure_grid(run.monitor.charts(), key="live")
     table = run.monitor.table()
     if not table.is_empty():
-        st.dataframe(_highlight_flagged(table), width="stretch", height=320)
+        st.dataframe(_highlight_flagged(table, ctx.domain.key), width="stretch", height=320)
 
 
-def _highlight_flagged(table: pl.DataFrame) -> Any:
+def _highlight_flagged(table: pl.DataFrame, domain: str) -> Any:
     """Rows a monitor marks ``flagged`` (e.g. the triage worklist) stand out."""
     if "flagged" not in table.columns:
-        return table
+        return labelled(table, domain)
     flagged = table["flagged"].to_list()
-    return table.to_pandas().style.apply(
+    return labelled(table.drop("flagged"), domain).to_pandas().style.apply(
         lambda row: ["background-color: rgba(214, 39, 40, 0.15)" if flagged[row.name] else ""] * len(row), axis=1)

@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
-from dashboard.views.common import PageContext
+from dashboard.views.common import PageContext, labelled
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
 from domains.jobs import train_and_save
@@ -85,7 +85,7 @@ def _status(ctx: PageContext) -> None:
     elif job.state is JobState.DONE and job.result is not None and job.result.bundle is not None:
         bundle = job.result.bundle
         st.success(f"Trained and saved {bundle.model} ({bundle.version}).")
-        st.dataframe(pl.DataFrame([job.result.metrics]), width="stretch", hide_index=True)
+        st.dataframe(labelled(pl.DataFrame([job.result.metrics]), ctx.domain.key), width="stretch", hide_index=True)
         if not st.session_state.get(f"{key}-registered"):
             # The model picker is already drawn this run; hand the new checkpoint over
             # and rerun the whole page so the picker selects it before it is drawn.

@@ -28,7 +28,8 @@ def credit_charts(report: Report) -> dict[str, go.Figure]:
         "ROC": roc_chart(f["roc"], report.metrics["auc"], (1 - at["specificity"], at["sensitivity"])),
         "Precision-recall": pr_chart(f["pr"], float(np.mean(y))),
         "Calibration": calibration_chart(f["calibration"]),
-        "Score distribution": histogram_by_class(scores, "p_bad", "class", "P(bad) by actual outcome"),
+        "Score distribution": histogram_by_class(scores, "p_bad", "class", "Probability of default by actual outcome",
+                                                 "credit_risk"),
         "Confusion matrix": confusion_chart(f["confusion"]),
         "Expected cost": cost_chart(f["cost_curve"], threshold),
     }
@@ -40,10 +41,15 @@ def credit_charts(report: Report) -> dict[str, go.Figure]:
 def cost_chart(curve: pl.DataFrame, threshold: float) -> go.Figure:
     best = curve.sort("expected_cost").row(0, named=True)
     fig = go.Figure(go.Scatter(x=curve["threshold"], y=curve["expected_cost"], mode="lines", name="expected cost"))
+    # The optimum's label sits below the curve's minimum, where the curve never is.
     fig.add_trace(go.Scatter(x=[best["threshold"]], y=[best["expected_cost"]], mode="markers+text",
                              marker={"size": 12, "color": "#d62728"}, name="optimum",
-                             text=[f"optimum {best['threshold']:.2f}"], textposition="top center"))
-    fig.add_vline(x=threshold, line_dash="dot", annotation_text=f"in use {threshold:.2f}")
+                             text=[f"optimum {best['threshold']:.2f}"], textposition="bottom center"))
+    costs = curve["expected_cost"].to_numpy()
+    low, high = float(costs.min()), float(costs.max())
+    fig.update_yaxes(range=[low - 0.15 * (high - low) - 1e-9, high + 0.05 * (high - low) + 1e-9])
+    fig.add_vline(x=threshold, line_dash="dot", annotation_text=f"in use {threshold:.2f}",
+                  annotation_position="top right")
     fig.update_xaxes(title="reject if P(bad) >= threshold", range=[0, 1])
     fig.update_yaxes(title="expected cost per applicant")
     return _layout(fig, "Expected cost vs threshold")

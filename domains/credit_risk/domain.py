@@ -134,7 +134,7 @@ class CreditRiskDomain:
         return credit_charts(report)
 
     def explore(self, data: DomainData) -> dict[str, go.Figure]:
-        return distributions(data.frame, data.target)
+        return distributions(data.frame, data.target, self.key)
 
     def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
         assert isinstance(predictor, CreditPredictor)

@@ -56,8 +56,8 @@ def fit_calibrated(
     conformed = schema.conform(frame)
     margin = np.zeros(len(y))
     for i, (tr, va) in enumerate(credit_data.folds(y, inner_folds, seed=ctx.seed)):
-        fold_ctx = FitContext(ctx.seed + i, ctx.epochs, ctx.device, report(stage0 + i, f"calibration fold {i + 1}"),
-                              ctx.cancel)
+        stage = report(stage0 + i, f"out-of-fold calibration, part {i + 1} of {inner_folds}")
+        fold_ctx = FitContext(ctx.seed + i, ctx.epochs, ctx.device, stage, ctx.cancel)
         fold_schema = Schema.infer(frame[tr], data.target, data.info["bad_value"])
         est = fit_estimator(kind, fold_schema, fold_schema.conform(frame[tr]), y[tr], fold_ctx)
         margin[va] = est.margin(fold_schema.conform(frame[va]))

@@ -14,17 +14,18 @@ from domains.images import frame_pixels
 
 
 def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int = 6) -> go.Figure:
-    """Thumbnails of frame rows (pixels + shape) with a caption each."""
+    """Thumbnails of frame rows (pixels + shape) with a caption each (two short lines at most:
+    the figure sits in half the page, so a caption has about 150 px)."""
     n = max(rows.height, 1)
     grid_rows = -(-n // columns)
     fig = make_subplots(rows=grid_rows, cols=columns, subplot_titles=captions or None,
-                        horizontal_spacing=0.02, vertical_spacing=0.12)
+                        horizontal_spacing=0.03, vertical_spacing=min(0.5 / grid_rows, 0.3))
     for i, row in enumerate(rows.iter_rows(named=True)):
         fig.add_trace(go.Image(z=_as_rgb(frame_pixels(row))), row=i // columns + 1, col=i % columns + 1)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=10)
-    return _layout(fig, title, height=90 + 150 * grid_rows)
+    return _layout(fig, title, height=110 + 180 * grid_rows)
 
 
 def class_balance(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
@@ -33,7 +34,8 @@ def class_balance(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
     for split in counts["split"].unique(maintain_order=True).to_list():
         part = counts.filter(pl.col("split") == split)
         fig.add_trace(go.Bar(x=[labels[i] for i in part["label"].to_list()], y=part["len"], name=split))
-    fig.update_layout(barmode="group")
+    fig.update_layout(barmode="group", legend_title_text="split")
+    fig.update_xaxes(title="class")
     fig.update_yaxes(title="images")
     return _layout(fig, "Class balance per split")
 
@@ -81,7 +83,7 @@ def imaging_charts(report: Report) -> dict[str, go.Figure]:
     figures["per_class"] = _layout(bars, "Per-class precision, recall and F1")
     gallery = report.frames["gallery"]
     if gallery.height:
-        captions = [f"{k}<br>{a}→{p} ({c:.2f})" for k, a, p, c in
-                    zip(gallery["kind"], gallery["actual"], gallery["predicted"], gallery["confidence"], strict=True)]
-        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes")
+        captions = [f"{a} → {p}<br>{c:.0%} sure" for a, p, c in
+                    zip(gallery["actual"], gallery["predicted"], gallery["confidence"], strict=True)]
+        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes (true → predicted)", columns=4)
     return figures

@@ -46,14 +46,17 @@ class TriageMonitor:
             cases = pl.concat(self._cases) if self._cases else pl.DataFrame()
         if cases.is_empty():
             return cases
-        return cases.sort(["flagged", "risk"], descending=True)
+        # The replay loops: a study that arrives again replaces its earlier entry (one row per study).
+        latest = cases.unique("study", keep="last", maintain_order=True)
+        return latest.sort(["flagged", "risk"], descending=True)
 
     def table(self) -> pl.DataFrame:
         worklist = self.worklist()
         if worklist.is_empty():
             return worklist
         return worklist.head(WORKLIST).with_columns(
-            pl.when(pl.col("flagged")).then(pl.lit(FLAG)).otherwise(pl.lit("")).alias("status")
+            pl.when(pl.col("flagged")).then(pl.lit(FLAG)).otherwise(pl.lit("")).alias("status"),
+            pl.col("risk").round(3),
         ).select("status", "study", "risk", "prediction", "truth", "arrival", "flagged")
 
     def alerts(self) -> list[str]:

@@ -23,7 +23,8 @@ def rec_charts(report: Report) -> dict[str, go.Figure]:
                                     name="recall@k"),
                          go.Scatter(x=curve["k"].to_list(), y=curve["precision"].to_list(), mode="lines+markers",
                                     name="precision@k")])
-        fig.update_xaxes(title="k", type="log")
+        ks = curve["k"].to_list()  # log axis, ticked at the k values measured (plotly's log ticks read 1 2 5 10 2 5)
+        fig.update_xaxes(title="k (list length)", type="log", tickvals=ks, ticktext=[str(k) for k in ks])
         figures["recall_curve"] = _layout(fig, "Recall and precision at k")
     if "popularity" in report.frames:
         pop = report.frames["popularity"]

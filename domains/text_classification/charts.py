@@ -60,9 +60,13 @@ def distinctive_words(frame: pl.DataFrame, per_class: int = 10) -> go.Figure:
         for score, word in sorted(scored, reverse=True)[:per_class]:
             records.append({"class": label, "word": word, "log_odds": float(score)})
     table = pl.DataFrame(records, schema={"class": pl.String, "word": pl.String, "log_odds": pl.Float64})
+    # Each facet has its own words on its y axis: the gap between facets must hold those labels,
+    # or one class's words are drawn over its neighbour's bars.
     fig = px.bar(table.to_pandas(), x="log_odds", y="word", color="class", orientation="h",
-                 facet_col="class", facet_col_wrap=3)
+                 facet_col="class", facet_col_wrap=3, facet_col_spacing=0.16, facet_row_spacing=0.12,
+                 labels={"log_odds": "log-odds vs other classes", "word": ""})
     fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
+    fig.update_layout(showlegend=False)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
     return _layout(fig, "Most distinctive words per class", height=160 + 220 * ((len(counts) + 2) // 3))
 

@@ -57,12 +57,18 @@ def evaluation_charts(report: Report) -> dict[str, go.Figure]:
             "chrf_by_length": _layout(scatter, "chrF by source length")}
 
 
-def latency_chart(frame: pl.DataFrame) -> go.Figure:
+def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
+    """Each message as a faint point, and the rolling median over ``window`` messages as the
+    line to read (one message's latency swings with its length; the trend is what matters)."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=frame["arrival"], y=frame["ttft_ms"], mode="lines", name="time to first sentence"))
-    fig.add_trace(go.Scatter(x=frame["arrival"], y=frame["latency_ms"], mode="lines", name="total"))
+    for column, name, colour in (("ttft_ms", "time to first sentence", "#1f77b4"), ("latency_ms", "total", "#ff7f0e")):
+        fig.add_trace(go.Scatter(x=frame["arrival"], y=frame[column], mode="markers", name=f"{name} (each message)",
+                                 marker={"size": 4, "color": colour, "opacity": 0.35}, showlegend=False))
+        trend = frame[column].rolling_median(window_size=window, min_samples=1)
+        fig.add_trace(go.Scatter(x=frame["arrival"], y=trend, mode="lines", name=f"{name}, median of {window}",
+                                 line={"color": colour, "width": 2.5}))
     fig.update_xaxes(title="message (arrival order)")
-    fig.update_yaxes(title="ms")
+    fig.update_yaxes(title="milliseconds")
     return _layout(fig, "Latency per message")
 
 

@@ -31,7 +31,7 @@ class MessageMonitor:
         for i, (message, out) in enumerate(zip(inputs["text"].to_list(), outputs.iter_rows(named=True),
                                                 strict=True)):
             pair = f"{out['src']}->{out['tgt']}" if out["translation"] is not None else None
-            rows.append({"arrival": self._seen + i, "message": (message or "")[:200],
+            rows.append({"arrival": self._seen + i + 1, "message": (message or "")[:200],
                          "translation": (out["translation"] or "")[:200], "pair": pair,
                          "detected_confidence": out["detected_confidence"], "ttft_ms": out["ttft_ms"],
                          "latency_ms": out["latency_ms"], "note": out["note"]})

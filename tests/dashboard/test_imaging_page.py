@@ -101,9 +101,10 @@ def test_live_worklist(page: AppTest) -> None:
     wait_for_rows(run, 200)
     at.run()
     assert not run.error and not at.exception
-    worklist = next(df.value for df in at.dataframe if "risk" in df.value.columns)
-    risks = list(worklist["risk"])
-    flagged = list(worklist["flagged"])
+    worklist = next(df.value for df in at.dataframe if "Risk" in df.value.columns)
+    risks = list(worklist["Risk"])
+    flagged = [status != "" for status in worklist["Status"]]
+    assert worklist["Study"].is_unique  # a study that arrives again replaces its entry
     assert flagged == sorted(flagged, reverse=True)  # flagged studies head the list
     assert all(a >= b for a, b, fa, fb in zip(risks, risks[1:], flagged, flagged[1:], strict=False) if fa == fb)
     at.button(key=f"{KEY}-live-run-stop").click().run()

@@ -4,6 +4,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from domains.labels import display_name
 from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
 
 
@@ -53,7 +54,7 @@ def test_live_replay_folds_in_users(page: AppTest) -> None:
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert number(metrics["Events scored"]) >= 300 and not run.error
-    assert any("was in top-10" in df.value.columns for df in at.dataframe)
+    assert any(display_name("was in top-10") in df.value.columns for df in at.dataframe)
     at.button(key="recommendations-live-run-stop").click().run()
     assert not run.running and not at.exception
 

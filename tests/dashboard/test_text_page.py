@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from domains.labels import display_name
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import number, open_page, wait_for_job, wait_for_rows
 
@@ -42,8 +43,8 @@ def test_every_tab_renders(page: AppTest) -> None:
                   "Confusion matrix", "Calibration", "Confidence of right and wrong", "Precision, recall"):
         assert title in specs, title
     assert any("<span" in m.value for m in at.markdown)  # the highlighted text
-    tables = [df.value for df in at.dataframe]
-    assert any("confidence" in t.columns and "actual" in t.columns for t in tables)  # misclassified examples
+    tables = [df.value for df in at.dataframe]  # the misclassified examples:
+    assert any({display_name("confidence"), display_name("actual")} <= set(t.columns) for t in tables)
     assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]
 
 
@@ -96,7 +97,7 @@ def test_live_feed(page: AppTest) -> None:
     at.run()
     assert not run.error and not at.exception
     assert "Rolling class mix" in _charts(at)
-    assert any("prediction" in df.value.columns and "text" in df.value.columns for df in at.dataframe)
+    assert any({display_name("prediction"), display_name("text")} <= set(df.value.columns) for df in at.dataframe)
     at.button(key=f"{KEY}-live-run-stop").click().run()
     assert not run.running
 

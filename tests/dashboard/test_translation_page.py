@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from domains.labels import display_name
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import block_text, click_button, open_page, wait_for_job, wait_for_rows
 
@@ -51,7 +52,7 @@ def test_every_tab_renders(page: AppTest) -> None:
     specs = _charts(at)
     for title in ("Sentence length", "Source vs reference length", "Per-sentence chrF", "Length ratio per sentence"):
         assert title in specs, title
-    assert any("chrf" in df.value.columns and "translation" in df.value.columns for df in at.dataframe)
+    assert any({display_name("chrf"), display_name("translation")} <= set(df.value.columns) for df in at.dataframe)
     assert any("Detected language: English" in c.value for c in at.caption)
 
 
@@ -115,8 +116,8 @@ def test_live_feed_translates_mixed_messages(page: AppTest) -> None:
     at.run()
     assert not run.error and not at.exception
     assert "Latency per message" in _charts(at) and "Language mix" in _charts(at)
-    table = next(df.value for df in at.dataframe if "ttft_ms" in df.value.columns)
-    assert {"en->pt", "pt->en"} <= set(table["pair"].dropna())
+    table = next(df.value for df in at.dataframe if display_name("ttft_ms") in df.value.columns)
+    assert {"en->pt", "pt->en"} <= set(table[display_name("pair")].dropna())
     at.button(key=f"{KEY}-live-run-stop").click().run()
     assert not run.running
 
