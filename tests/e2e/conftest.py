@@ -59,11 +59,38 @@ def start_dashboard(artifacts: Path, data_dir: Path) -> tuple[subprocess.Popen[b
     pytest.fail("dashboard did not start within 60 s")
 
 
+@pytest.fixture(scope="session")
+def prepared_defaults(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
+    """The default models every page opens with, fitted once for the session, as a server keeps
+    them after its first start (``<artifacts>/_prepared``). Each served dashboard starts with a
+    copy, as a restarted server would: the browser tests then wait on pages, not on fits (the
+    preparation itself, with its progress, is what the AppTest page tests wait through)."""
+    from unittest import mock
+
+    import torch
+
+    from domains import registry
+    from domains.jobs import PREPARED
+
+    home = tmp_path_factory.mktemp("prepared")
+    with mock.patch.dict(os.environ, {"DOMAINLENS_HOME": str(home), "DOMAINLENS_DATA": str(synthetic_data_dir)}):
+        for key in registry.domain_keys():
+            domain = registry.get(key)
+            spec = domain.models()[0]
+            if not spec.ready:
+                domain.load(spec, torch.device("cpu"))
+    return home / PREPARED
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path, prepared_defaults: Path,
+           ) -> Iterator[Served]:
     """One dashboard per test module (starting one costs ~8 s). Each test opens its own
     browser session and picks the model it needs in the sidebar."""
+    import shutil
+
     artifacts = tmp_path_factory.mktemp("served") / "artifacts"
+    shutil.copytree(prepared_defaults, artifacts / prepared_defaults.name)
     proc, url = start_dashboard(artifacts, synthetic_data_dir)
     yield Served(url, artifacts, proc.pid)
     proc.terminate()
