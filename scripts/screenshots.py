@@ -69,8 +69,14 @@ def _tab(page: Page, title: str, tab: str) -> None:
         go = page.get_by_role("button", name="Evaluate on the test split")
         if go.count():
             go.first.click()
-        page.locator('[data-testid="stMetric"]').first.wait_for(timeout=WAIT_MS)
+        page.locator('[data-testid="stMetric"]:visible').first.wait_for(timeout=WAIT_MS)
         _settle(page)
+    if tab == "Predict":  # show the result, not only the form above it
+        result = page.locator('[data-testid="stMetric"]:visible')
+        if result.count():
+            result.first.scroll_into_view_if_needed()
+            page.mouse.wheel(0, 250)
+            page.wait_for_timeout(500)
     stem = f"{title.lower().replace(' ', '-')}-{tab.lower()}"
     page.screenshot(path=str(OUT / f"{stem}.png"))
     print(f"  {stem}.png", flush=True)
