@@ -52,7 +52,12 @@ def need_model(ctx: PageContext, where: str = "") -> Predictor | None:
     preparation (the page reruns when it is done), or why it could not be loaded."""
     if ctx.predictor is not None:
         return ctx.predictor
-    if ctx.preparing is not None:
+    if ctx.preparing is not None and where != "predict":
+        # One live progress bar (on Predict) is enough: each polling fragment is a script run
+        # every second, and those compete with the fit itself for the interpreter.
+        st.info("The default model is being fitted on the default data; the Predict tab shows its "
+                "progress. Explore works meanwhile.", icon=":material/hourglass_top:")
+    elif ctx.preparing is not None:
         _preparing(ctx.preparing, where)
     elif ctx.prepare_failed:
         st.error(ctx.model_error or "The model could not be prepared.")
@@ -64,7 +69,7 @@ def need_model(ctx: PageContext, where: str = "") -> Predictor | None:
     return None
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=2.0)
 def _preparing(job: Job[Predictor], where: str) -> None:
     if not job.running:
         st.rerun(scope="app")  # the model is ready (or failed): draw the page with it
