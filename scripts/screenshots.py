@@ -57,6 +57,7 @@ def _settle(page: Page) -> None:
 
 
 def _tab(page: Page, title: str, tab: str) -> None:
+    started = time.perf_counter()
     page.get_by_role("tab", name=tab, exact=True).first.click()
     _settle(page)
     if tab == "Predict" and title == "Translation":
@@ -79,7 +80,7 @@ def _tab(page: Page, title: str, tab: str) -> None:
             page.wait_for_timeout(500)
     stem = f"{title.lower().replace(' ', '-')}-{tab.lower()}"
     page.screenshot(path=str(OUT / f"{stem}.png"))
-    print(f"  {stem}.png", flush=True)
+    print(f"  {stem}.png ({time.perf_counter() - started:.0f} s)", flush=True)
     if tab == "Live":
         page.get_by_role("button", name="Stop", exact=True).click()
         page.wait_for_timeout(1000)
