@@ -12,7 +12,11 @@ import importlib.util
 import json
 import math
 import os
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -149,6 +153,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Become the Streamlit process: one PID to stop, signals and exit codes pass straight through.
     os.execv(sys.executable, command)
     return 0  # not reached
+
+
+def serve_in_background(env: dict[str, str] | None = None, timeout_s: float = 60.0,
+                        ) -> tuple[subprocess.Popen[bytes], str]:
+    """``domainlens serve`` on a free local port as a child process, once it answers its health
+    check: for scripts and browser tests that drive the dashboard (stop it with terminate())."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)],
+                            env=env if env is not None else os.environ.copy(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.kill()
+    raise DomainLensError(f"the dashboard did not start within {timeout_s:.0f} s")
 
 
 def cmd_models(args: argparse.Namespace) -> int:

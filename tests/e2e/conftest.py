@@ -5,11 +5,7 @@ it), so a failure seen once can be diagnosed."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,30 +29,17 @@ class Served:
         return (self.url, self.artifacts)[index]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_dashboard(artifacts: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``domainlens serve`` on a free port with its own artifacts folder; waits until healthy."""
-    port = _free_port()
-    # The imaging data the dashboard sees (the suite's synthetic PneumoniaMNIST), set here because
-    # the dashboard starts before the per-test fixtures that set it for the test process.
+    """``domainlens serve`` with its own artifacts folder and the given imaging data (set here
+    because the dashboard starts before the per-test fixtures that set it for the test process)."""
+    from domains.base import DomainLensError
+    from domains.cli import serve_in_background
+
     env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.kill()
-    pytest.fail("dashboard did not start within 60 s")
+    try:
+        return serve_in_background(env)
+    except DomainLensError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
