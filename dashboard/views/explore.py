@@ -3,7 +3,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources
-from dashboard.views.common import PageContext, figure_grid
+from dashboard.views.common import PageContext, figure_grid, labelled
 from domains.explore import summary
 
 
@@ -13,7 +13,7 @@ def render(ctx: PageContext) -> None:
                + (f"; target '{data.target}'" if data.target else ""))
     for note in data.info.get("notes", []):
         st.info(note)
-    st.dataframe(data.frame.head(200), width="stretch", height=260)
+    st.dataframe(labelled(data.frame.head(200), ctx.domain.key), width="stretch", height=260)
     with st.expander("Summary statistics", expanded=True):
-        st.dataframe(summary(data.frame), width="stretch", hide_index=True)
+        st.dataframe(labelled(summary(data.frame)), width="stretch", hide_index=True)
     figure_grid(resources.explore_figures(ctx.domain.key, ctx.data_id, data), key="explore")

@@ -10,7 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
-from dashboard.views.common import PageContext, download_buttons
+from dashboard.views.common import PageContext, download_buttons, labelled
 from domains.base import HasStudies, ImageExplainer, Predictor
 from domains.charts import overlay_figure, study_figure
 from domains.io import MAX_UPLOAD_MB
@@ -139,5 +139,5 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     scored = score_frame(predictor.predict, inputs, batch_rows=256, on_batch=show)
     table = scored.drop("pixels")
     st.success(f"Scored {table.height:,} images.")
-    st.dataframe(table.head(1000), width="stretch", height=300)
+    st.dataframe(labelled(table.head(1000), ctx.domain.key), width="stretch", height=300)
     download_buttons(table, "image_predictions", key=f"{ctx.domain.key}-batch")

@@ -11,7 +11,7 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import persisted
 from dashboard.views import image, recommend, text, translate
-from dashboard.views.common import PageContext, download_buttons, need_model, threshold_key, user_threshold
+from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key, user_threshold
 from domains.base import (
     Explainer,
     FieldSpec,
@@ -139,5 +139,5 @@ def _batch(ctx: PageContext, predictor: Predictor) -> None:
 
     scored = score_frame(predictor.predict, frame, on_batch=show)
     st.success(f"Scored {scored.height:,} rows.")
-    st.dataframe(scored.head(1000), width="stretch", height=300)
+    st.dataframe(labelled(scored.head(1000), ctx.domain.key), width="stretch", height=300)
     download_buttons(scored, "predictions", key=f"{ctx.domain.key}-batch")

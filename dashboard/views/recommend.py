@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.state import initial, persisted
-from dashboard.views.common import PageContext, figure_grid
+from dashboard.views.common import PageContext, figure_grid, labelled
 from domains.base import Predictor, Recommender
 from domains.recommendations.charts import item_map_chart
 from domains.recommendations.predict import RecPredictor
@@ -38,20 +38,20 @@ def _for_user(ctx: PageContext, predictor: RecPredictor) -> None:
     k = left.slider("How many", 5, 50, 10, key=f"{ctx.domain.key}-k")
     recs = predictor.recommend(user, k)
     right.markdown(f"**Top {k} for user {user}** (already-rated movies are never recommended)")
-    right.dataframe(recs, width="stretch", hide_index=True)
+    right.dataframe(labelled(recs, ctx.domain.key), width="stretch", hide_index=True)
     profile = getattr(ctx.domain, "user_profile", None)
     if profile is not None and predictor.known_user(user):
         history, figures = profile(ctx.data, user)
         st.subheader("Profile")
         figure_grid(figures, key=f"{ctx.domain.key}-profile")
         st.caption("Ratings in the protocol's train split feed the model; test-split ratings are what it should find.")
-        st.dataframe(history, width="stretch", hide_index=True, height=260)
+        st.dataframe(labelled(history, ctx.domain.key), width="stretch", hide_index=True, height=260)
 
 
 def _similar(ctx: PageContext, predictor: RecPredictor) -> None:
     popular, labels = _catalog_choices(predictor)
     item = st.selectbox("Movie", popular, format_func=labels.__getitem__, key=f"{ctx.domain.key}-movie")
-    st.dataframe(predictor.similar_items(item, 10), width="stretch", hide_index=True)
+    st.dataframe(labelled(predictor.similar_items(item, 10), ctx.domain.key), width="stretch", hide_index=True)
     with st.expander("Map of all items", expanded=False):
         frame = resources.item_map(ctx.model_id, predictor)
         st.plotly_chart(item_map_chart(frame), width="stretch", key=f"{ctx.domain.key}-item-map")
@@ -64,7 +64,8 @@ def _cold_start(ctx: PageContext, predictor: RecPredictor) -> None:
                            key=f"{ctx.domain.key}-cold-picks")
     if not picks:
         st.info("Pick movies to get instant recommendations; with none picked you see the most popular ones.")
-    st.dataframe(predictor.recommend_for_items(picks, 10), width="stretch", hide_index=True)
+    st.dataframe(labelled(predictor.recommend_for_items(picks, 10), ctx.domain.key), width="stretch",
+                 hide_index=True)
 
 
 def _catalog_choices(predictor: RecPredictor) -> tuple[list[str], dict[str, str]]:

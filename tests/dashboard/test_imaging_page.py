@@ -9,6 +9,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from streamlit.testing.v1 import AppTest
 
+from domains.labels import display_name
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
 
@@ -89,8 +90,8 @@ def test_batch_of_files(page: AppTest) -> None:
     assert not at.exception
     assert any("Scored 1 images" in s.value for s in at.success)
     assert any("b.png" in w.value for w in at.warning)
-    table = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
-    assert "colour converted to grey" in table["input_note"][0] and "pixels" not in table.columns
+    table = next(df.value for df in at.dataframe if display_name("prediction") in df.value.columns)
+    assert "colour converted to grey" in table[display_name("input_note")][0] and "pixels" not in table.columns
 
 
 def test_live_worklist(page: AppTest) -> None:

@@ -26,9 +26,10 @@ def test_every_tab_renders(page: AppTest) -> None:
     metrics = {m.label: number(m.value) for m in at.metric}
     assert metrics["nDCG@10"] > 0.47 and metrics["Precision@10"] > 0.41  # Evaluate tab
     frames = [df.value for df in at.dataframe]
-    recs = next(f for f in frames if "why" in f.columns and len(f) == 10)
-    assert recs["why"].str.startswith("because you liked").all()
-    assert any("similarity" in f.columns for f in frames)  # similar movies
+    why = display_name("why")
+    recs = next(f for f in frames if why in f.columns and len(f) == 10)
+    assert recs[why].str.startswith("because you liked").all()
+    assert any(display_name("similarity") in f.columns for f in frames)  # similar movies
     assert len(at.get("plotly_chart")) >= 7  # explore + profile + evaluation charts
 
 
@@ -41,8 +42,9 @@ def test_pick_user_and_cold_start(page: AppTest) -> None:
     first_three = picks.options[:3]
     at.multiselect(key="recommendations-cold-picks").set_value([o for o in first_three]).run()
     assert not at.exception
-    cold = [df.value for df in at.dataframe if "why" in df.value.columns][-1]
-    assert len(cold) == 10 and not cold["why"].str.contains("popular with everyone").any()
+    why = display_name("why")
+    cold = [df.value for df in at.dataframe if why in df.value.columns][-1]
+    assert len(cold) == 10 and not cold[why].str.contains("popular with everyone").any()
 
 
 def test_live_replay_folds_in_users(page: AppTest) -> None:

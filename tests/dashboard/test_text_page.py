@@ -84,8 +84,8 @@ def test_batch_file(page: AppTest) -> None:
     at.file_uploader(key=f"{KEY}-batch-upload").set_value(("batch.csv", payload.encode(), "text/csv")).run()
     assert not at.exception
     assert any("Scored 3 rows" in s.value for s in at.success)
-    table = next(df.value for df in at.dataframe if "prediction" in df.value.columns)
-    assert table["prediction"].isna().sum() == 1 and "empty text" in str(table["note"][1])
+    table = next(df.value for df in at.dataframe if display_name("prediction") in df.value.columns)
+    assert table[display_name("prediction")].isna().sum() == 1 and "empty text" in str(table[display_name("note")][1])
 
 
 def test_live_feed(page: AppTest) -> None:
