@@ -16,7 +16,7 @@ from dashboard.views.common import PageContext
 from domains import preparation
 from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, ModelSpec, Predictor, spec_by_key
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, guess_text_column, read_table_bytes
-from domains.lineage import fits, trained_on
+from domains.lineage import data_signature, fits, trained_on
 from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
 
@@ -32,7 +32,7 @@ class Choice:
     model_id: str
     error: str | None = None
     preparing: Job[Predictor] | None = None
-    failed_job: bool = False
+    prepare_failed: bool = False
 
 
 def render_domain_page(key: str) -> None:
@@ -46,7 +46,7 @@ def render_domain_page(key: str) -> None:
         st.info("Choose a dataset in the sidebar to begin.")
         return
     ctx = PageContext(domain, data, data_id, model.predictor, model.model_id, model.error, model.preparing,
-                      model.failed_job)
+                      model.prepare_failed)
     tabs = dict(zip(TABS, st.tabs(list(TABS)), strict=True))
     views = {"Explore": explore, "Predict": predict, "Live": live, "Train": train, "Evaluate": evaluate}
     # A script run draws the tabs one after another: the cheap ones first, so Predict is usable
@@ -124,7 +124,8 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     trained on data like the selected one, else the first menu entry. Checkpoints trained on
     other data stay listed, marked, but are never the default."""
     bundles = list_bundles(domain.key)
-    fitting = [b for b in bundles if data is None or fits(b.metadata, data)]
+    signature = data_signature(data) if data is not None else None
+    fitting = [b for b in bundles if signature is None or fits(b.metadata, signature)]
     others = [b for b in bundles if b not in fitting]
     labels = {str(b.path): bundle_label(b) for b in fitting}
     for spec in domain.models():
@@ -149,9 +150,13 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     try:
         if choice.startswith("spec:"):
             spec = spec_by_key(domain.models(), choice.removeprefix("spec:"), domain.key)
-            if not spec.ready:
-                return _prepared(domain, spec, choice)
-            predictor = resources.predictor_from_spec(domain.key, spec.key)
+            if spec.ready:
+                predictor = resources.predictor_from_spec(domain.key, spec.key)
+            else:
+                prepared = _prepared(domain, spec, choice)
+                if isinstance(prepared, Choice):  # still being fitted, or failed
+                    return prepared
+                predictor = prepared
         else:
             predictor = resources.predictor_from_checkpoint(domain.key, choice)
         _scoring_caption(predictor)
@@ -162,18 +167,18 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
         return Choice(None, choice, f"Could not load the model: {type(exc).__name__}: {exc}")
 
 
-def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Choice:
+def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Predictor | Choice:
     """A menu entry fitted on first use by a shared background job: its model once the job is
-    done, else the job itself (the tabs show its progress; Explore works meanwhile)."""
+    done, else the page's state while it runs (the tabs show its progress; Explore works
+    meanwhile) or after it failed."""
     retry = st.session_state.pop(f"{domain.key}-prepare-retry", False)
     job = preparation.prepare(domain, spec, resources.device(), retry=retry)
     if job.state is JobState.DONE and job.result is not None:
-        _scoring_caption(job.result)
-        return Choice(job.result, choice)
+        return job.result
     if job.state is JobState.RUNNING:
         st.caption(f"Preparing {spec.title} on the default data (once; kept for later visits).")
         return Choice(None, choice, preparing=job)
-    return Choice(None, choice, f"Could not prepare {spec.title}: {job.error}", failed_job=True)
+    return Choice(None, choice, f"Could not prepare {spec.title}: {job.error}", prepare_failed=True)
 
 
 def _scoring_caption(predictor: Predictor) -> None:

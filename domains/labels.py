@@ -1,8 +1,8 @@
 """Display names and number formats for metrics, columns and fields: what people read
 instead of code names (``p_bad`` -> "Probability of default", 0.7312 -> "73.1%").
 
-The shared vocabulary lives here; a domain adds its own terms next to its code
-(``LABELS`` in the domain package, registered with ``register``). Views never hold
+The shared vocabulary lives here; a domain adds its own terms next to its code, with
+``register`` (credit's fields, in ``domains/credit_risk/domain.py``). Views never hold
 vocabulary: they call ``display_name`` and ``format_value``.
 """
 
@@ -57,6 +57,8 @@ COMMON: dict[str, Label] = {
     "fpr": Label("False positive rate", "percent"), "support": Label("Support", "integer"),
 }
 _BY_DOMAIN: dict[str, dict[str, Label]] = {}
+_PATTERNS = {"percent": "{:.1%}", "ratio": "{:.2f}x", "seconds": "{:,.1f} s", "rate": "{:,.1f} /s",
+             "money": "{:,.0f}"}
 
 
 def register(domain_key: str, labels: Mapping[str, Label]) -> None:
@@ -93,18 +95,10 @@ def format_as(kind: Format, value: object) -> str:
         return "-" if value is None else str(value)
     if isinstance(value, float) and math.isnan(value):
         return "-"
-    if kind == "percent":
-        return f"{value:.1%}"
     if kind == "integer":
         return f"{round(value):,}"
-    if kind == "ratio":
-        return f"{value:.2f}x"
-    if kind == "seconds":
-        return f"{value:,.1f} s"
-    if kind == "rate":
-        return f"{value:,.1f} /s"
-    if kind == "money":
-        return f"{value:,.0f}"
+    if kind in _PATTERNS:
+        return _PATTERNS[kind].format(value)
     if kind == "text":
         return str(value)
     if isinstance(value, int):

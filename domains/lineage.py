@@ -29,14 +29,14 @@ def data_signature(data: DomainData) -> dict[str, Any]:
     return {"name": data.name, "columns": columns, "target": data.target, "labels": labels}
 
 
-def fits(metadata: Mapping[str, Any], data: DomainData) -> bool:
-    """True when a checkpoint's training data has the selected data's schema: its columns are
-    all present, the target is the same, and so are the label values. A checkpoint from before
+def fits(metadata: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """True when a checkpoint's training data has the schema of the selected data (``current``,
+    its ``data_signature``, computed once for all the checkpoints compared): its columns are all
+    present, the target is the same, and so are the label values. A checkpoint from before
     signatures were recorded says nothing, and counts as fitting (it used to be the default)."""
     trained = metadata.get("data")
     if not isinstance(trained, Mapping):
         return True
-    current = data_signature(data)
     if not set(trained.get("columns") or ()) <= set(current["columns"]):
         return False
     if trained.get("target") != current["target"]:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from domains.base import Domain, ModelSpec, Predictor
-from domains.lineage import fits
+from domains.lineage import data_signature, fits
 from models.checkpoints import list_bundles
 from models.jobs import Job, JobState
 
@@ -52,7 +52,8 @@ def warm_up(domains: Sequence[Domain], device: torch.device) -> threading.Thread
                 data = domain.load_data()
             except Exception:  # no default data here: the page says what to do when visited
                 continue
-            if any(fits(b.metadata, data) for b in list_bundles(domain.key)):
+            signature = data_signature(data)
+            if any(fits(b.metadata, signature) for b in list_bundles(domain.key)):
                 continue
             prepare(domain, spec, device).join()
 

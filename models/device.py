@@ -100,4 +100,3 @@ def cpu_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
                                                      initializer=_one_thread))
         pool = _cpu_pool[1]
     return list(pool.map(fn, items))
-

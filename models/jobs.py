@@ -68,10 +68,10 @@ class Job(Generic[T]):
         with self._lock:
             return self._latest
 
-    def status_line(self, now: float | None = None) -> str:
+    def status_line(self) -> str:
         """What the job is doing, for people: its stage, step of total, time spent and left."""
         latest = self.latest
-        elapsed = (now or time.time()) - self.started
+        elapsed = time.time() - self.started
         parts = [latest.stage] if latest and latest.stage else []
         if latest and latest.total:
             parts.append(f"step {latest.step:,} of {latest.total:,}")

@@ -58,7 +58,7 @@ def need_model(ctx: PageContext, where: str = "") -> Predictor | None:
         st.info("The default model is being fitted on the default data; the Predict tab shows its "
                 "progress. Explore works meanwhile.", icon=":material/hourglass_top:")
     elif ctx.preparing is not None:
-        _preparing(ctx.preparing, where)
+        _preparing(ctx.preparing)
     elif ctx.prepare_failed:
         st.error(ctx.model_error or "The model could not be prepared.")
         if st.button("Try again", key=f"{ctx.domain.key}-prepare-retry-{where}"):
@@ -70,7 +70,7 @@ def need_model(ctx: PageContext, where: str = "") -> Predictor | None:
 
 
 @st.fragment(run_every=2.0)
-def _preparing(job: Job[Predictor], where: str) -> None:
+def _preparing(job: Job[Predictor]) -> None:
     if not job.running:
         st.rerun(scope="app")  # the model is ready (or failed): draw the page with it
     latest = job.latest
