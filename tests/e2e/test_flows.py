@@ -56,6 +56,17 @@ def test_live_stop_is_clickable_while_the_stream_runs(browser_page) -> None:
     scored = metric_number(page, "events scored")
     page.wait_for_timeout(2_500)
     assert metric_number(page, "events scored") == scored  # nothing more is scored after Stop
+    # Refresh, and leave and come back: a new session, a fresh Live tab that can start again.
+    page.reload(wait_until="domcontentloaded")
+    open_tab(page, "Live")
+    expect()(start).to_be_enabled(timeout=60_000)
+    open_page(page, "Recommendations")
+    open_page(page, "Credit Risk")
+    open_tab(page, "Live")
+    start.click()
+    expect()(stop).to_be_enabled(timeout=60_000)
+    stop.click()
+    expect()(start).to_be_enabled(timeout=10_000)
 
 
 def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, served, browser_page) -> None:
