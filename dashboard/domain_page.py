@@ -12,10 +12,10 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
-from dashboard.views.common import PageContext
+from dashboard.views.common import PageContext, field_input
 from domains import preparation
 from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, ModelSpec, Predictor, spec_by_key
-from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, guess_text_column, read_table_bytes
+from domains.io import MAX_UPLOAD_MB
 from domains.lineage import data_signature, fits, trained_on
 from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
@@ -74,49 +74,23 @@ def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:
         return None, ""
     payload = upload.getvalue()
     with guarded("Reading the file"):
-        options = _upload_options(domain, upload.name, payload)
         digest = hashlib.sha256(payload).hexdigest()[:16]
+        options = _upload_options(domain, upload.name, payload, digest)
         data = resources.uploaded_data(domain.key, upload.name, payload, options)
         return data, f"upload:{digest}:{options}"
     return None, ""
 
 
-def _upload_options(domain: Domain, name: str, payload: bytes) -> tuple[tuple[str, Any], ...]:
-    """Column pickers for table uploads: the target and its bad value (tabular), or the
-    text and label columns (text)."""
-    if domain.input_kind == "text_pair":
-        return _language_options(domain)
-    if domain.input_kind not in ("tabular", "text"):
-        return ()
-    table = read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
-    if domain.input_kind == "text":
-        columns = table.columns
-        guess = guess_text_column(table)
-        text = st.selectbox("Text column", columns, index=columns.index(guess), key=f"{domain.key}-upload-text")
-        others = ["(none: predict only)", *[c for c in columns if c != text]]
-        label_guess = next((c for c in others if c.lower() in ("label", "labels", "category", "class", "target",
-                                                                "sentiment", "topic")), others[0])
-        label = st.selectbox("Label column", others, index=others.index(label_guess),
-                             key=f"{domain.key}-upload-label")
-        return (("text_col", text), ("label_col", None if label == others[0] else label))
-    target = st.selectbox("Target column", table.columns, index=len(table.columns) - 1,
-                          key=f"{domain.key}-upload-target")
-    values = sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50]
-    bad = st.selectbox("Value that marks a bad outcome", values, key=f"{domain.key}-upload-bad")
-    return (("target", target), ("bad", bad))
-
-
-def _language_options(domain: Domain) -> tuple[tuple[str, Any], ...]:
-    """The languages of an uploaded parallel file (source<TAB>reference lines)."""
-    from domains.translation.languages import NAMES
-
-    codes = list(NAMES)
-    left, right = st.columns(2)
-    src = left.selectbox("Source language", codes, index=codes.index("en"), format_func=NAMES.__getitem__,
-                         key=f"{domain.key}-upload-src")
-    tgt = right.selectbox("Reference language", codes, index=codes.index("pt"), format_func=NAMES.__getitem__,
-                          key=f"{domain.key}-upload-tgt")
-    return (("src", src), ("tgt", tgt))
+def _upload_options(domain: Domain, name: str, payload: bytes, digest: str) -> tuple[tuple[str, Any], ...]:
+    """The domain's pickers for this file (e.g. target column, then its bad value), one at a
+    time: a field's choices may depend on what was picked before it."""
+    chosen: dict[str, Any] = {}
+    while True:
+        fields = resources.upload_fields(domain.key, name, digest, tuple(chosen.items()), payload)
+        pending = [f for f in fields if f.name not in chosen]
+        if not pending:
+            return tuple(chosen.items())
+        chosen[pending[0].name] = field_input(pending[0], domain.key, key=f"{domain.key}-upload-{pending[0].name}")
 
 
 def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice:

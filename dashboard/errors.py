@@ -9,11 +9,8 @@ from contextlib import contextmanager
 import streamlit as st
 
 from domains.base import DomainLensError
-from models.checkpoints import CheckpointError
-from models.hub import ModelSourceError
 
 log = logging.getLogger("domainlens.dashboard")
-USER_ERRORS = (DomainLensError, CheckpointError, ModelSourceError)
 
 
 @contextmanager
@@ -24,7 +21,7 @@ def guarded(action: str) -> Iterator[None]:
     """
     try:
         yield
-    except USER_ERRORS as exc:
+    except DomainLensError as exc:
         st.error(str(exc), icon=":material/error:")
     except Exception as exc:
         log.exception("%s failed", action)

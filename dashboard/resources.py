@@ -6,12 +6,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import streamlit as st
 import torch
 
 from domains import preparation, registry
-from domains.base import Domain, DomainData, HasStudies, HasTextInputs, Predictor, Report
-from models.checkpoints import load_bundle
+from domains.base import (
+    Domain,
+    DomainData,
+    FieldSpec,
+    HasStudies,
+    HasTextInputs,
+    Predictor,
+    Recommender,
+    Report,
+    TextAttribution,
+    Translator,
+)
 from models.device import describe_device, pick_device
 
 
@@ -48,16 +59,21 @@ def uploaded_data(domain_key: str, name: str, payload: bytes, options: tuple[tup
     return registry.get(domain_key).read_upload(name, payload, **dict(options))
 
 
+@st.cache_resource(show_spinner="Reading the file...", max_entries=32)
+def upload_fields(domain_key: str, name: str, digest: str, chosen: tuple[tuple[str, Any], ...],
+                  _payload: bytes) -> list[FieldSpec]:
+    """The pickers an uploaded file needs (keyed by its digest, so a file is read once per choice)."""
+    return registry.get(domain_key).upload_fields(name, _payload, dict(chosen))
+
+
 @st.cache_resource(show_spinner="Loading model...", max_entries=8)
 def predictor_from_checkpoint(domain_key: str, path: str) -> Predictor:
-    return registry.get(domain_key).load(load_bundle(Path(path)), device())
+    return registry.open_predictor(registry.get(domain_key), Path(path), device())
 
 
 @st.cache_resource(show_spinner="Preparing the default model (first use only)...", max_entries=8)
 def predictor_from_spec(domain_key: str, model_key: str) -> Predictor:
-    dom = registry.get(domain_key)
-    spec = next(s for s in dom.models() if s.key == model_key)
-    return dom.load(spec, device())
+    return registry.open_predictor(registry.get(domain_key), model_key, device())
 
 
 @st.cache_resource(show_spinner="Evaluating...", max_entries=32)
@@ -80,12 +96,12 @@ def global_importance(model_id: str, data_id: str, _explainer: Any, _data: Domai
 
 
 @st.cache_resource(show_spinner="Projecting item embeddings...", max_entries=8)
-def item_map(model_id: str, _predictor: Any) -> Any:
+def item_map(model_id: str, _predictor: Recommender) -> pl.DataFrame:
     return _predictor.item_map()
 
 
 @st.cache_resource(show_spinner="Explaining...", max_entries=64)
-def text_explanation(domain_key: str, model_id: str, text: str, _predictor: Predictor) -> Any:
+def text_explanation(domain_key: str, model_id: str, text: str, _predictor: Predictor) -> TextAttribution:
     domain = registry.get(domain_key)
     assert isinstance(domain, HasTextInputs), f"{domain_key} does not explain texts"
     return domain.explain_text(_predictor, text)
@@ -97,3 +113,10 @@ def study(domain_key: str, name: str, payload: bytes) -> Any:
     domain = registry.get(domain_key)
     assert isinstance(domain, HasStudies), f"{domain_key} does not open image studies"
     return domain.open_study(name, payload)
+
+
+@st.cache_resource(show_spinner="Converting the model for the chosen decoder (first use only)...", max_entries=8)
+def decoded(model_id: str, src: str, tgt: str, decoder: str, _translator: Translator) -> tuple[Translator, Any]:
+    """A translator switched to another decoder (e.g. CTranslate2 int8), with the check's
+    verdict: converted once per model, pair and decoder, and shared by every session."""
+    return _translator.with_decoder(decoder)

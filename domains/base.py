@@ -15,19 +15,13 @@ import polars as pl
 import torch
 
 from models.checkpoints import Bundle, BundleWriter
+from models.errors import DomainLensError as DomainLensError  # the one user-error base, re-exported
 from models.fastpath import Scoring
+from models.seq2seq import StopFlag
 from models.training import CancelToken, ProgressFn
 
 InputKind = Literal["tabular", "text", "image", "text_pair", "interactions"]
 Family = Literal["hf", "torch", "sklearn", "external"]
-
-
-class DomainLensError(Exception):
-    """A problem the user can fix; the message says what is wrong and how to fix it.
-
-    The CLI prints it as one line and the dashboard as one ``st.error``; neither
-    shows a traceback for it.
-    """
 
 
 class DataError(DomainLensError):
@@ -77,6 +71,8 @@ class FieldSpec:
     minimum: float | None = None
     maximum: float | None = None
     help: str = ""
+    title: str = ""  # shown instead of the name's display name when set
+    labels: tuple[str, ...] = ()  # how each of ``choices`` is shown, in the same order
 
 
 @dataclass
@@ -157,6 +153,7 @@ class Domain(Protocol):
     input_kind: InputKind
     upload_types: tuple[str, ...]  # file suffixes the sidebar's dataset upload accepts
     supports_cv: bool  # whether ``train`` honours ``TrainSettings.cv`` (k-fold cross-validation)
+    evaluate_on_demand: bool  # evaluation is slow (e.g. translating a split): run it on request only
 
     def datasets(self) -> Sequence[DataSource]: ...
 
@@ -164,7 +161,16 @@ class Domain(Protocol):
         """Load a bundled dataset by key, or a user file by path (``None``: default)."""
         ...
 
-    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData: ...
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        """What an uploaded file needs to be read (e.g. its target column), given the values
+        ``chosen`` so far: the page shows the first field not yet chosen and asks again, so a
+        field's choices may depend on earlier ones. Empty when the file reads as it is."""
+        ...
+
+    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
+        """An uploaded file as data; ``options`` are the ``upload_fields`` values. Raises
+        ``DataError`` saying what to fix in a file that cannot be used."""
+        ...
 
     def models(self) -> Sequence[ModelSpec]:
         """The model menu, default model first."""
@@ -220,6 +226,26 @@ class Explanation:
     space: str = "log-odds"
 
 
+@dataclass(frozen=True)
+class TextAttribution:
+    """Word attributions for one text: ``segments`` are (start, end, score) character spans
+    of ``text``; a positive score pushed toward ``label``."""
+
+    text: str
+    segments: list[tuple[int, int, float]]
+    label: str
+    probability: float
+    method: str  # e.g. "integrated gradients" or "occlusion"
+    truncated: bool = False  # the model read only the beginning of the text
+    gap: float = 0.0  # completeness gap of the attribution method (0 where exact)
+
+    def frame(self) -> pl.DataFrame:
+        """One row per attributed word: ``word``, ``attribution``."""
+        return pl.DataFrame({"word": [self.text[a:b] for a, b, _ in self.segments],
+                             "attribution": [s for _, _, s in self.segments]},
+                            schema={"word": pl.String, "attribution": pl.Float64})
+
+
 @runtime_checkable
 class Explainer(Protocol):
     def explain(self, row: pl.DataFrame) -> Explanation: ...
@@ -246,13 +272,51 @@ class HasStreamOptions(Protocol):
 
 
 @runtime_checkable
-class TokenStreamer(Protocol):
-    def stream_text(self, text: str, **options: Any) -> Iterator[str]: ...
+class Recommender(Predictor, Protocol):
+    """Predictors that rank items for users. Lists are frames with ``rank``, ``title``,
+    ``why`` (a reason), ``genres``, ``score`` and ``item`` (the id), best first. Unknown
+    users or items raise ``DataError``."""
+
+    @property
+    def item_noun(self) -> str:
+        """What the items are, plural, for labels ("movies")."""
+        ...
+
+    def users(self) -> list[str]:
+        """Ids of the users the model knows."""
+        ...
+
+    def known_user(self, user: str) -> bool: ...
+
+    def recommend(self, user: Any, k: int = 10) -> pl.DataFrame:
+        """Top ``k`` for a known user; items the user already rated are never listed."""
+        ...
+
+    def recommend_for_items(self, items: Sequence[str], k: int = 10) -> pl.DataFrame:
+        """Top ``k`` for a new visitor who likes ``items`` (no retraining); none: the most popular."""
+        ...
+
+    def similar_items(self, item: str, k: int = 10) -> pl.DataFrame:
+        """The ``k`` items closest to ``item``: ``item``, ``title``, ``genres``, ``similarity``."""
+        ...
+
+    def item_choices(self) -> dict[str, str]:
+        """Item id -> label for pickers, most rated first."""
+        ...
+
+    def item_map(self) -> pl.DataFrame:
+        """Every item placed in 2-D from its embedding: ``item``, ``title``, ``group`` (colour),
+        ``x``, ``y``, ``ratings``."""
+        ...
 
 
 @runtime_checkable
-class Recommender(Protocol):
-    def recommend(self, user: Any, k: int = 10) -> pl.DataFrame: ...
+class HasUserProfiles(Protocol):
+    """Domains that describe a user of their data: what they rated and charts of it."""
+
+    def user_profile(self, data: DomainData, user: str) -> tuple[pl.DataFrame, dict[str, go.Figure]]:
+        """(the user's history, charts of it); ``DataError`` for a user absent from ``data``."""
+        ...
 
 
 @runtime_checkable
@@ -287,14 +351,21 @@ class HasInputReader(Protocol):
 
 
 @runtime_checkable
-class HasTextInputs(Protocol):
-    """Domains whose single input is a free text: example texts to start from, and word
-    attributions (``explain_text`` returns an object with ``text``, ``segments`` of
-    (start, end, score), ``label``, ``probability``, ``method``, ``truncated``)."""
+class HasSampleTexts(Protocol):
+    """Domains whose single input is a free text, with examples to start from."""
 
-    def sample_texts(self, data: DomainData) -> list[str]: ...
+    def sample_texts(self, data: DomainData) -> list[str]:
+        """A few texts from ``data`` (or built in) to prefill the input box; may be empty."""
+        ...
 
-    def explain_text(self, predictor: Predictor, text: str) -> Any: ...
+
+@runtime_checkable
+class HasTextInputs(HasSampleTexts, Protocol):
+    """Text domains that also explain a prediction word by word."""
+
+    def explain_text(self, predictor: Predictor, text: str) -> TextAttribution:
+        """Which spans of ``text`` pushed the predicted label up or down."""
+        ...
 
 
 @runtime_checkable
@@ -305,23 +376,100 @@ class ModelComparer(Protocol):
                 split: str = "test") -> tuple[pl.DataFrame, go.Figure]: ...
 
 
+@dataclass(frozen=True)
+class Detection:
+    """The language a text is most likely written in."""
+
+    language: str | None  # ISO 639-1 code; None when the text gives too little to go on
+    confidence: float  # 0-1
+    candidates: tuple[tuple[str, float], ...] = ()  # the top guesses, most likely first
+
+
 @runtime_checkable
-class HasLanguagePairs(Protocol):
-    """Predictors that translate between languages: the pairs they offer and a copy set
-    to one of them."""
+class Translator(Predictor, Protocol):
+    """Predictors that translate text between languages. Copies are configured (pair,
+    glossary, decoder), never the shared predictor itself.
 
-    def pairs(self) -> list[tuple[str, str]]: ...
+    Every method that takes no ``src``/``tgt`` works on the copy's pair; a pair the model
+    does not offer raises ``DataError`` naming the pairs it does.
+    """
 
-    def with_pair(self, src: str, tgt: str) -> Any: ...
+    src: str
+    tgt: str
+
+    @property
+    def backend(self) -> str:
+        """What decodes: e.g. ``offline``, ``transformers``, ``ctranslate2``."""
+        ...
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(source, target) language codes this model translates, the default first."""
+        ...
+
+    def with_pair(self, src: str, tgt: str) -> Translator: ...
+
+    def language_name(self, code: str) -> str:
+        """``"pt"`` -> ``"Portuguese"``; unknown codes come back as they are."""
+        ...
+
+    def detect(self, text: str) -> Detection: ...
+
+    def with_glossary_text(self, text: str) -> Translator:
+        """A copy that keeps glossary terms: one per line, ``term`` (kept as is) or
+        ``source => target``. Raises ``DataError`` on a line it cannot read."""
+        ...
+
+    def glossary_report(self, sources: Sequence[str], translations: Sequence[str]) -> pl.DataFrame | None:
+        """Per glossary term: occurrences and whether the required form made it through;
+        None without a glossary."""
+        ...
+
+    def decoders(self) -> list[str]:
+        """Names of the decoders this model can switch to, the current one first; one
+        entry when there is no choice."""
+        ...
+
+    def with_decoder(self, decoder: str) -> tuple[Translator, Scoring | None]:
+        """A copy decoded by ``decoder`` (converted once; slow on first use) where it agrees
+        with the exact decoder on this machine, else an unchanged copy; with the verdict
+        (None for an exact decoder). Callers share the result between sessions."""
+        ...
+
+    def stream_text(self, text: str, *, stop: StopFlag | None = None,
+                    on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:
+        """The translation of ``text`` (any length) as it is produced: token pieces or whole
+        sentences. ``stop`` ends it early; ``on_sentence`` gets each finished (source,
+        translation) pair."""
+        ...
+
+    def alternatives(self, text: str, n: int = 3) -> list[str]:
+        """Up to ``n`` candidate translations of one sentence, best first."""
+        ...
+
+    def translate_column(self, texts: Sequence[str | None], *, progress: Callable[[int, int], None] | None = None,
+                         resume: Path | None = None) -> list[str | None]:
+        """Every cell translated (empty cells stay None), reporting (done, total) sentences;
+        finished sentences are appended to ``resume`` so an interrupted run continues."""
+        ...
+
+    def partial_path(self, text: str) -> Path:
+        """Where a partial translation of ``text`` (a document or a joined column) is kept."""
+        ...
 
 
 @runtime_checkable
 class HasFilePredictor(Protocol):
     """Domains that handle some input files whole (e.g. documents translated with their
-    layout kept). ``predict_file`` returns False for files it leaves to the table path."""
+    layout kept): files ending in one of ``file_suffixes``."""
+
+    file_suffixes: tuple[str, ...]
 
     def predict_file(self, predictor: Predictor, source: Path, target: Path,
-                     progress: Callable[[int, int], None]) -> bool: ...
+                     progress: Callable[[int, int], None]) -> bool:
+        """Write the prediction for ``source`` to ``target``, reporting (done, total).
+        Returns False, writing nothing, for a file it leaves to the table path; raises
+        ``DataError`` for a missing, empty or unreadable file."""
+        ...
 
 
 @runtime_checkable

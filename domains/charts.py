@@ -3,6 +3,8 @@ distributions, attribution waterfalls and live-stream panels."""
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
@@ -15,7 +17,7 @@ from domains.labels import display_name, format_value
 TEMPLATE = "plotly_white"
 
 
-def _layout(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+def styled(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     fig.update_layout(title=title, template=TEMPLATE, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40})
     return fig
 
@@ -28,7 +30,7 @@ def roc_chart(roc: pl.DataFrame, auc: float, operating: tuple[float, float] | No
                                  marker={"size": 12, "symbol": "x"}, name="operating point"))
     fig.update_xaxes(title="false positive rate", range=[0, 1])
     fig.update_yaxes(title="true positive rate", range=[0, 1.02])
-    return _layout(fig, "ROC curve")
+    return styled(fig, "ROC curve")
 
 
 def pr_chart(pr: pl.DataFrame, base_rate: float) -> go.Figure:
@@ -36,7 +38,7 @@ def pr_chart(pr: pl.DataFrame, base_rate: float) -> go.Figure:
     fig.add_hline(y=base_rate, line_dash="dot", line_color="grey", annotation_text="base rate")
     fig.update_xaxes(title="recall", range=[0, 1])
     fig.update_yaxes(title="precision", range=[0, 1.02])
-    return _layout(fig, "Precision-recall")
+    return styled(fig, "Precision-recall")
 
 
 def calibration_chart(cal: pl.DataFrame) -> go.Figure:
@@ -46,7 +48,7 @@ def calibration_chart(cal: pl.DataFrame) -> go.Figure:
                              name="perfect calibration"))
     fig.update_xaxes(title="mean predicted probability", range=[0, 1])
     fig.update_yaxes(title="observed rate", range=[0, 1])
-    return _layout(fig, "Calibration")
+    return styled(fig, "Calibration")
 
 
 def confusion_chart(conf: pl.DataFrame) -> go.Figure:
@@ -56,13 +58,13 @@ def confusion_chart(conf: pl.DataFrame) -> go.Figure:
                                colorscale="Blues", text=wide.select(cols).to_numpy(), texttemplate="%{text}"))
     fig.update_xaxes(title="predicted")
     fig.update_yaxes(title="actual", autorange="reversed")
-    return _layout(fig, "Confusion matrix")
+    return styled(fig, "Confusion matrix")
 
 
 def histogram_by_class(frame: pl.DataFrame, value: str, cls: str, title: str, domain: str | None = None) -> go.Figure:
     fig = px.histogram(frame.to_pandas(), x=value, color=cls, barmode="overlay", nbins=40, opacity=0.65,
                        labels={value: display_name(value, domain), cls: display_name(cls, domain), "count": "rows"})
-    return _layout(fig, title)
+    return styled(fig, title)
 
 
 def waterfall_chart(explanation: Explanation, domain: str | None = None, top: int = 12) -> go.Figure:
@@ -88,7 +90,7 @@ def waterfall_chart(explanation: Explanation, domain: str | None = None, top: in
     # A waterfall has no legend for its colours: say it under the title.
     title = ("Why this prediction<br><sup><span style='color:#d62728'>red</span> raises the score, "
              "<span style='color:#2ca02c'>green</span> lowers it</sup>")
-    return _layout(fig, title, height=140 + 28 * (len(labels) + 2))
+    return styled(fig, title, height=140 + 28 * (len(labels) + 2))
 
 
 def importance_chart(frame: pl.DataFrame, domain: str | None = None, top: int = 15) -> go.Figure:
@@ -97,7 +99,7 @@ def importance_chart(frame: pl.DataFrame, domain: str | None = None, top: int = 
     fig = go.Figure(go.Bar(x=head["importance"], y=names, orientation="h"))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title="mean |contribution|")
-    return _layout(fig, "Global importance", height=120 + 24 * head.height)
+    return styled(fig, "Global importance", height=120 + 24 * head.height)
 
 
 def metric_series_chart(frame: pl.DataFrame, x: str, title: str, *, x_title: str | None = None,
@@ -107,7 +109,7 @@ def metric_series_chart(frame: pl.DataFrame, x: str, title: str, *, x_title: str
     long = long.with_columns(pl.col("metric").map_elements(display_name, return_dtype=pl.String))
     fig = px.line(long.to_pandas(), x=x, y="value", color="metric", markers=True,
                   labels={x: x_title or display_name(x), "value": y_title, "metric": ""})
-    return _layout(fig, title)
+    return styled(fig, title)
 
 
 def _as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -128,11 +130,56 @@ def overlay_figure(image: np.ndarray, heatmap: np.ndarray, title: str, opacity: 
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    return _layout(fig, title, height=380)
+    return styled(fig, title, height=380)
 
 
 def study_figure(pixels: np.ndarray, title: str) -> go.Figure:
     fig = go.Figure(go.Image(z=_as_rgb(pixels)))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, title, height=460)
+    return styled(fig, title, height=460)
+
+
+def attribution_html(text: str, segments: list[tuple[int, int, float]]) -> str:
+    """The text with each word's background tinted by its attribution (green toward the
+    predicted class, red against). Every piece of the text is HTML-escaped: only the
+    span tags are markup."""
+    top = max((abs(s) for _, _, s in segments), default=0.0) or 1.0
+    parts, cursor = [], 0
+    for start, end, score in segments:
+        parts.append(html.escape(text[cursor:start]))
+        alpha = min(1.0, abs(score) / top) * 0.6
+        rgb = "44, 160, 44" if score >= 0 else "214, 39, 40"
+        parts.append(f'<span style="background-color: rgba({rgb}, {alpha:.2f}); border-radius: 3px" '
+                     f'title="{score:+.3f}">{html.escape(text[start:end])}</span>')
+        cursor = end
+    parts.append(html.escape(text[cursor:]))
+    return '<div style="line-height: 1.9; white-space: pre-wrap">' + "".join(parts) + "</div>"
+
+
+def attribution_chart(words: pl.DataFrame, label: str, top: int = 15) -> go.Figure:
+    """The words that moved the prediction most, either way."""
+    ranked = words.with_columns(pl.col("attribution").abs().alias("size")).sort("size", descending=True).head(top)
+    ranked = ranked.sort("attribution")
+    colours = ["#2ca02c" if v >= 0 else "#d62728" for v in ranked["attribution"]]
+    fig = go.Figure(go.Bar(x=ranked["attribution"], y=[f"{w} " for w in ranked["word"]], orientation="h",
+                           marker_color=colours))
+    fig.update_xaxes(title=f"attribution toward '{label}'")
+    return styled(fig, "Words that moved the prediction", height=120 + 22 * max(ranked.height, 3))
+
+
+def probability_bars(probs: dict[str, float]) -> go.Figure:
+    """One bar per class, most likely on top."""
+    names = sorted(probs, key=probs.__getitem__)
+    fig = go.Figure(go.Bar(x=[probs[n] for n in names], y=names, orientation="h",
+                           text=[f"{probs[n]:.1%}" for n in names], textposition="auto"))
+    fig.update_xaxes(range=[0, 1], title="probability")
+    return styled(fig, "Class probabilities", height=110 + 30 * len(names))
+
+
+def item_map_chart(frame: pl.DataFrame, noun: str = "items") -> go.Figure:
+    """Items placed by their embeddings (``x``, ``y``), coloured by ``group``."""
+    fig = px.scatter(frame.to_pandas(), x="x", y="y", color="group", hover_name="title", labels={"group": ""},
+                     hover_data={"x": False, "y": False, "ratings": True}, size_max=6, opacity=0.7)
+    fig.update_traces(marker={"size": 5})
+    return styled(fig, f"Map of the {noun}: similar {noun} sit close together (embeddings, PCA)", height=520)

@@ -29,20 +29,17 @@ from domains.base import (
     DomainLensError,
     HasFilePredictor,
     HasInputReader,
-    HasLanguagePairs,
     HasScoringCheck,
     ModelSpec,
     Predictor,
     TrainSettings,
+    Translator,
     spec_by_key,
 )
-from models.checkpoints import CheckpointError, list_bundles, load_bundle
-from models.device import DeviceUnavailableError, pick_device
+from models.checkpoints import list_bundles, load_bundle
+from models.device import pick_device
 from models.fastpath import Scoring
-from models.hub import ModelSourceError
 from models.training import CancelToken, Progress
-
-USER_ERRORS = (DomainLensError, CheckpointError, DeviceUnavailableError, ModelSourceError, FileNotFoundError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(COMMANDS[args.command](args) or 0)
-    except USER_ERRORS as exc:
+    except DomainLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -220,8 +217,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     checkpoint: str | None = None
     if args.checkpoint:
         bundle = load_bundle(args.checkpoint)
-        _check_domain(bundle.domain, args.domain)
-        predictor: Predictor = domain.load(bundle, device)
+        predictor: Predictor = registry.open_predictor(domain, bundle.path, device)
         model_key, checkpoint = bundle.model, str(bundle.path)
     else:
         spec = _with_source(spec_by_key(domain.models(), args.model, args.domain), args.source)
@@ -230,7 +226,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,
                                          cancel=CancelToken()).predictor
         else:  # ready-made models (an offline engine, given weights) are evaluated as they are
-            predictor = domain.load(spec, device)
+            predictor = registry.open_predictor(domain, spec, device)
         model_key = spec.key
     predictor = _with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
     report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
@@ -246,13 +242,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     domain = registry.get(args.domain)
     device = pick_device(args.device)
-    if args.checkpoint:
-        bundle = load_bundle(args.checkpoint)
-        _check_domain(bundle.domain, args.domain)
-        predictor: Predictor = domain.load(bundle, device)
-    else:
-        predictor = domain.load(_with_source(spec_by_key(domain.models(), args.model, args.domain), args.source),
-                                device)
+    predictor = registry.open_predictor(domain, args.checkpoint or args.model, device, source=args.source)
     predictor = _with_pair(predictor, args.src, args.tgt)
     _scoring(predictor)
     if isinstance(domain, HasFilePredictor):
@@ -292,17 +282,12 @@ def _with_source(spec: ModelSpec, source: str | None) -> ModelSpec:
 
 def _with_pair(predictor: Predictor, src: str | None, tgt: str | None) -> Predictor:
     """Set a translator's language pair (from --src/--tgt or the data); others pass through."""
-    if not (src or tgt) or not isinstance(predictor, HasLanguagePairs):
+    if not (src or tgt) or not isinstance(predictor, Translator):
         return predictor
     pairs = predictor.pairs()
     matches = [(a, b) for a, b in pairs if src in (None, a) and tgt in (None, b)]
     pick = matches[0] if matches else (src or pairs[0][0], tgt or pairs[0][1])  # with_pair explains a bad pair
     return cast(Predictor, predictor.with_pair(*pick))
-
-
-def _check_domain(found: str, wanted: str) -> None:
-    if found != wanted:
-        raise DomainLensError(f"that checkpoint belongs to the '{found}' domain, not '{wanted}'")
 
 
 def _finish(args: argparse.Namespace, model: str, checkpoint: str | None, metrics: dict[str, float],

@@ -6,7 +6,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import _layout
+from domains.charts import styled
 from domains.labels import display_name
 
 MAX_PANELS = 8
@@ -34,7 +34,7 @@ def distributions(frame: pl.DataFrame, target: str | None, domain: str | None = 
         balance = go.Figure(go.Bar(x=counts[target], y=counts["count"]))
         balance.update_xaxes(title=display_name(target, domain))
         balance.update_yaxes(title="rows")
-        figures[f"Target: {target}"] = _layout(balance, f"Class balance of {display_name(target, domain)}", height=300)
+        figures[f"Target: {target}"] = styled(balance, f"Class balance of {display_name(target, domain)}", height=300)
     pdf = frame.to_pandas()
     color = target if target in frame.columns else None
     for name in [c for c in frame.columns if c != target][:MAX_PANELS]:
@@ -43,5 +43,5 @@ def distributions(frame: pl.DataFrame, target: str | None, domain: str | None = 
             fig = px.histogram(pdf, x=name, color=color, barmode="overlay", nbins=30, opacity=0.7, labels=names)
         else:
             fig = px.histogram(pdf, y=name, color=color, barmode="group", labels=names)
-        figures[name] = _layout(fig, display_name(name, domain), height=300)
+        figures[name] = styled(fig, display_name(name, domain), height=300)
     return figures

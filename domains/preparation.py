@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import torch
 
+from domains import registry
 from domains.base import Domain, ModelSpec, Predictor
 from domains.lineage import data_signature, fits
 from models.checkpoints import list_bundles
@@ -30,7 +31,8 @@ def prepare(domain: Domain, spec: ModelSpec, device: torch.device, *, retry: boo
         job = _jobs.get(key)
         if job is None or (retry and job.state in (JobState.FAILED, JobState.CANCELLED)):
             job = Job(name=f"prepare-{domain.key}-{spec.key}",
-                      target=lambda progress, cancel: domain.load(spec, device, progress=progress)).start()
+                      target=lambda progress, cancel: registry.open_predictor(domain, spec, device,
+                                                                            progress=progress)).start()
             _jobs[key] = job
         return job
 

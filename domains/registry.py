@@ -8,9 +8,15 @@ imported when first asked for.
 from __future__ import annotations
 
 import importlib
+from dataclasses import replace
 from functools import cache
+from pathlib import Path
 
-from domains.base import DataError, Domain
+import torch
+
+from domains.base import DataError, Domain, ModelSpec, Predictor, spec_by_key
+from models.checkpoints import load_bundle
+from models.training import ProgressFn
 
 DOMAINS: dict[str, str] = {
     "medical_imaging": "domains.medical_imaging.domain:MedicalImagingDomain",
@@ -36,3 +42,26 @@ def get(key: str) -> Domain:
 
 def all_domains() -> list[Domain]:
     return [get(k) for k in DOMAINS]
+
+
+def open_predictor(domain: Domain, model: ModelSpec | str | Path, device: torch.device, *,
+                   source: str | None = None, progress: ProgressFn | None = None) -> Predictor:
+    """The one way the CLI and the dashboard open a model.
+
+    ``model`` is a checkpoint folder (a ``Path``), a menu key (a ``str``) or a menu entry.
+    ``source`` replaces a menu entry's weights (a local folder or hub id). A menu entry
+    that must be fitted first is fitted on the default data (``Domain.load``) while
+    reporting to ``progress``.
+
+    Raises ``DataError`` for an unknown key or a checkpoint of another domain, and
+    ``CheckpointError`` for a folder that is not a complete checkpoint.
+    """
+    if isinstance(model, Path):
+        bundle = load_bundle(model)
+        if bundle.domain != domain.key:
+            raise DataError(f"that checkpoint belongs to the '{bundle.domain}' domain, not '{domain.key}'")
+        return domain.load(bundle, device, progress=progress)
+    spec = spec_by_key(domain.models(), model, domain.key) if isinstance(model, str) else model
+    if source:
+        spec = replace(spec, source=source)
+    return domain.load(spec, device, progress=progress)

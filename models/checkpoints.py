@@ -25,13 +25,15 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from models.errors import DomainLensError
+
 WEIGHTS = "model.safetensors"
 METADATA = "metadata.json"
 FORMAT_VERSION = 1
 _TRACKED_LIBRARIES = ("torch", "transformers", "scikit-learn", "lightgbm", "polars", "numpy")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(DomainLensError, RuntimeError):
     """A bundle is missing, incomplete or does not match the model it is loaded into."""
 
 

@@ -14,12 +14,14 @@ from typing import TypeVar
 
 import torch
 
+from models.errors import DomainLensError
+
 AUTO = "auto"
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-class DeviceUnavailableError(RuntimeError):
+class DeviceUnavailableError(DomainLensError, RuntimeError):
     """Raised when a device is requested that this machine does not have."""
 
 

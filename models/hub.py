@@ -9,8 +9,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from models.errors import DomainLensError
 
-class ModelSourceError(RuntimeError):
+
+class ModelSourceError(DomainLensError, RuntimeError):
     """The weights cannot be found locally and the hub is not an option."""
 
 

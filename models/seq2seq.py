@@ -20,12 +20,13 @@ import numpy as np
 import torch
 
 from models.ct2 import keep_torch_threads
+from models.errors import DomainLensError
 from models.text import length_buckets, load_pretrained, load_tokenizer, pad_rows
 
 DEFAULT_MAX_NEW_TOKENS = 256
 
 
-class GenerationTimeoutError(RuntimeError):
+class GenerationTimeoutError(DomainLensError, RuntimeError):
     """No new token arrived within the timeout (a stuck or far too slow model)."""
 
 

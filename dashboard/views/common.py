@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboard.state import initial, short_id
-from domains.base import Domain, DomainData, Predictor, Thresholded
+from domains.base import Domain, DomainData, FieldSpec, Predictor, Thresholded
 from domains.io import flat_lists
 from domains.labels import display_name
 from models.jobs import Job
@@ -106,3 +107,24 @@ def labelled(frame: pl.DataFrame, domain: str | None = None) -> pl.DataFrame:
     names = [display_name(c, domain) for c in frame.columns]
     taken = {n for n in names if names.count(n) == 1}
     return frame.rename({c: n for c, n in zip(frame.columns, names, strict=True) if n in taken and n != c})
+
+
+def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:
+    """One widget for a domain's ``FieldSpec``: a picker for categories (shown by their
+    labels), a number box, a checkbox or a text box; starts at the field's default."""
+    label = field.title or display_name(field.name, domain_key)
+    helptext = field.help or None
+    if field.kind == "category":
+        options = list(field.choices)
+        shown = dict(zip(options, field.labels, strict=True)) if field.labels else {}
+        index = options.index(field.default) if field.default in options else 0
+        return st.selectbox(label, options, index=index, key=key, help=helptext,
+                            format_func=lambda value: shown.get(value, str(value)))
+    if field.kind in ("number", "integer"):
+        value = float(field.default or 0.0)
+        number = st.number_input(label, value=value, min_value=field.minimum, max_value=field.maximum, key=key,
+                                 help=helptext)
+        return int(number) if field.kind == "integer" else float(number)
+    if field.kind == "bool":
+        return st.checkbox(label, value=bool(field.default), key=key, help=helptext)
+    return st.text_input(label, value=str(field.default or ""), key=key, help=helptext)

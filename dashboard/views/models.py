@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from domains.charts import _layout
+from domains.charts import styled
 from models.checkpoints import Bundle, list_bundles
 
 
@@ -40,7 +40,7 @@ def _compare(chosen: list[Bundle]) -> None:
             roc.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
     roc.update_xaxes(title="false positive rate")
     roc.update_yaxes(title="true positive rate")
-    left.plotly_chart(_layout(roc, "ROC curves"), width="stretch", key="models-roc")
+    left.plotly_chart(styled(roc, "ROC curves"), width="stretch", key="models-roc")
     history = go.Figure()
     for name, b in zip(names, chosen, strict=True):
         for i, metric in enumerate(("fold_auc", "val_loss")):
@@ -49,7 +49,7 @@ def _compare(chosen: list[Bundle]) -> None:
                 history.add_trace(go.Scatter(y=values, mode="lines+markers", name=f"{name}: {metric}",
                                              line={"dash": "solid" if i == 0 else "dot"}))
     history.update_xaxes(title="fold / epoch")
-    right.plotly_chart(_layout(history, "Training curves"), width="stretch", key="models-history")
+    right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
     with st.expander("Metadata"):
         cols = st.columns(2)
         for col, b in zip(cols, chosen, strict=True):

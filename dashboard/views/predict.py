@@ -15,12 +15,12 @@ from dashboard.views.common import PageContext, download_buttons, labelled, need
 from domains.base import (
     Explainer,
     FieldSpec,
-    HasLanguagePairs,
     HasStudies,
     HasTextInputs,
     Predictor,
     Recommender,
     Thresholded,
+    Translator,
 )
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
@@ -35,7 +35,7 @@ def render(ctx: PageContext) -> None:
     predictor = _with_user_threshold(ctx, predictor)
     studies = ctx.domain if isinstance(ctx.domain, HasStudies) else None
     texts = ctx.domain if isinstance(ctx.domain, HasTextInputs) else None
-    if isinstance(predictor, HasLanguagePairs):
+    if isinstance(predictor, Translator):
         _translation(ctx, predictor)
         return
     if isinstance(predictor, Recommender):
@@ -61,7 +61,7 @@ def render(ctx: PageContext) -> None:
             _batch(ctx, predictor)
 
 
-def _translation(ctx: PageContext, predictor: Predictor) -> None:
+def _translation(ctx: PageContext, predictor: Translator) -> None:
     single, batch = st.tabs(["Translate (streaming)", "Documents and tables"])
     with single, guarded("Translation"):
         translate.render(ctx, predictor)

@@ -3,15 +3,13 @@ words moved the prediction. User text is only ever shown escaped."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext
 from domains.base import HasTextInputs, Predictor
-from domains.charts import _layout
-from domains.text_classification.charts import attribution_chart, attribution_html
+from domains.charts import attribution_chart, attribution_html, probability_bars
 
 
 def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> None:
@@ -29,7 +27,7 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     left.metric("Prediction", str(row["prediction"]))
     left.metric("Confidence", f"{row['confidence']:.1%}")
     probs = {k.removeprefix("p_"): v for k, v in row.items() if k.startswith("p_")}
-    right.plotly_chart(_probability_bars(probs), width="stretch", key=f"{key}-probs")
+    right.plotly_chart(probability_bars(probs), width="stretch", key=f"{key}-probs")
     attribution = resources.text_explanation(ctx.domain.key, ctx.model_id, text, predictor)
     if row["truncated"] or attribution.truncated:
         st.warning(f"This text is {len(text):,} characters long: the model read only its beginning (the "
@@ -39,16 +37,6 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     st.markdown(attribution_html(attribution.text, attribution.segments), unsafe_allow_html=True)
     gap = f"; completeness gap {attribution.gap:+.3f}" if attribution.gap else ""
     st.caption(f"Green words pushed toward '{attribution.label}', red words against it ({attribution.method}{gap}).")
-    words = pl.DataFrame({"word": [attribution.text[a:b] for a, b, _ in attribution.segments],
-                          "attribution": [s for _, _, s in attribution.segments]},
-                         schema={"word": pl.String, "attribution": pl.Float64})
+    words = attribution.frame()
     if words.height:
         st.plotly_chart(attribution_chart(words, attribution.label), width="stretch", key=f"{key}-words")
-
-
-def _probability_bars(probs: dict[str, float]) -> go.Figure:
-    names = sorted(probs, key=probs.__getitem__)
-    fig = go.Figure(go.Bar(x=[probs[n] for n in names], y=names, orientation="h",
-                           text=[f"{probs[n]:.1%}" for n in names], textposition="auto"))
-    fig.update_xaxes(range=[0, 1], title="probability")
-    return _layout(fig, "Class probabilities", height=110 + 30 * len(names))

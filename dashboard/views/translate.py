@@ -8,21 +8,19 @@ User text is only ever shown as plain text (``st.text``/dataframes/code), never 
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 import streamlit as st
 
+from dashboard import resources
 from dashboard.views.common import PageContext, download_buttons, plain_text_box
-from domains.base import DataError
+from domains.base import DataError, HasFilePredictor, HasSampleTexts, Translator
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
-from domains.translation.domain import DOCUMENT_SUFFIXES, as_translator
-from domains.translation.engines import HFEngine
-from domains.translation.glossary import parse_glossary
-from domains.translation.languages import name
-from domains.translation.translator import TranslationPredictor
 from models.seq2seq import StopFlag
 
 MAX_TYPED_CHARS = 20_000
@@ -32,10 +30,10 @@ def _key(ctx: PageContext) -> str:
     return f"{ctx.domain.key}-translate"
 
 
-def render(ctx: PageContext, predictor: Any) -> None:
-    translator = _configured(ctx, as_translator(predictor))
+def render(ctx: PageContext, predictor: Translator) -> None:
+    translator = _configured(ctx, predictor)
     key = _key(ctx)
-    samples = ctx.domain.sample_texts(ctx.data)  # type: ignore[attr-defined]
+    samples = ctx.domain.sample_texts(ctx.data) if isinstance(ctx.domain, HasSampleTexts) else []
     start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
                          format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
     # A form: the Translate button is always there, and pasted text counts when it is clicked
@@ -56,9 +54,10 @@ def render(ctx: PageContext, predictor: Any) -> None:
     _show_last(key, translator)
 
 
-def _configured(ctx: PageContext, translator: TranslationPredictor) -> TranslationPredictor:
-    """Pair, backend and glossary pickers; the predictor is shared, so copies are configured."""
+def _configured(ctx: PageContext, translator: Translator) -> Translator:
+    """Pair, decoder and glossary pickers; the predictor is shared, so copies are configured."""
     key = _key(ctx)
+    name = translator.language_name
     pairs = translator.pairs()
     sources = list(dict.fromkeys(a for a, _ in pairs))
     c1, c2, c3 = st.columns(3)
@@ -68,12 +67,15 @@ def _configured(ctx: PageContext, translator: TranslationPredictor) -> Translati
     tgt = c2.selectbox("To", targets, format_func=name, key=f"{key}-tgt",
                        help="Only the pairs this model offers are listed.")
     configured = translator.with_pair(src, tgt)
-    if isinstance(translator.engine, HFEngine) and translator.engine.folder is not None:
-        backend = c3.radio("Decoder", ["Transformers", "CTranslate2 (int8)"], horizontal=True, key=f"{key}-backend",
-                           help="CTranslate2 converts the model once (cached) and decodes faster on CPU.")
-        if backend.startswith("CTranslate2"):
-            with st.spinner("Converting the model for CTranslate2 (first use only)..."):
-                configured = _ct2(ctx, configured)
+    decoders = translator.decoders()
+    if len(decoders) > 1:
+        decoder = c3.radio("Decoder", decoders, horizontal=True, key=f"{key}-backend",
+                           help="A faster decoder is converted once (shared by everyone) and checked against "
+                                "the exact one on this machine.")
+        if decoder != decoders[0]:
+            configured, scoring = resources.decoded(ctx.model_id, src, tgt, decoder, configured)
+            if scoring is not None:
+                (st.caption if scoring.fast else st.warning)(scoring.summary())
     else:
         c3.caption(f"Backend: {translator.backend}")
     with st.expander("Glossary and do-not-translate terms"):
@@ -81,25 +83,14 @@ def _configured(ctx: PageContext, translator: TranslationPredictor) -> Translati
                                 placeholder="DomainLens\ndashboard => painel")
         if glossary.strip():
             try:
-                configured = configured.with_glossary(parse_glossary(glossary))
+                configured = configured.with_glossary_text(glossary)
             except DataError as exc:
                 st.error(str(exc))
     return configured
 
 
-def _ct2(ctx: PageContext, translator: TranslationPredictor) -> TranslationPredictor:
-    from dataclasses import replace
-
-    cache_key = f"{_key(ctx)}-ct2-{ctx.model_id}-{translator.src}-{translator.tgt}"
-    found = st.session_state.get(cache_key)
-    if found is None:
-        found = st.session_state[cache_key] = translator.on_ctranslate2()
-    decoded, scoring = found
-    (st.caption if scoring.fast else st.warning)(scoring.summary())
-    return replace(translator, engine=decoded.engine)
-
-
-def _offer_detected_language(ctx: PageContext, translator: TranslationPredictor, text: str) -> TranslationPredictor:
+def _offer_detected_language(ctx: PageContext, translator: Translator, text: str) -> Translator:
+    name = translator.language_name
     found = translator.detect(text)
     if found.language is None:
         st.caption("Language: not enough text to tell.")
@@ -125,7 +116,7 @@ def _stop_previous(key: str) -> None:
         flag.stop()
 
 
-def _translate(key: str, translator: TranslationPredictor, text: str) -> None:
+def _translate(key: str, translator: Translator, text: str) -> None:
     flag = StopFlag.new()
     st.session_state[f"{key}-flag"] = flag
     record: dict[str, Any] = {"text": "", "segments": [], "ttft": None, "seconds": None,
@@ -141,6 +132,7 @@ def _translate(key: str, translator: TranslationPredictor, text: str) -> None:
             record["text"] += piece  # kept even if Stop interrupts the page mid-stream
             yield piece
 
+    name = translator.language_name
     st.caption(f"{name(translator.src)} → {name(translator.tgt)} · {translator.backend}")
     st.write_stream(pieces())
     record["seconds"] = time.perf_counter() - started
@@ -148,10 +140,11 @@ def _translate(key: str, translator: TranslationPredictor, text: str) -> None:
     st.rerun()  # draw the finished translation below, with its metrics and sentence view
 
 
-def _show_last(key: str, translator: TranslationPredictor) -> None:
+def _show_last(key: str, translator: Translator) -> None:
     record = st.session_state.get(f"{key}-last")
     if not record:
         return
+    name = translator.language_name
     if record["seconds"] is None:
         st.warning("Stopped: generation ended at your request. The text translated so far is below.")
     st.caption(f"{name(record['src'])} → {name(record['tgt'])} · {record['backend']}")
@@ -166,12 +159,10 @@ def _show_last(key: str, translator: TranslationPredictor) -> None:
                                    name(record["src"]): [s for s, _ in record["segments"]],
                                    name(record["tgt"]): [t for _, t in record["segments"]]}),
                      hide_index=True, width="stretch")
-    if translator.glossary and record["segments"]:
-        from domains.translation.glossary import term_report
-
+    report = translator.glossary_report([s for s, _ in record["segments"]], [t for _, t in record["segments"]])
+    if report is not None and record["segments"]:
         st.subheader("Glossary")
-        st.dataframe(term_report(list(translator.glossary), [s for s, _ in record["segments"]],
-                                 [t for _, t in record["segments"]]), hide_index=True, width="stretch")
+        st.dataframe(report, hide_index=True, width="stretch")
     if record["segments"]:
         with st.expander("Alternatives for one sentence (beam search n-best)"):
             options = [s for s, _ in record["segments"]]
@@ -188,34 +179,36 @@ def _show_last(key: str, translator: TranslationPredictor) -> None:
 # ---- documents and tables --------------------------------------------------------------------
 
 
-def batch(ctx: PageContext, predictor: Any) -> None:
-    translator = as_translator(predictor)
+def batch(ctx: PageContext, predictor: Translator) -> None:
     key = f"{_key(ctx)}-batch"
+    name = predictor.language_name
     upload = st.file_uploader(f"A document (TXT, Markdown) or a table (CSV, Parquet, JSONL), max {MAX_UPLOAD_MB} MB",
                               type=["txt", "md", "markdown", "csv", "parquet", "jsonl"], key=f"{key}-upload")
     if upload is None:
         st.caption(f"Documents are translated sentence by sentence with their layout and markup kept; tables get "
-                   f"a translated copy of the column you pick. Pair: {name(translator.src)} -> "
-                   f"{name(translator.tgt)} (set it in the other tab's pickers).")
+                   f"a translated copy of the column you pick. Pair: {name(predictor.src)} -> "
+                   f"{name(predictor.tgt)} (set it in the other tab's pickers).")
         return
     payload = upload.getvalue()
     check_upload_size(upload.name, payload, MAX_UPLOAD_BYTES)
-    src = st.session_state.get(f"{_key(ctx)}-src", translator.src)
-    tgt = st.session_state.get(f"{_key(ctx)}-tgt", translator.tgt)
-    translator = translator.with_pair(src, tgt)
-    if any(upload.name.lower().endswith(s) for s in DOCUMENT_SUFFIXES):
-        _document(key, translator, upload.name, payload)
+    src = st.session_state.get(f"{_key(ctx)}-src", predictor.src)
+    tgt = st.session_state.get(f"{_key(ctx)}-tgt", predictor.tgt)
+    translator = predictor.with_pair(src, tgt)
+    domain = ctx.domain
+    if isinstance(domain, HasFilePredictor) and upload.name.lower().endswith(domain.file_suffixes):
+        _document(key, domain, translator, upload.name, payload)
     else:
         _table(key, translator, upload.name, payload)
 
 
-def _document(key: str, translator: TranslationPredictor, file_name: str, payload: bytes) -> None:
+def _document(key: str, domain: HasFilePredictor, translator: Translator, file_name: str, payload: bytes) -> None:
+    """The domain's own document path (``predict_file``, as the CLI uses it) on a copy of the
+    upload kept only for this run."""
     text = decode_text(file_name, payload)
     if not text.strip():
         st.info(f"{file_name} is empty: there is nothing to translate.")
         return
-    resume = translator.partial_path(text)
-    if resume.is_file():
+    if translator.partial_path(text).is_file():
         st.info("Part of this document was translated before; that part is reused and the rest continues.")
     if not st.button("Translate document", type="primary", key=f"{key}-doc-go"):
         return
@@ -224,18 +217,19 @@ def _document(key: str, translator: TranslationPredictor, file_name: str, payloa
     def show(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"{done:,} of {total:,} sentences")
 
-    out = translator.translate_document(text, markdown=not file_name.lower().endswith(".txt"), progress=show,
-                                        resume=resume)
-    resume.unlink(missing_ok=True)
+    stem, _, suffix = file_name.rpartition(".")
+    with tempfile.TemporaryDirectory(prefix="domainlens-doc-") as folder:
+        source, target = Path(folder) / Path(file_name).name, Path(folder) / f"{stem}.{translator.tgt}.{suffix}"
+        source.write_bytes(payload)
+        domain.predict_file(translator, source, target, show)
+        out = target.read_text(encoding="utf-8")
     st.success(f"Translated {file_name} ({len(text.split()):,} words).")
     st.code(out[:20_000], language="markdown", wrap_lines=True)
-    stem = file_name.rsplit(".", 1)[0]
-    suffix = file_name.rsplit(".", 1)[-1]
-    st.download_button("Download the translation", out.encode("utf-8"), f"{stem}.{translator.tgt}.{suffix}",
-                       "text/plain", key=f"{key}-doc-download")
+    st.download_button("Download the translation", out.encode("utf-8"), target.name, "text/plain",
+                       key=f"{key}-doc-download")
 
 
-def _table(key: str, translator: TranslationPredictor, file_name: str, payload: bytes) -> None:
+def _table(key: str, translator: Translator, file_name: str, payload: bytes) -> None:
     table = read_table_bytes(file_name, payload, max_bytes=MAX_UPLOAD_BYTES)
     text_columns = [c for c, t in table.schema.items() if t == pl.String] or table.columns
     column = st.selectbox("Column to translate", text_columns, key=f"{key}-column")

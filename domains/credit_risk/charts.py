@@ -8,12 +8,12 @@ import polars as pl
 
 from domains.base import Report
 from domains.charts import (
-    _layout,
     calibration_chart,
     confusion_chart,
     histogram_by_class,
     pr_chart,
     roc_chart,
+    styled,
 )
 from domains.metrics import threshold_metrics
 
@@ -52,7 +52,7 @@ def cost_chart(curve: pl.DataFrame, threshold: float) -> go.Figure:
                   annotation_position="top right")
     fig.update_xaxes(title="reject if P(bad) >= threshold", range=[0, 1])
     fig.update_yaxes(title="expected cost per applicant")
-    return _layout(fig, "Expected cost vs threshold")
+    return styled(fig, "Expected cost vs threshold")
 
 
 def fairness_chart(groups: pl.DataFrame) -> go.Figure:
@@ -64,4 +64,4 @@ def fairness_chart(groups: pl.DataFrame) -> go.Figure:
         ))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="rate", range=[0, 1])
-    return _layout(fig, "Decisions by group (TPR/FPR: rejection of bad/good applicants)")
+    return styled(fig, "Decisions by group (TPR/FPR: rejection of bad/good applicants)")

@@ -33,7 +33,7 @@ from domains.credit_risk.report import build_report
 from domains.credit_risk.train import costs_from
 from domains.credit_risk.train import train as run_training
 from domains.explore import distributions
-from domains.io import MAX_UPLOAD_BYTES
+from domains.io import MAX_UPLOAD_BYTES, read_table_bytes
 from domains.jobs import fit_on_default_data
 from domains.labels import Label, register
 from models.checkpoints import Bundle
@@ -71,12 +71,25 @@ class CreditRiskDomain:
     input_kind: InputKind = "tabular"
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = True
+    evaluate_on_demand = False
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return credit_data.load(source, target=options.get("target"), bad=options.get("bad"))
+
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        """The target column (last by default), then the value in it that marks a bad outcome."""
+        table = read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
+        fields = [FieldSpec("target", "category", default=table.columns[-1], choices=tuple(table.columns),
+                            title="Target column")]
+        target = chosen.get("target")
+        if target in table.columns:
+            values = tuple(sorted({str(v) for v in table[target].drop_nulls().unique().to_list()})[:50])
+            fields.append(FieldSpec("bad", "category", default=values[0] if values else None, choices=values,
+                                    title="Value that marks a bad outcome"))
+        return fields
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return credit_data.from_upload(

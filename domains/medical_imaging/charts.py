@@ -9,7 +9,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from domains.base import Report
-from domains.charts import _as_rgb, _layout, calibration_chart, confusion_chart, roc_chart
+from domains.charts import _as_rgb, calibration_chart, confusion_chart, roc_chart, styled
 from domains.images import frame_pixels
 
 
@@ -25,7 +25,7 @@ def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=10)
-    return _layout(fig, title, height=110 + 180 * grid_rows)
+    return styled(fig, title, height=110 + 180 * grid_rows)
 
 
 def class_balance(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
@@ -37,7 +37,7 @@ def class_balance(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
     fig.update_layout(barmode="group", legend_title_text="split")
     fig.update_xaxes(title="class")
     fig.update_yaxes(title="images")
-    return _layout(fig, "Class balance per split")
+    return styled(fig, "Class balance per split")
 
 
 def mean_images(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
@@ -53,7 +53,7 @@ def mean_images(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
         fig.add_trace(go.Image(z=_as_rgb(stack[..., 0] if c == 1 else stack).astype(np.uint8)), row=1, col=col)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return _layout(fig, "Mean image per class", height=300)
+    return styled(fig, "Mean image per class", height=300)
 
 
 def intensity_histogram(frame: pl.DataFrame, labels: list[str], sample: int = 400) -> go.Figure:
@@ -65,7 +65,7 @@ def intensity_histogram(frame: pl.DataFrame, labels: list[str], sample: int = 40
         fig.add_trace(go.Scatter(x=np.arange(256), y=counts, mode="lines", name=labels[cls]))
     fig.update_xaxes(title="pixel intensity")
     fig.update_yaxes(title="share of pixels")
-    return _layout(fig, "Pixel intensity by class")
+    return styled(fig, "Pixel intensity by class")
 
 
 def imaging_charts(report: Report) -> dict[str, go.Figure]:
@@ -80,7 +80,7 @@ def imaging_charts(report: Report) -> dict[str, go.Figure]:
     bars = go.Figure([go.Bar(x=per_class["class"], y=per_class[m], name=m) for m in ("precision", "recall", "f1")])
     bars.update_layout(barmode="group")
     bars.update_yaxes(range=[0, 1.02])
-    figures["per_class"] = _layout(bars, "Per-class precision, recall and F1")
+    figures["per_class"] = styled(bars, "Per-class precision, recall and F1")
     gallery = report.frames["gallery"]
     if gallery.height:
         captions = [f"{a} → {p}<br>{c:.0%} sure" for a, p, c in

@@ -74,6 +74,7 @@ class MedicalImagingDomain:
     input_kind: InputKind = "image"
     upload_types: tuple[str, ...] = ("npz", "zip")
     supports_cv = False  # the file's val split (or 10% of train) drives early stopping and the threshold
+    evaluate_on_demand = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -84,6 +85,9 @@ class MedicalImagingDomain:
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return img_data.load(source)
+
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        return []  # the file's own layout says everything
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return img_data.from_upload(name, payload, max_bytes=MAX_UPLOAD_BYTES)

@@ -8,7 +8,7 @@ import threading
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import _layout
+from domains.charts import styled
 from domains.medical_imaging.predict import ImagePredictor
 
 WORKLIST = 50  # rows shown; the full list is kept
@@ -77,13 +77,13 @@ class TriageMonitor:
             fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", name="flagged"))
             fig.update_xaxes(title="studies arrived")
             fig.update_yaxes(title="flagged so far")
-            figures["Flagged"] = _layout(fig, "Flagged studies over the stream", height=300)
+            figures["Flagged"] = styled(fig, "Flagged studies over the stream", height=300)
         if not worklist.is_empty():
             fig = go.Figure(go.Histogram(x=worklist["risk"], nbinsx=30, marker_color="#1f77b4"))
             if self.predictor.binary:
                 fig.add_vline(x=self.predictor.threshold, line_dash="dot", annotation_text="threshold")
             fig.update_xaxes(title="risk score", range=[0, 1])
-            figures["Risk"] = _layout(fig, "Risk of arrived studies", height=300)
+            figures["Risk"] = styled(fig, "Risk of arrived studies", height=300)
         return figures
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.base import Report
-from domains.charts import _layout
+from domains.charts import styled
 
 
 def rec_charts(report: Report) -> dict[str, go.Figure]:
@@ -16,7 +16,7 @@ def rec_charts(report: Report) -> dict[str, go.Figure]:
     if "comparison" in report.frames:
         comp = report.frames["comparison"]
         fig = px.bar(comp.to_pandas(), x="metric", y="value", color="model", barmode="group", text_auto=".3f")
-        figures["comparison"] = _layout(fig, "Top-10 metrics vs the best published MovieLens-100K rows")
+        figures["comparison"] = styled(fig, "Top-10 metrics vs the best published MovieLens-100K rows")
     if "recall_curve" in report.frames:
         curve = report.frames["recall_curve"]
         fig = go.Figure([go.Scatter(x=curve["k"].to_list(), y=curve["recall"].to_list(), mode="lines+markers",
@@ -25,7 +25,7 @@ def rec_charts(report: Report) -> dict[str, go.Figure]:
                                     name="precision@k")])
         ks = curve["k"].to_list()  # log axis, ticked at the k values measured (plotly's log ticks read 1 2 5 10 2 5)
         fig.update_xaxes(title="k (list length)", type="log", tickvals=ks, ticktext=[str(k) for k in ks])
-        figures["recall_curve"] = _layout(fig, "Recall and precision at k")
+        figures["recall_curve"] = styled(fig, "Recall and precision at k")
     if "popularity" in report.frames:
         pop = report.frames["popularity"]
         fig = go.Figure([
@@ -35,25 +35,18 @@ def rec_charts(report: Report) -> dict[str, go.Figure]:
                    name="share of catalogue"),
         ])
         fig.update_xaxes(title="items by training popularity")
-        figures["popularity_bias"] = _layout(fig, "Popularity bias: where recommendations come from")
+        figures["popularity_bias"] = styled(fig, "Popularity bias: where recommendations come from")
     return figures
-
-
-def item_map_chart(frame: pl.DataFrame) -> go.Figure:
-    fig = px.scatter(frame.to_pandas(), x="x", y="y", color="genre", hover_name="title",
-                     hover_data={"x": False, "y": False, "ratings": True}, size_max=6, opacity=0.7)
-    fig.update_traces(marker={"size": 5})
-    return _layout(fig, "Item embeddings (PCA), coloured by first genre", height=520)
 
 
 def ratings_histogram(ratings: pl.Series) -> go.Figure:
     counts = ratings.value_counts().sort(ratings.name)
     fig = go.Figure(go.Bar(x=counts[ratings.name].to_list(), y=counts["count"].to_list()))
     fig.update_xaxes(title="rating")
-    return _layout(fig, "Ratings given", height=280)
+    return styled(fig, "Ratings given", height=280)
 
 
 def genre_chart(genres: pl.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(x=genres["count"].to_list(), y=genres["genre"].to_list(), orientation="h"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Favourite genres", height=280)
+    return styled(fig, "Favourite genres", height=280)

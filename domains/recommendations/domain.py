@@ -24,7 +24,7 @@ from domains.base import (
     TrainSettings,
     spec_by_key,
 )
-from domains.charts import _layout
+from domains.charts import styled
 from domains.io import MAX_UPLOAD_BYTES
 from domains.jobs import fit_on_default_data
 from domains.recommendations import data as rec_data
@@ -56,12 +56,16 @@ class RecommendationsDomain:
     input_kind: InputKind = "interactions"
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = False  # fixed protocol split; hyperparameters are tuned on an inner validation split
+    evaluate_on_demand = False
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return rec_data.load(source)
+
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        return []  # the file's own layout says everything
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return rec_data.from_upload(name, payload, max_bytes=MAX_UPLOAD_BYTES)
@@ -103,10 +107,10 @@ class RecommendationsDomain:
         figures = {"ratings": ratings_histogram(frame["rating"])}
         hist = go.Figure(go.Histogram(x=per_user.to_list(), nbinsx=40))
         hist.update_xaxes(title="ratings per user")
-        figures["per_user"] = _layout(hist, "Activity: ratings per user", height=280)
+        figures["per_user"] = styled(hist, "Activity: ratings per user", height=280)
         long_tail = go.Figure(go.Scatter(y=per_item.to_list(), mode="lines"))
         long_tail.update_xaxes(title="items, most rated first")
-        figures["long_tail"] = _layout(long_tail, "Long tail: ratings per item", height=280)
+        figures["long_tail"] = styled(long_tail, "Long tail: ratings per item", height=280)
         figures["genres"] = genre_chart(genre_counts(inter, frame))
         return figures
 

@@ -10,7 +10,7 @@ from collections import Counter, deque
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import _layout
+from domains.charts import styled
 from domains.recommendations.predict import RecPredictor
 
 WINDOW = 500
@@ -51,8 +51,8 @@ class RecMonitor:
         line.update_xaxes(title="events")
         bars = go.Figure(go.Bar(x=[n for _, n in top], y=[t for t, _ in top], orientation="h"))
         bars.update_yaxes(autorange="reversed")
-        return {"hit_rate": _layout(line, "Online hit rate: rated item was in the user's top-10"),
-                "recommended": _layout(bars, "Most recommended right now (top-3 slots)")}
+        return {"hit_rate": styled(line, "Online hit rate: rated item was in the user's top-10"),
+                "recommended": styled(bars, "Most recommended right now (top-3 slots)")}
 
     def alerts(self) -> list[str]:
         return []

@@ -100,6 +100,17 @@ class RecPredictor:
 
     # ---- what the recommender pages show -----------------------------------------------------------
 
+    @property
+    def item_noun(self) -> str:
+        return "movies"
+
+    def users(self) -> list[str]:
+        return self.user_ids
+
+    def item_choices(self) -> dict[str, str]:
+        order = torch.argsort(self.popularity, descending=True, stable=True).tolist()
+        return {self.catalog.ids[i]: self.catalog.label(i) for i in order}
+
     def known_user(self, user: str) -> bool:
         return str(user) in self.user_index
 
@@ -170,7 +181,7 @@ class RecPredictor:
             xy = np.column_stack([centred[:, 0].numpy(), np.zeros(len(centred))])
         return pl.DataFrame({
             "item": self.catalog.ids, "title": [self.catalog.label(i) for i in range(self.catalog.size)],
-            "genre": [gs[0] if gs else "unknown" for gs in self.catalog.genres],
+            "group": [gs[0] if gs else "unknown" for gs in self.catalog.genres],
             "x": xy[:, 0], "y": xy[:, 1], "ratings": self.popularity.numpy(),
         })
 

@@ -3,7 +3,6 @@ attributions and model comparison. Attribution HTML escapes every piece of user 
 
 from __future__ import annotations
 
-import html
 import re
 from collections import Counter
 
@@ -13,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.base import Report
-from domains.charts import _layout, calibration_chart, confusion_chart
+from domains.charts import calibration_chart, confusion_chart, styled
 
 WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
 STOPWORDS = frozenset([
@@ -28,7 +27,7 @@ def class_balance(frame: pl.DataFrame) -> go.Figure:
     counts = frame.filter(pl.col("label").is_not_null()).group_by("label", "split").len().sort("label", "split")
     fig = px.bar(counts.to_pandas(), x="label", y="len", color="split", barmode="stack",
                  labels={"len": "texts", "label": "class"})
-    return _layout(fig, "Classes by split")
+    return styled(fig, "Classes by split")
 
 
 def length_histogram(frame: pl.DataFrame) -> go.Figure:
@@ -37,7 +36,7 @@ def length_histogram(frame: pl.DataFrame) -> go.Figure:
     cap = float(np.percentile(words["words"].to_numpy(), 99)) if words.height else 0.0
     fig = px.histogram(words.filter(pl.col("words") <= cap).to_pandas(), x="words", color="label",
                        barmode="overlay", nbins=50, opacity=0.6)
-    return _layout(fig, "Text length (words, up to the 99th percentile)")
+    return styled(fig, "Text length (words, up to the 99th percentile)")
 
 
 def distinctive_words(frame: pl.DataFrame, per_class: int = 10) -> go.Figure:
@@ -68,21 +67,21 @@ def distinctive_words(frame: pl.DataFrame, per_class: int = 10) -> go.Figure:
     fig.update_yaxes(matches=None, showticklabels=True, autorange="reversed")
     fig.update_layout(showlegend=False)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=")[-1]))
-    return _layout(fig, "Most distinctive words per class", height=160 + 220 * ((len(counts) + 2) // 3))
+    return styled(fig, "Most distinctive words per class", height=160 + 220 * ((len(counts) + 2) // 3))
 
 
 def per_class_chart(per_class: pl.DataFrame) -> go.Figure:
     long = per_class.select("class", "precision", "recall", "f1").unpivot(index="class", variable_name="metric")
     fig = px.bar(long.to_pandas(), x="class", y="value", color="metric", barmode="group")
     fig.update_yaxes(range=[0, 1.02])
-    return _layout(fig, "Precision, recall and F1 per class")
+    return styled(fig, "Precision, recall and F1 per class")
 
 
 def confidence_histogram(confidence: pl.DataFrame) -> go.Figure:
     fig = px.histogram(confidence.to_pandas(), x="confidence", color="outcome", barmode="overlay", nbins=30,
                        opacity=0.65, color_discrete_map={"correct": "#2ca02c", "wrong": "#d62728"})
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, "Confidence of right and wrong predictions")
+    return styled(fig, "Confidence of right and wrong predictions")
 
 
 def text_charts(report: Report) -> dict[str, go.Figure]:
@@ -91,38 +90,10 @@ def text_charts(report: Report) -> dict[str, go.Figure]:
             "calibration": calibration_chart(f["calibration"]), "confidence": confidence_histogram(f["confidence"])}
 
 
-def attribution_html(text: str, segments: list[tuple[int, int, float]]) -> str:
-    """The text with each word's background tinted by its attribution (green toward the
-    predicted class, red against). Every piece of the text is HTML-escaped: only the
-    span tags are markup."""
-    top = max((abs(s) for _, _, s in segments), default=0.0) or 1.0
-    parts, cursor = [], 0
-    for start, end, score in segments:
-        parts.append(html.escape(text[cursor:start]))
-        alpha = min(1.0, abs(score) / top) * 0.6
-        rgb = "44, 160, 44" if score >= 0 else "214, 39, 40"
-        parts.append(f'<span style="background-color: rgba({rgb}, {alpha:.2f}); border-radius: 3px" '
-                     f'title="{score:+.3f}">{html.escape(text[start:end])}</span>')
-        cursor = end
-    parts.append(html.escape(text[cursor:]))
-    return '<div style="line-height: 1.9; white-space: pre-wrap">' + "".join(parts) + "</div>"
-
-
-def attribution_chart(words: pl.DataFrame, label: str, top: int = 15) -> go.Figure:
-    """The words that moved the prediction most, either way."""
-    ranked = words.with_columns(pl.col("attribution").abs().alias("size")).sort("size", descending=True).head(top)
-    ranked = ranked.sort("attribution")
-    colours = ["#2ca02c" if v >= 0 else "#d62728" for v in ranked["attribution"]]
-    fig = go.Figure(go.Bar(x=ranked["attribution"], y=[f"{w} " for w in ranked["word"]], orientation="h",
-                           marker_color=colours))
-    fig.update_xaxes(title=f"attribution toward '{label}'")
-    return _layout(fig, "Words that moved the prediction", height=120 + 22 * max(ranked.height, 3))
-
-
 def comparison_chart(table: pl.DataFrame) -> go.Figure:
     """Accuracy against scoring speed: the trade-off a deployment has to pick from."""
     fig = px.scatter(table.to_pandas(), x="texts_per_s", y="accuracy", text="model", size="macro_f1",
                      log_x=True, hover_data=["macro_f1", "ece"])
     fig.update_traces(textposition="top center")
     fig.update_xaxes(title="texts per second (log)")
-    return _layout(fig, "Accuracy vs speed on the same split")
+    return styled(fig, "Accuracy vs speed on the same split")

@@ -23,11 +23,12 @@ from domains.base import (
     ModelSpec,
     Predictor,
     Report,
+    TextAttribution,
     TrainOutcome,
     TrainSettings,
     spec_by_key,
 )
-from domains.io import MAX_UPLOAD_BYTES, read_table_file
+from domains.io import MAX_UPLOAD_BYTES, guess_text_column, read_table_bytes, read_table_file
 from domains.jobs import fit_on_default_data
 from domains.text_classification import data as text_data
 from domains.text_classification.charts import (
@@ -39,12 +40,14 @@ from domains.text_classification.charts import (
 )
 from domains.text_classification.evaluate import evaluate as run_evaluation
 from domains.text_classification.live import FeedMonitor
-from domains.text_classification.predict import MINILM_ASSET, Attribution, TextPredictor, from_bundle
+from domains.text_classification.predict import MINILM_ASSET, TextPredictor, from_bundle
 from domains.text_classification.train import train as run_training
 from models.checkpoints import Bundle
 from models.hub import ModelSourceError
 from models.training import CancelToken, ProgressFn
 
+# Column names that usually hold the label of a text (upload pickers preselect them).
+LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target", "sentiment", "topic")
 MODELS = (
     ModelSpec("tfidf_lr", "TF-IDF + logistic regression", "sklearn",
               notes="Word 1-2-grams; trains in seconds; the baseline every other model should beat."),
@@ -74,12 +77,26 @@ class TextClassificationDomain:
     input_kind: InputKind = "text"
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = False  # a fixed validation split picks epochs and regularisation
+    evaluate_on_demand = False
 
     def datasets(self) -> Sequence[DataSource]:
         return text_data.SOURCES
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return text_data.load(source, text_col=options.get("text_col"), label_col=options.get("label_col"))
+
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        """The text column (guessed from the contents), then an optional label column."""
+        table = read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
+        columns = tuple(table.columns)
+        fields = [FieldSpec("text_col", "category", default=guess_text_column(table), choices=columns,
+                            title="Text column")]
+        if chosen.get("text_col") in columns:
+            others = tuple(c for c in columns if c != chosen["text_col"])
+            guess = next((c for c in others if c.lower() in LABEL_COLUMN_NAMES), None)
+            fields.append(FieldSpec("label_col", "category", default=guess, choices=(None, *others),
+                                    labels=("(none: predict only)", *others), title="Label column"))
+        return fields
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return text_data.from_upload(name, payload, text_col=options.get("text_col"),
@@ -151,7 +168,7 @@ class TextClassificationDomain:
         picks = text_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(data.name, []), *picks["text"].head(8).to_list()]
 
-    def explain_text(self, predictor: Predictor, text: str) -> Attribution:
+    def explain_text(self, predictor: Predictor, text: str) -> TextAttribution:
         text = text.strip()
         if not text:
             raise DataError("Type or paste some text to classify (it is empty).")

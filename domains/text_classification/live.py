@@ -10,7 +10,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import _layout
+from domains.charts import styled
 
 WINDOW = 200  # texts in the rolling class mix
 LATEST = 50  # rows in the table
@@ -61,12 +61,12 @@ class FeedMonitor:
             long = mix.unpivot(index="texts", variable_name="class", value_name="share")
             fig = px.area(long.to_pandas(), x="texts", y="share", color="class")
             fig.update_yaxes(range=[0, 1], title=f"share of the last {WINDOW} texts")
-            figures["mix"] = _layout(fig, "Rolling class mix")
+            figures["mix"] = styled(fig, "Rolling class mix")
         if not recent.is_empty():
             fig = px.histogram(recent.drop_nulls("confidence").to_pandas(), x="confidence", color="prediction",
                                nbins=25, barmode="overlay", opacity=0.6)
             fig.update_xaxes(range=[0, 1])
-            figures["confidence"] = _layout(fig, "Confidence (latest 2,000 texts)")
+            figures["confidence"] = styled(fig, "Confidence (latest 2,000 texts)")
         return figures
 
     def alerts(self) -> list[str]:

@@ -23,7 +23,6 @@ import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import numpy as np
 import polars as pl
 import torch
 
-from domains.base import DataError
+from domains.base import DataError, TextAttribution
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
@@ -85,25 +84,6 @@ def resolve_source(source: str) -> str:
     return str(minilm_path()) if source == MINILM_ASSET else source
 
 
-@dataclass(frozen=True)
-class Attribution:
-    """Word attributions toward ``label`` for one text: ``segments`` are (start, end,
-    score) character spans of ``text`` (the part the model read)."""
-
-    text: str
-    segments: list[tuple[int, int, float]]
-    label: str
-    probability: float
-    method: str
-    truncated: bool
-    gap: float = 0.0  # integrated-gradients completeness error (0 for exact methods)
-
-    def frame(self) -> pl.DataFrame:
-        return pl.DataFrame({"word": [self.text[a:b] for a, b, _ in self.segments],
-                             "attribution": [s for _, _, s in self.segments]},
-                            schema={"word": pl.String, "attribution": pl.Float64})
-
-
 def clean_texts(batch: pl.DataFrame) -> list[str]:
     column = "text" if "text" in batch.columns else guess_text_column(batch)
     return [t.strip() for t in batch[column].cast(pl.String).fill_null("").to_list()]
@@ -120,7 +100,7 @@ class TextPredictor(ABC):
         """(probabilities n x classes, truncated flags) for non-empty texts."""
 
     @abstractmethod
-    def explain_text(self, text: str) -> Attribution: ...
+    def explain_text(self, text: str) -> TextAttribution: ...
 
     @abstractmethod
     def to_bundle(self) -> BundleWriter: ...
@@ -179,7 +159,7 @@ class TfidfPredictor(TextPredictor):
     def proba(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         return softmax(self.logits(texts)), np.zeros(len(texts), dtype=bool)
 
-    def explain_text(self, text: str) -> Attribution:
+    def explain_text(self, text: str) -> TextAttribution:
         """Each feature's share of the predicted class's centred logit, spread over the
         words that make it up (a bigram gives half to each word)."""
         text = text[:MAX_CHARS]
@@ -210,7 +190,7 @@ class TfidfPredictor(TextPredictor):
             for m in members:
                 scores[m] += share
         segments = [(a, b, float(s)) for (a, b, _), s in zip(spans, scores, strict=True)]
-        return Attribution(text, segments, self.labels[target], float(probs[target]), "exact (tf-idf x weight)",
+        return TextAttribution(text, segments, self.labels[target], float(probs[target]), "exact (tf-idf x weight)",
                            truncated=False)
 
     def to_bundle(self) -> BundleWriter:
@@ -380,7 +360,7 @@ class TransformerPredictor(TextPredictor):
         logits, cut = self.logits(texts)
         return softmax(logits.astype(np.float64)), cut
 
-    def explain_text(self, text: str) -> Attribution:
+    def explain_text(self, text: str) -> TextAttribution:
         """Integrated gradients from an all-[PAD] baseline (the special tokens kept)."""
         text = text[:MAX_CHARS]
         enc = self.tokenizer(text, truncation=True, max_length=self.max_length, return_offsets_mapping=True,
@@ -404,7 +384,7 @@ class TransformerPredictor(TextPredictor):
         segments = word_segments(text, offsets, enc.word_ids(0), scores)
         full = len(self.tokenizer(text, truncation=False, verbose=False)["input_ids"])
         shown = text[: segments[-1][1]] if full > self.max_length and segments else text
-        return Attribution(shown, segments, self.labels[target], float(probs[target]), "integrated gradients",
+        return TextAttribution(shown, segments, self.labels[target], float(probs[target]), "integrated gradients",
                            truncated=full > self.max_length, gap=gap)
 
 

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.base import Report
-from domains.charts import _layout
+from domains.charts import styled
 
 
 def _words(column: str) -> pl.Expr:
@@ -19,7 +19,7 @@ def length_overview(frame: pl.DataFrame) -> go.Figure:
     sample = frame.select(_words("source"), _words("reference")).head(20_000)
     long = sample.unpivot(variable_name="side", value_name="words")
     fig = px.histogram(long.to_pandas(), x="words", color="side", barmode="overlay", nbins=60, opacity=0.6)
-    return _layout(fig, "Sentence length (words)")
+    return styled(fig, "Sentence length (words)")
 
 
 def length_pairs(frame: pl.DataFrame) -> go.Figure:
@@ -28,14 +28,14 @@ def length_pairs(frame: pl.DataFrame) -> go.Figure:
     fig = px.scatter(sample.to_pandas(), x="source_words", y="reference_words", opacity=0.35)
     fig.update_xaxes(title="source words")
     fig.update_yaxes(title="reference words")
-    return _layout(fig, "Source vs reference length")
+    return styled(fig, "Source vs reference length")
 
 
 def split_sizes(frame: pl.DataFrame) -> go.Figure:
     counts = frame.group_by("split").len().sort("split")
     fig = go.Figure(go.Bar(x=counts["split"], y=counts["len"], text=counts["len"], textposition="auto"))
     fig.update_yaxes(title="sentence pairs")
-    return _layout(fig, "Pairs per split", height=300)
+    return styled(fig, "Pairs per split", height=300)
 
 
 def evaluation_charts(report: Report) -> dict[str, go.Figure]:
@@ -52,9 +52,9 @@ def evaluation_charts(report: Report) -> dict[str, go.Figure]:
     scatter = px.scatter(with_len.to_pandas(), x="source_words", y="chrf", opacity=0.4,
                          hover_data={"id": True})
     scatter.update_yaxes(range=[0, 100])
-    return {"chrf": _layout(hist, f"Per-sentence chrF ({pair})"),
-            "length_ratio": _layout(ratio, "Length ratio per sentence"),
-            "chrf_by_length": _layout(scatter, "chrF by source length")}
+    return {"chrf": styled(hist, f"Per-sentence chrF ({pair})"),
+            "length_ratio": styled(ratio, "Length ratio per sentence"),
+            "chrf_by_length": styled(scatter, "chrF by source length")}
 
 
 def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
@@ -69,7 +69,7 @@ def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
                                  line={"color": colour, "width": 2.5}))
     fig.update_xaxes(title="message (arrival order)")
     fig.update_yaxes(title="milliseconds")
-    return _layout(fig, "Latency per message")
+    return styled(fig, "Latency per message")
 
 
 def language_mix(frame: pl.DataFrame) -> go.Figure:
@@ -77,4 +77,4 @@ def language_mix(frame: pl.DataFrame) -> go.Figure:
     fig = go.Figure(go.Bar(x=counts["len"], y=counts["pair"], orientation="h", text=counts["len"],
                            textposition="auto"))
     fig.update_xaxes(title="messages")
-    return _layout(fig, "Language mix (detected)", height=300)
+    return styled(fig, "Language mix (detected)", height=300)

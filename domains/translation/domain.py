@@ -32,6 +32,7 @@ from domains.translation import data as mt_data
 from domains.translation.charts import evaluation_charts, length_overview, length_pairs, split_sizes
 from domains.translation.engines import HFEngine, OfflineEngine
 from domains.translation.evaluate import evaluate as run_evaluation
+from domains.translation.languages import NAMES
 from domains.translation.live import MessageMonitor
 from domains.translation.train import train as run_training
 from domains.translation.translator import TranslationPredictor
@@ -74,6 +75,7 @@ class TranslationDomain:
     input_kind: InputKind = "text_pair"
     upload_types: tuple[str, ...] = ("tsv", "txt", "csv", "parquet", "jsonl")
     supports_cv = False
+    file_suffixes = (".txt", ".md", ".markdown")  # translated whole, as documents (``predict_file``)
     evaluate_on_demand = True  # the Evaluate tab waits for a click: it translates the whole split
 
     def datasets(self) -> Sequence[DataSource]:
@@ -81,6 +83,14 @@ class TranslationDomain:
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return mt_data.load(source, src=options.get("src"), tgt=options.get("tgt"))
+
+    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
+        """The languages of a parallel file (source<TAB>reference lines)."""
+        codes = tuple(NAMES)
+        return [FieldSpec("src", "category", default="en", choices=codes, labels=tuple(NAMES.values()),
+                          title="Source language"),
+                FieldSpec("tgt", "category", default="pt", choices=codes, labels=tuple(NAMES.values()),
+                          title="Reference language")]
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return mt_data.read_pairs(name, payload, src=options.get("src") or "en", tgt=options.get("tgt") or "pt",
@@ -158,7 +168,7 @@ class TranslationDomain:
         from domains.io import decode_text
 
         source = Path(source).expanduser()
-        if source.suffix.lower() not in DOCUMENT_SUFFIXES:
+        if source.suffix.lower() not in self.file_suffixes:
             return False
         if not source.is_file():
             raise DataError(f"File not found: {source}. Check the path.")
@@ -184,9 +194,6 @@ class TranslationDomain:
             lines = decode_text(path.name, path.read_bytes()).splitlines()
             return pl.DataFrame({"text": lines}, schema={"text": pl.String})
         return read_table_file(path)
-
-
-DOCUMENT_SUFFIXES = (".txt", ".md", ".markdown")
 
 
 def as_translator(predictor: Predictor) -> TranslationPredictor:

@@ -3,9 +3,10 @@ DomainLens translates between, which keeps it fast and accurate on short texts).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from domains.base import Detection
 
 NAMES: dict[str, str] = {"en": "English", "pt": "Portuguese", "es": "Spanish", "fr": "French", "de": "German",
                          "it": "Italian"}
@@ -17,13 +18,6 @@ def name(code: str) -> str:
 
 def pair_key(src: str, tgt: str) -> str:
     return f"{src}-{tgt}"
-
-
-@dataclass(frozen=True)
-class Detection:
-    language: str | None  # ISO 639-1 code, None when the text gives too little to go on
-    confidence: float
-    candidates: tuple[tuple[str, float], ...] = ()
 
 
 @cache

@@ -23,7 +23,7 @@ import polars as pl
 from domains.base import DataError
 from domains.io import guess_text_column
 from domains.translation.engines import Engine, HFEngine, Pair, check_pair
-from domains.translation.glossary import Term, term_report
+from domains.translation.glossary import Term, parse_glossary, term_report
 from domains.translation.languages import Detection, detect, name
 from domains.translation.segment import (
     MAX_SENTENCE_CHARS,
@@ -41,6 +41,7 @@ from models.training import CancelToken
 
 MAX_CHARS = 200_000  # one request; documents are read in full but translated sentence by sentence
 DOCUMENT_CHUNK = 16  # sentences per progress update / partial-output flush
+TRANSFORMERS, CTRANSLATE2 = "Transformers", "CTranslate2 (int8)"
 
 
 @dataclass(frozen=True)
@@ -91,9 +92,29 @@ class TranslationPredictor:
     def with_glossary(self, terms: Sequence[Term]) -> TranslationPredictor:
         return replace(self, glossary=tuple(terms))
 
+    def with_glossary_text(self, text: str) -> TranslationPredictor:
+        return self.with_glossary(parse_glossary(text))
+
+    def glossary_report(self, sources: Sequence[str], translations: Sequence[str]) -> pl.DataFrame | None:
+        return term_report(list(self.glossary), list(sources), list(translations)) if self.glossary else None
+
+    def language_name(self, code: str) -> str:
+        return name(code)
+
     @property
     def backend(self) -> str:
         return self.engine.kind
+
+    def decoders(self) -> list[str]:
+        """Transformers models (from a local folder) can also be decoded by CTranslate2."""
+        if isinstance(self.engine, HFEngine) and self.engine.folder is not None:
+            return [TRANSFORMERS, CTRANSLATE2]
+        return [self.backend]
+
+    def with_decoder(self, decoder: str) -> tuple[TranslationPredictor, Scoring | None]:
+        if decoder not in self.decoders():
+            raise DataError(f"unknown decoder '{decoder}'; choose one of: {', '.join(self.decoders())}")
+        return self.on_ctranslate2() if decoder == CTRANSLATE2 else (self, None)
 
     def on_ctranslate2(self) -> tuple[TranslationPredictor, Scoring]:
         """This translator decoded by CTranslate2 int8 where that agrees with Transformers

@@ -72,8 +72,8 @@ def test_upload_with_column_pickers_and_non_utf8(page: AppTest) -> None:
     payload = pl.DataFrame({"comment": [r[0] for r in rows], "verdict": [r[1] for r in rows]}).write_csv()
     at.sidebar.file_uploader[0].set_value(("fr.csv", payload.encode("cp1252"), "text/csv")).run()
     assert not at.exception
-    assert at.selectbox(key=f"{KEY}-upload-text").value == "comment"
-    at.selectbox(key=f"{KEY}-upload-label").set_value("verdict").run()
+    assert at.selectbox(key=f"{KEY}-upload-text_col").value == "comment"
+    at.selectbox(key=f"{KEY}-upload-label_col").set_value("verdict").run()
     assert any("not UTF-8" in i.value for i in at.info)
     assert not at.exception
 

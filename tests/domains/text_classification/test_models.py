@@ -13,8 +13,8 @@ import torch
 
 from domains import registry
 from domains.base import DataError, DomainData, TrainSettings
+from domains.charts import attribution_html
 from domains.jobs import train_and_save
-from domains.text_classification.charts import attribution_html
 from domains.text_classification.predict import (
     TORCH_INT8,
     SequenceClassifierPredictor,
