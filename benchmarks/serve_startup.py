@@ -37,7 +37,7 @@ def main() -> None:
     port = _port()
     env = {**os.environ, "DOMAINLENS_HOME": tempfile.mkdtemp(prefix="dl-bench-")}
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
     try:

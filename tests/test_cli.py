@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from domains.cli import main
+from dashboard.cli import main
 
 
 def _last_json(capsys: pytest.CaptureFixture) -> dict:

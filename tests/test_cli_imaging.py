@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from domains.cli import main
+from dashboard.cli import main
 from tests.imaging_fixtures import synthetic_images, write_npz
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from domains.cli import main
+from dashboard.cli import main
 
 KEY = "text_classification"
 
@@ -128,7 +128,7 @@ def test_both_ctranslate2_backends_give_the_same_answers(tiny_classifier_dir: Pa
     for name, switches in runs.items():  # side by side: most of each run is start-up
         env = {**os.environ, **switches, "DOMAINLENS_HOME": str(tmp_path / name)}
         procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "domains.cli", "evaluate", KEY, "--checkpoint", str(tiny_classifier_dir),
+            [sys.executable, "-m", "dashboard.cli", "evaluate", KEY, "--checkpoint", str(tiny_classifier_dir),
              "--data", str(csv), "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = {}
     for name, proc in procs.items():

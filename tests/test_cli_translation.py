@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from domains.cli import main
+from dashboard.cli import main
 
 KEY = "translation"
 

@@ -120,7 +120,7 @@ def test_live_stream_start_and_stop() -> None:
 
 
 def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
-    from domains.cli import main
+    from dashboard.cli import main
 
     assert main(["train", "credit_risk", "--model", "scorecard"]) == 0
     assert main(["train", "credit_risk", "--model", "gbm"]) == 0

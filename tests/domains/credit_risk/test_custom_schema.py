@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from domains.cli import main
+from dashboard.cli import main
 from tests.credit_data import custom_credit_csv as _custom_csv
 
 

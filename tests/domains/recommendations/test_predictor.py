@@ -4,7 +4,7 @@ import polars as pl
 import torch
 
 from domains import registry
-from domains.cli import main
+from dashboard.cli import main
 from domains.recommendations.predict import RecPredictor
 from models.checkpoints import load_bundle
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from domains.cli import main
+from dashboard.cli import main
 from domains.recommendations.evaluate import PUBLISHED_BEST
 
 

@@ -159,7 +159,7 @@ def serve_in_background(env: dict[str, str] | None = None, timeout_s: float = 60
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-m", "domains.cli", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve", "--port", str(port)],
                             env=env if env is not None else os.environ.copy(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://localhost:{port}"
