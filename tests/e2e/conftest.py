@@ -32,8 +32,8 @@ class Served:
 def start_dashboard(artifacts: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``domainlens serve`` with its own artifacts folder and the given imaging data (set here
     because the dashboard starts before the per-test fixtures that set it for the test process)."""
-    from domains.base import DomainLensError
     from dashboard.cli import serve_in_background
+    from domains.base import DomainLensError
 
     env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(data_dir)}
     try:

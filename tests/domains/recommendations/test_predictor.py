@@ -3,8 +3,8 @@
 import polars as pl
 import torch
 
-from domains import registry
 from dashboard.cli import main
+from domains import registry
 from domains.recommendations.predict import RecPredictor
 from models.checkpoints import load_bundle
 
