@@ -16,6 +16,7 @@ from dashboard.views.common import PageContext, field_input
 from domains import preparation
 from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, ModelSpec, Predictor, spec_by_key
 from domains.io import MAX_UPLOAD_MB
+from domains.labels import display_name
 from domains.lineage import data_signature, fits, trained_on
 from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
@@ -101,10 +102,10 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     signature = data_signature(data) if data is not None else None
     fitting = [b for b in bundles if signature is None or fits(b.metadata, signature)]
     others = [b for b in bundles if b not in fitting]
-    labels = {str(b.path): bundle_label(b) for b in fitting}
+    labels = {str(b.path): bundle_label(b, domain) for b in fitting}
     for spec in domain.models():
         labels[f"spec:{spec.key}"] = spec.title if spec.ready else f"{spec.title} (fitted on the default data)"
-    labels.update({str(b.path): f"{bundle_label(b)} · trained on {trained_on(b.metadata) or 'other data'}"
+    labels.update({str(b.path): f"{bundle_label(b, domain)} · trained on {trained_on(b.metadata) or 'other data'}"
                    for b in others})
     choices = list(labels)
     # One menu per dataset: switching data re-applies the rule instead of carrying a model over.
@@ -166,10 +167,9 @@ def _scoring_caption(predictor: Predictor) -> None:
         st.caption(scoring.short(), help=scoring.summary())
 
 
-def bundle_label(bundle: Bundle) -> str:
-    metrics = bundle.metrics
-    for name, label in (("auc", "AUC"), ("val_auc", "val AUC"), ("ndcg@10", "nDCG@10"), ("accuracy", "acc"),
-                        ("val_accuracy", "val acc")):
-        if name in metrics:
-            return f"{bundle.model} · {bundle.version} · {label} {metrics[name]:.3f}"
-    return f"{bundle.model} · {bundle.version}"
+def bundle_label(bundle: Bundle, domain: Domain) -> str:
+    """Model · version · the domain's summary metric, e.g. ``gbm · 20261130-101500 · AUC 0.812``."""
+    name = next((m for m in domain.summary_metrics if m in bundle.metrics), None)
+    if name is None:
+        return f"{bundle.model} · {bundle.version}"
+    return f"{bundle.model} · {bundle.version} · {display_name(name, domain.key)} {bundle.metrics[name]:.3f}"

@@ -87,11 +87,18 @@ class DomainData:
 
 @dataclass
 class Report:
-    """Evaluation result: lowercase metric names, plus frames the charts are drawn from."""
+    """Evaluation result: lowercase metric names, plus frames the charts are drawn from.
+
+    The domain says what a reader sees first: ``headline`` names the metrics shown as
+    tiles (in that order; the rest stay in downloads and the CLI's JSON), and ``tables``
+    maps the frames shown as tables to their titles.
+    """
 
     metrics: dict[str, float]
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    headline: tuple[str, ...] = ()
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ class Domain(Protocol):
     upload_types: tuple[str, ...]  # file suffixes the sidebar's dataset upload accepts
     supports_cv: bool  # whether ``train`` honours ``TrainSettings.cv`` (k-fold cross-validation)
     evaluate_on_demand: bool  # evaluation is slow (e.g. translating a split): run it on request only
+    summary_metrics: tuple[str, ...]  # checkpoint metrics that sum a model up in menus; the first present is shown
 
     def datasets(self) -> Sequence[DataSource]: ...
 

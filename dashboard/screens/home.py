@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import resources
+from dashboard.navigation import domain_page
 from domains import registry
 from domains.live import running_streams
 from models.checkpoints import list_bundles
@@ -19,4 +20,4 @@ for key in registry.domain_keys():
         models = domain.models()
         st.markdown(f"**Models:** {', '.join(m.title for m in models)}")
         st.markdown(f"**Trained checkpoints:** {len(list_bundles(key))}")
-        st.page_link(f"screens/{key}.py", label=f"Open {domain.title}", icon=":material/arrow_forward:")
+        st.page_link(domain_page(key), label=f"Open {domain.title}", icon=":material/arrow_forward:")

@@ -12,16 +12,6 @@ from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresho
 from domains.labels import display_name, format_value, label_of
 from models.checkpoints import list_bundles
 
-TABLES = {"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)",
-          "per_class": "Per class", "mistakes": "Misclassified, most confident first",
-          "worst": "Worst sentences (lowest chrF)"}
-
-HEADLINE = ("bleu", "chrf", "length_ratio", "sentences", "sentences_per_s",
-            "accuracy", "macro_f1", "auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "sensitivity",
-            "specificity", "f1",
-            "approval_rate", "expected_cost",
-            "map", "ndcg@10", "precision@10", "recall@10", "coverage", "novelty", "popularity_bias")
-
 
 def render(ctx: PageContext) -> None:
     predictor = need_model(ctx, "evaluate")
@@ -40,12 +30,12 @@ def render(ctx: PageContext) -> None:
                                                    **persisted(key))
     if isinstance(predictor, Thresholded):
         options["threshold"] = user_threshold(ctx, predictor)
-    if getattr(ctx.domain, "evaluate_on_demand", False) and not _requested(ctx, split):
+    if ctx.domain.evaluate_on_demand and not _requested(ctx, split):
         return
     with guarded("Evaluation"):
         report = resources.evaluation(ctx.domain.key, ctx.model_id, ctx.data_id, predictor, ctx.data, split,
                                       tuple(sorted(options.items())))
-        shown = [(k, v) for k, v in report.metrics.items() if k in HEADLINE]
+        shown = [(k, report.metrics[k]) for k in report.headline or tuple(report.metrics) if k in report.metrics]
         for start in range(0, len(shown), 5):
             row = st.columns(5)
             for col, (name, value) in zip(row, shown[start : start + 5], strict=False):
@@ -55,7 +45,7 @@ def render(ctx: PageContext) -> None:
             st.caption(f"Threshold in use {report.metrics['threshold']:.2f} (this model's; set it in the Predict "
                        f"tab); cost-optimal on this split {report.metrics['optimal_threshold']:.2f}.")
         figure_grid(ctx.domain.charts(report), key="evaluate")
-        for name, title in TABLES.items():
+        for name, title in report.tables.items():
             if name in report.frames and report.frames[name].height:
                 st.subheader(title)
                 st.dataframe(labelled(report.frames[name], ctx.domain.key), width="stretch", hide_index=True)

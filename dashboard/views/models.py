@@ -5,6 +5,7 @@ import polars as pl
 import streamlit as st
 
 from domains.charts import styled
+from domains.labels import display_name
 from models.checkpoints import Bundle, list_bundles
 
 
@@ -41,16 +42,26 @@ def _compare(chosen: list[Bundle]) -> None:
     roc.update_xaxes(title="false positive rate")
     roc.update_yaxes(title="true positive rate")
     left.plotly_chart(styled(roc, "ROC curves"), width="stretch", key="models-roc")
-    history = go.Figure()
-    for name, b in zip(names, chosen, strict=True):
-        for i, metric in enumerate(("fold_auc", "val_loss")):
+    curves = _history_metrics(chosen)
+    if curves:
+        metric = right.selectbox("Training curve", curves, format_func=display_name, key="models-curve")
+        history = go.Figure()
+        for name, b in zip(names, chosen, strict=True):
             values = [h[metric] for h in b.metadata.get("history", []) if metric in h]
             if values:
-                history.add_trace(go.Scatter(y=values, mode="lines+markers", name=f"{name}: {metric}",
-                                             line={"dash": "solid" if i == 0 else "dot"}))
-    history.update_xaxes(title="fold / epoch")
-    right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
+                history.add_trace(go.Scatter(y=values, mode="lines+markers", name=name))
+        history.update_xaxes(title="record (fold, epoch or step)")
+        history.update_yaxes(title=display_name(metric))
+        right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
     with st.expander("Metadata"):
         cols = st.columns(2)
         for col, b in zip(cols, chosen, strict=True):
             col.json({k: v for k, v in b.metadata.items() if k not in {"reference_profile", "schema", "curves"}})
+
+
+def _history_metrics(chosen: list[Bundle]) -> list[str]:
+    """Numbers the checkpoints recorded while training (losses, fold scores), counters left out."""
+    counters = {"step", "epoch", "fold", "total"}
+    found = {k: None for b in chosen for h in b.metadata.get("history", []) for k, v in h.items()
+             if isinstance(v, int | float) and k not in counters}
+    return list(found)

@@ -72,6 +72,7 @@ class CreditRiskDomain:
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = True
     evaluate_on_demand = False
+    summary_metrics: tuple[str, ...] = ("auc", "val_auc")
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES

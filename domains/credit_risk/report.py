@@ -53,4 +53,6 @@ def build_report(
             "fairness_ratios": ratios,
         },
         info={"threshold": threshold, "costs": costs, "rows": len(y), "labels": labels},
+        headline=("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost"),
+        tables={"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)"},
     )

@@ -75,6 +75,7 @@ class MedicalImagingDomain:
     upload_types: tuple[str, ...] = ("npz", "zip")
     supports_cv = False  # the file's val split (or 10% of train) drives early stopping and the threshold
     evaluate_on_demand = False
+    summary_metrics: tuple[str, ...] = ("auc", "val_auc", "val_accuracy")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -81,7 +81,9 @@ def evaluate_probs(predictor: ImagePredictor, rows: pl.DataFrame, probs: np.ndar
         operating = None
     frames["per_class"] = per_class(y, predicted, probs, names)
     frames["gallery"] = gallery(rows, y, predicted, probs, predictor)
-    return Report(metrics, frames, info={"operating_point": operating, "labels": list(names)})
+    return Report(metrics, frames, info={"operating_point": operating, "labels": list(names)},
+                  headline=("auc", "acc", "sensitivity", "specificity", "f1", "macro_f1", "ece", "brier"),
+                  tables={"per_class": "Per class"})
 
 
 def per_class(y: np.ndarray, predicted: np.ndarray, probs: np.ndarray, names: tuple[str, ...]) -> pl.DataFrame:

@@ -57,6 +57,7 @@ class RecommendationsDomain:
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = False  # fixed protocol split; hyperparameters are tuned on an inner validation split
     evaluate_on_demand = False
+    summary_metrics: tuple[str, ...] = ("ndcg@10",)
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES

@@ -56,4 +56,6 @@ def evaluate(predictor: RecPredictor, inter: Interactions, split: str = "test") 
             * len(PUBLISHED_BEST),
         }),
     }
-    return Report(metrics, frames, info={"split": split, "k": K})
+    return Report(metrics, frames, info={"split": split, "k": K},
+                  headline=("map", f"ndcg@{K}", f"precision@{K}", f"recall@{K}", "coverage", "novelty",
+                            "popularity_bias"))

@@ -78,6 +78,7 @@ class TextClassificationDomain:
     upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
     supports_cv = False  # a fixed validation split picks epochs and regularisation
     evaluate_on_demand = False
+    summary_metrics: tuple[str, ...] = ("accuracy", "val_accuracy")
 
     def datasets(self) -> Sequence[DataSource]:
         return text_data.SOURCES

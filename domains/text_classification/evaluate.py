@@ -69,7 +69,9 @@ def evaluate_probs(labels: tuple[str, ...], rows: pl.DataFrame, probs: np.ndarra
         "confidence": pl.DataFrame({"confidence": confidence, "outcome": np.where(correct == 1, "correct", "wrong")}),
         "mistakes": mistakes(rows, labels, y, predicted, confidence),
     }
-    return Report(metrics, frames, info={"labels": list(labels)})
+    return Report(metrics, frames, info={"labels": list(labels)},
+                  headline=("accuracy", "macro_f1", "ece", "log_loss"),
+                  tables={"per_class": "Per class", "mistakes": "Misclassified, most confident first"})
 
 
 def mistakes(rows: pl.DataFrame, labels: tuple[str, ...], y: np.ndarray, predicted: np.ndarray,

@@ -56,4 +56,6 @@ def score(sources: list[str], references: list[str], hypotheses: list[str], *, s
     return Report(metrics, {"sentences": sentences, "worst": worst},
                   {"src": src, "tgt": tgt, "pair": f"{name(src)} -> {name(tgt)}",
                    "bleu_signature": str(bleu_metric.get_signature()),
-                   "chrf_signature": str(chrf_metric.get_signature())})
+                   "chrf_signature": str(chrf_metric.get_signature())},
+                  headline=("bleu", "chrf", "length_ratio", "sentences", "sentences_per_s"),
+                  tables={"worst": "Worst sentences (lowest chrF)"})
