@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import torch
@@ -19,6 +20,9 @@ from models.errors import DomainLensError as DomainLensError  # the one user-err
 from models.fastpath import Scoring
 from models.seq2seq import StopFlag
 from models.training import CancelToken, ProgressFn
+
+if TYPE_CHECKING:  # domains.images builds on this module
+    from domains.images import Study
 
 InputKind = Literal["tabular", "text", "image", "text_pair", "interactions"]
 Family = Literal["hf", "torch", "sklearn", "external"]
@@ -327,25 +331,50 @@ class HasUserProfiles(Protocol):
         ...
 
 
-@runtime_checkable
-class ImageExplainer(Protocol):
-    """Predictors that explain an image with a heatmap (Grad-CAM); returns one
-    explanation per row, each with ``image``, ``heatmap``, ``label`` and ``probability``."""
+@dataclass(frozen=True)
+class ImageExplanation:
+    """A heatmap over one image: ``image`` is what the model saw (8-bit, H x W or H x W x 3),
+    ``heatmap`` a [0, 1] map of the same H x W, toward ``label`` (probability ``probability``)."""
 
-    def explain_image(self, batch: pl.DataFrame) -> Sequence[Any]: ...
+    image: np.ndarray
+    heatmap: np.ndarray
+    label: str
+    probability: float
+
+
+@runtime_checkable
+class ImageExplainer(Predictor, Protocol):
+    """Image predictors that explain a prediction with a heatmap (e.g. Grad-CAM)."""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names; a row's ``label`` code indexes this."""
+        ...
+
+    def explain_image(self, batch: pl.DataFrame) -> Sequence[ImageExplanation]:
+        """One explanation per row of ``batch`` (rows in the domain's image schema)."""
+        ...
 
 
 @runtime_checkable
 class HasStudies(Protocol):
     """Domains whose single inputs are image files (PNG/JPEG/DICOM) opened as studies."""
 
-    def open_study(self, name: str, payload: bytes) -> Any: ...
+    def open_study(self, name: str, payload: bytes) -> Study:
+        """Decode an uploaded image or DICOM file; ``DataError`` saying what is wrong otherwise."""
+        ...
 
-    def sample_studies(self) -> dict[str, Path]: ...
+    def sample_studies(self) -> dict[str, Path]:
+        """Example files to try, by display name."""
+        ...
 
-    def study_frame(self, study: Any, frame: int = 0, window: tuple[float, float] | None = None) -> pl.DataFrame: ...
+    def study_frame(self, study: Study, frame: int = 0,
+                    window: tuple[float, float] | None = None) -> pl.DataFrame:
+        """One frame of ``study`` under ``window`` as a one-row frame the predictor scores."""
+        ...
 
-    def scope_notes(self, predictor: Predictor, data: DomainData, row: pl.DataFrame, study: Any = None) -> list[str]:
+    def scope_notes(self, predictor: Predictor, data: DomainData, row: pl.DataFrame,
+                    study: Study | None = None) -> list[str]:
         """Why the model's verdict may not apply to this input (another modality or body part,
         an image unlike the training data); empty when it looks like what the model knows."""
         ...

@@ -102,7 +102,7 @@ def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: 
     if result.get("input_note"):
         st.caption(f"Input converted for the model: {result['input_note']}.")
     if "label" in row.columns and row["label"][0] is not None:
-        labels = getattr(predictor, "labels", ())
+        labels = predictor.labels if isinstance(predictor, ImageExplainer) else ()
         truth = row["label"][0]
         st.caption(f"Recorded label: {labels[truth] if truth < len(labels) else truth}")
     if isinstance(predictor, ImageExplainer):

@@ -15,6 +15,7 @@ import polars as pl
 import torch
 import torch.nn.functional as F
 
+from domains.base import ImageExplanation
 from domains.calibration import Calibrator
 from domains.images import frame_pixels
 from models.checkpoints import Bundle, BundleWriter, load_state_strict
@@ -28,17 +29,6 @@ DISPLAY = 320
 CPU_CHUNK = {"cnn": 64, "efficientnet_lite0": 16, "hf": 16}
 GPU_CHUNK = 512
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-@dataclass(frozen=True)
-class ImageExplanation:
-    """Grad-CAM for one image: the input's centre square (what the model sees, at up to
-    ``DISPLAY`` px) and a [0, 1] heatmap upsampled to the same size."""
-
-    image: np.ndarray
-    heatmap: np.ndarray
-    label: str
-    probability: float
 
 
 def _display_square(pixels: np.ndarray) -> np.ndarray:
