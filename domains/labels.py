@@ -72,7 +72,20 @@ def label_of(name: str, domain: str | None = None) -> Label:
         return own[name]
     if name in COMMON:
         return COMMON[name]
+    for prefix, pattern in _PREFIXES.items():  # e.g. fold_ks: the fold's reading of a known metric
+        if name.startswith(prefix) and len(name) > len(prefix):
+            inner = label_of(name.removeprefix(prefix), domain)
+            return Label(pattern.format(_lower_first(inner.name)), inner.format, inner.help)
     return Label(humanize(name))
+
+
+# Metric names with these prefixes read as the same metric, measured somewhere else.
+_PREFIXES = {"val_": "Validation {}", "fold_": "Per-fold {}", "train_": "Training {}", "test_": "Test {}"}
+
+
+def _lower_first(text: str) -> str:
+    """"Accuracy" -> "accuracy" inside a sentence; acronyms ("AUC", "KS") stay as they are."""
+    return text[:1].lower() + text[1:] if len(text) > 1 and text[1].islower() else text
 
 
 def display_name(name: str, domain: str | None = None) -> str:

@@ -1,7 +1,6 @@
 """Transformer text plumbing shared by text domains: loading a tokenizer and model
 from a folder or hub id, length-bucketed batching (so padding costs little), mean
-pooling, int8 dynamic quantisation for CPU inference, and integrated gradients over
-token embeddings.
+pooling, int8 dynamic quantisation for CPU inference, and word spans for token attributions.
 """
 
 from __future__ import annotations
@@ -124,31 +123,6 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
         # Per output channel scales: per-tensor ones moved a fine-tuned MiniLM's test accuracy
         # by 0.7 points, per-channel by 0.0 at the same speed.
         return quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-
-
-def integrated_gradients(
-    logits_from_embeds: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    embeds: torch.Tensor,
-    baseline: torch.Tensor,
-    mask: torch.Tensor,
-    target: int,
-    steps: int = 24,
-) -> tuple[np.ndarray, float]:
-    """Integrated gradients of ``target``'s logit for one text (``embeds``: 1 x T x D),
-    per token, along the straight path from ``baseline``; all path points run in one
-    batch. Returns (per-token attributions, completeness gap); the gap
-    ``sum(attr) - (f(x) - f(baseline))`` is small when ``steps`` is enough."""
-    alphas = (torch.arange(steps, dtype=embeds.dtype, device=embeds.device) + 0.5) / steps  # midpoint rule
-    path = baseline + alphas.view(-1, 1, 1) * (embeds - baseline)
-    path.requires_grad_(True)
-    with torch.enable_grad():
-        out = logits_from_embeds(path, mask.expand(steps, -1))[:, target]
-        (grads,) = torch.autograd.grad(out.sum(), path)
-    attributions = ((embeds - baseline) * grads.mean(0, keepdim=True)).sum(-1)[0]
-    with torch.no_grad():
-        ends = logits_from_embeds(torch.cat([embeds, baseline]), mask.expand(2, -1))[:, target]
-    gap = float(attributions.sum() - (ends[0] - ends[1]))
-    return attributions.detach().cpu().numpy(), gap
 
 
 def word_segments(text: str, offsets: Sequence[tuple[int, int]], word_ids: Sequence[int | None],

@@ -53,6 +53,8 @@ def _compare(chosen: list[Bundle]) -> None:
         history.update_xaxes(title="record (fold, epoch or step)")
         history.update_yaxes(title=display_name(metric))
         right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
+    else:
+        right.info("Neither checkpoint recorded training curves (e.g. a holdout fit without epochs or folds).")
     with st.expander("Metadata"):
         cols = st.columns(2)
         for col, b in zip(cols, chosen, strict=True):

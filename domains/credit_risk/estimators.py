@@ -269,7 +269,7 @@ class NeuralEstimator:
             base_codes = torch.ones_like(codes[:1])
             base_embedded = [e.detach().expand_as(x) for e, x in zip(self.net.embed(base_codes), embedded, strict=True)]
             base_value = float(self.net.forward_embedded(torch.zeros_like(numeric[:1]), self.net.embed(base_codes))[0])
-        attrs = integrated_gradients(
+        attrs, _ = integrated_gradients(
             lambda num, *emb: self.net.forward_embedded(num, list(emb)),
             [numeric, *embedded],
             [torch.zeros_like(numeric), *base_embedded],

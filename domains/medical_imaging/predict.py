@@ -19,7 +19,8 @@ from domains.base import ImageExplanation
 from domains.calibration import Calibrator
 from domains.images import frame_pixels
 from models.checkpoints import Bundle, BundleWriter, load_state_strict
-from models.nets.vision import EfficientNetLite0, HFImageClassifier, SmallResNet, VisionNet, grad_cam
+from models.explain import grad_cam
+from models.nets.vision import EfficientNetLite0, HFImageClassifier, SmallResNet, VisionNet
 
 INTENDED_USE = "not for diagnostic use: a demonstration of model behaviour, not a medical device"
 OUTPUT_COLUMNS = ("prediction", "score", "confidence", "flagged", "probabilities", "input_note")
@@ -171,7 +172,7 @@ class ImagePredictor:
         """Grad-CAM toward the positive class (binary) or the predicted class."""
         x, _ = self.tensor(batch)
         target = self.positive if self.binary else None
-        cams, logits = grad_cam(self.net, x.to(self.device), target=target)
+        cams, logits = grad_cam(self.net, self.net.cam_point, x.to(self.device), target=target)
         probs_np = self.calibrate(logits.float().cpu().numpy())
         result = []
         for i, row in enumerate(batch.iter_rows(named=True)):

@@ -37,6 +37,7 @@ from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import Bundle, BundleWriter
 from models.ct2 import INT8_PATH
 from models.device import amp_dtype
+from models.explain import integrated_gradients
 from models.fastpath import (
     EXACT,
     PROBE_FILE,
@@ -53,7 +54,6 @@ from models.hub import ModelSourceError
 from models.text import (
     Ct2SequenceClassifier,
     batched_rows,
-    integrated_gradients,
     mean_pool,
     pad_rows,
     quantize_int8,
@@ -378,8 +378,10 @@ class TransformerPredictor(TextPredictor):
             x, base = embed(ids), embed(baseline_ids)
             probs = torch.softmax(self.logits_from_embeds(x, mask, net).float(), dim=-1)[0]
         target = int(probs.argmax())
-        scores, gap = integrated_gradients(lambda e, m: self.logits_from_embeds(e, m, net), x, base, mask, target,
-                                           steps=IG_STEPS)
+        (attributions,), gaps = integrated_gradients(
+            lambda e: self.logits_from_embeds(e, mask.expand(e.shape[0], -1), net).float(), [x], [base],
+            target=target, steps=IG_STEPS)
+        scores, gap = attributions.sum(-1)[0].cpu().numpy(), float(gaps[0])
         offsets = [tuple(o) for o in enc["offset_mapping"][0].tolist()]
         segments = word_segments(text, offsets, enc.word_ids(0), scores)
         full = len(self.tokenizer(text, truncation=False, verbose=False)["input_ids"])

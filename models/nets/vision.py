@@ -2,8 +2,9 @@
 
 Every net takes ``(B, C, H, W)`` floats in [0, 1] at the dataset's native size and
 does its own resizing and normalisation, so predictors feed all of them the same
-tensor. ``forward_features`` also returns the features Grad-CAM weights (still in
-the graph); ``cam_map`` lays them (and their gradients) out as ``(B, K, h, w)``.
+tensor. Each routes the feature map Grad-CAM weights through ``cam_point`` (an
+identity layer in the path to the logits), laid out as ``(B, K, h, w)``, so
+``models.explain.grad_cam`` (captum's ``LayerGradCam``) can hook it.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 class VisionNet(nn.Module):
-    """Base class: ``forward`` returns logits; ``forward_features`` logits and the CAM map."""
+    """Base class: ``forward`` returns logits; the Grad-CAM feature map passes ``cam_point``."""
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        raise NotImplementedError
+    def __init__(self) -> None:
+        super().__init__()
+        self.cam_point = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_features(x)[0]
-
-    def cam_map(self, features: torch.Tensor) -> torch.Tensor:
-        return features
+        """Logits for ``(B, C, H, W)`` floats in [0, 1]."""
+        raise NotImplementedError
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         """Parameters frozen during a warm-up (empty for nets trained from scratch)."""
@@ -72,11 +72,10 @@ class SmallResNet(VisionNet):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(cin, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _resize(x, self.input_size)
-        fmap = self.stages(self.stem((x - 0.5) / 0.25))
-        logits = self.head(self.dropout(fmap.mean(dim=(2, 3))))
-        return logits, fmap
+        fmap = self.cam_point(self.stages(self.stem((x - 0.5) / 0.25)))
+        return self.head(self.dropout(fmap.mean(dim=(2, 3))))
 
 
 class EfficientNetLite0(VisionNet):
@@ -103,10 +102,10 @@ class EfficientNetLite0(VisionNet):
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
         self.backbone.load_state_dict(state, strict=True)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = _resize(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, self.input_size)
-        fmap = self.backbone.extract_features((x - self.mean) / self.std)
-        return self.head(self.dropout(fmap.mean(dim=(2, 3)))), fmap
+        fmap = self.cam_point(self.backbone.extract_features((x - self.mean) / self.std))
+        return self.head(self.dropout(fmap.mean(dim=(2, 3))))
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         return list(self.backbone.parameters())
@@ -114,8 +113,9 @@ class EfficientNetLite0(VisionNet):
 
 class HFImageClassifier(VisionNet):
     """Any ``AutoModelForImageClassification`` (ViT, ConvNeXt, ...). The CAM map is the
-    last convolutional stage, or for transformers the patch tokens entering the last
-    layer (after it, patch tokens no longer reach the class token)."""
+    last convolutional stage's output, or for transformers the patch tokens entering the
+    last layer (after it, patch tokens no longer reach the class token), laid out on
+    their grid; hooks on that block route it through ``cam_point``."""
 
     def __init__(self, model: Any, in_channels: int) -> None:
         super().__init__()
@@ -130,23 +130,37 @@ class HFImageClassifier(VisionNet):
         self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(processor_mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(processor_std).view(1, -1, 1, 1), persistent=False)
+        block = _last_block(model)
+        block.register_forward_pre_hook(self._tokens_through_cam_point, with_kwargs=True)
+        block.register_forward_hook(self._stage_through_cam_point)
 
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1 and self.model_channels == 3:
             x = x.expand(-1, 3, -1, -1)
         x = _resize(x, self.input_size)
-        out = self.model(pixel_values=(x - self.mean) / self.std, output_hidden_states=True)
-        hidden = out.hidden_states
-        if hidden[-1].dim() == 4:
-            return out.logits, hidden[-1]
-        return out.logits, hidden[-2]
+        return self.model(pixel_values=(x - self.mean) / self.std).logits
 
-    def cam_map(self, features: torch.Tensor) -> torch.Tensor:
-        if features.dim() == 4:
-            return features
-        side = int((features.shape[1] - 1) ** 0.5)
-        patches = features[:, -side * side :, :]  # drop the class (and any register) tokens
-        return patches.transpose(1, 2).reshape(features.shape[0], features.shape[2], side, side)
+    def _tokens_through_cam_point(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any],
+                                  ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """Transformers: the patch tokens entering the last layer, on their grid, through
+        ``cam_point`` and back (an identity with a hookable 4-D output)."""
+        tokens = args[0] if args else kwargs.get("hidden_states")
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 3:
+            return None
+        count, width = tokens.shape[1], tokens.shape[2]
+        side = int((count - 1) ** 0.5)
+        patches = tokens[:, count - side * side :, :]  # after the class (and any register) tokens
+        grid = self.cam_point(patches.transpose(1, 2).reshape(tokens.shape[0], width, side, side))
+        routed = torch.cat([tokens[:, : count - side * side], grid.flatten(2).transpose(1, 2)], dim=1)
+        if args:
+            return (routed, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": routed}
+
+    def _stage_through_cam_point(self, module: nn.Module, args: tuple[Any, ...], output: Any) -> Any:
+        """Convolutional models: the last stage's output map, through ``cam_point``."""
+        if isinstance(output, torch.Tensor) and output.dim() == 4:
+            return self.cam_point(output)
+        return None
 
     def backbone_parameters(self) -> list[nn.Parameter]:
         head = {id(p) for p in self.model.classifier.parameters()} if hasattr(self.model, "classifier") else set()
@@ -159,22 +173,12 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
 
 
-def grad_cam(net: VisionNet, x: torch.Tensor, target: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Grad-CAM heatmaps in [0, 1] at the input's size, and the logits.
-
-    ``target`` is the class explained (default: each image's predicted class).
-    """
-    was_training = net.training
-    net.eval()
-    with torch.enable_grad():
-        x = x.detach().requires_grad_(False)
-        logits, features = net.forward_features(x)
-        classes = logits.argmax(dim=1) if target is None else torch.full((x.shape[0],), target, device=x.device)
-        (grads,) = torch.autograd.grad(logits.gather(1, classes.view(-1, 1)).sum(), features)
-    fmap, grads = net.cam_map(features.detach()), net.cam_map(grads)
-    weights = grads.mean(dim=(2, 3), keepdim=True)
-    cam = F.relu((weights * fmap).sum(dim=1, keepdim=True)).detach()
-    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-    peak = cam.flatten(1).amax(dim=1).clamp_min(1e-12).view(-1, 1, 1)
-    net.train(was_training)
-    return cam / peak, logits.detach()
+def _last_block(model: Any) -> nn.Module:
+    """The last layer (transformers) or stage (convolutional models) of the encoder: the
+    outermost list of blocks called ``layer``, ``layers`` or ``stages`` (names differ
+    between architectures and transformers releases)."""
+    for name, module in model.base_model.named_modules():
+        if name.rsplit(".", 1)[-1] in ("layer", "layers", "stages") and isinstance(module, nn.ModuleList) \
+                and len(module):
+            return module[-1]
+    raise ValueError(f"{type(model).__name__}: no encoder layers or stages found for Grad-CAM")

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
+from domains.labels import display_name
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import model_box, number, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
 
@@ -123,11 +124,13 @@ def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
     from dashboard.cli import main
 
     assert main(["train", "credit_risk", "--model", "scorecard"]) == 0
-    assert main(["train", "credit_risk", "--model", "gbm"]) == 0
+    assert main(["train", "credit_risk", "--model", "gbm", "--cv", "3"]) == 0
     at = _app().run().switch_page("screens/models.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert table.shape[0] == 2 and "auc" in table.columns
     comparison = at.dataframe[1].value
     assert comparison.shape[1] == 3 and "auc" in list(comparison["metric"])
-    assert len(at.get("plotly_chart")) == 2
+    assert len(at.get("plotly_chart")) == 2  # ROC curves, and the fold scores the 3-fold run recorded
+    curve = at.selectbox(key="models-curve")
+    assert curve.value == "fold_auc" and display_name("fold_ks") in curve.options

@@ -23,9 +23,10 @@ def test_integrated_gradients_completeness() -> None:
     net = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
     x = torch.randn(4, 5)
     base = torch.zeros_like(x)
-    (attr,) = integrated_gradients(lambda v: net(v).squeeze(1), [x], [base], steps=128)
+    (attr,), reported = integrated_gradients(lambda v: net(v).squeeze(1), [x], [base], steps=128)
     gap = (net(x) - net(base)).squeeze(1).detach()
     assert torch.allclose(attr.sum(dim=1), gap, atol=1e-3)
+    assert torch.allclose(reported, attr.sum(dim=1) - gap, atol=1e-4)  # the gap it reports is the real one
 
 
 def test_hub_resolution(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
