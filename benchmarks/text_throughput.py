@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from domains.text_classification import data as text_data
-from domains.text_classification.predict import SequenceClassifierPredictor, minilm_path
+from domains.text_classification.encoders import SequenceClassifierPredictor
+from domains.text_classification.predictor import minilm_path
 from models.checkpoints import list_bundles, load_bundle
 from models.device import describe_device, pick_device
 
@@ -55,7 +56,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = pick_device(args.device)
     predictor, name = load(args.checkpoint, device)
-    rows = text_data.split(text_data.load("rt_sentiment"), "test")
+    rows = text_data.load("rt_sentiment").split("test")
     texts, labels = rows["text"].to_list(), rows["label"].to_list()
     index = {n: i for i, n in enumerate(predictor.labels)}
     y = np.array([index[v] for v in labels])

@@ -88,6 +88,17 @@ class DomainData:
     target: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
+    def split(self, name: str) -> pl.DataFrame:
+        """Rows whose ``split`` column is ``name``; ``all`` is every row. A split with no rows
+        raises ``DataError`` listing the splits this data has."""
+        if name == "all":
+            return self.frame
+        rows = self.frame.filter(pl.col("split") == name) if "split" in self.frame.columns else self.frame.clear()
+        if rows.is_empty():
+            have = ", ".join([*self.info.get("splits", []), "all"])
+            raise DataError(f"{self.name} has no '{name}' split; choose one of: {have}")
+        return rows
+
 
 @dataclass
 class Report:

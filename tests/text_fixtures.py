@@ -17,7 +17,7 @@ def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from domains.text_classification.predict import minilm_path
+    from domains.text_classification.predictor import minilm_path
 
     folder = tmp_path_factory.mktemp("tiny-bert")
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
@@ -59,7 +59,8 @@ def tiny_classifier_dir(tmp_path_factory: pytest.TempPathFactory, small_reviews:
     import torch
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
-    from domains.text_classification.predict import SequenceClassifierPredictor, minilm_path
+    from domains.text_classification.encoders import SequenceClassifierPredictor
+    from domains.text_classification.predictor import minilm_path
     from models.checkpoints import save_bundle
     from models.fastpath import probe_subset
     from models.text import pad_rows
@@ -97,14 +98,14 @@ def break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch
     would: the class scores come out swapped."""
     import torch
 
-    from domains.text_classification import predict
+    from domains.text_classification import encoders
     from models.text import Ct2SequenceClassifier
 
     if ct2:
         ct2_logits = Ct2SequenceClassifier.logits
         monkeypatch.setattr(Ct2SequenceClassifier, "logits", lambda self, rows: ct2_logits(self, rows)[:, ::-1])
     if torch_int8:
-        quantize = predict.quantize_int8
+        quantize = encoders.quantize_int8
 
         def swapped(net: torch.nn.Module) -> torch.nn.Module:
             with torch.no_grad():
@@ -112,4 +113,4 @@ def break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch
                 net.classifier.bias.copy_(net.classifier.bias.flip(0))  # type: ignore[operator]
             return quantize(net)
 
-        monkeypatch.setattr(predict, "quantize_int8", swapped)
+        monkeypatch.setattr(encoders, "quantize_int8", swapped)

@@ -236,16 +236,5 @@ def _from_zip(name: str, payload: bytes) -> DomainData:
     return data
 
 
-def split(data: DomainData, name: str) -> pl.DataFrame:
-    """Rows of one split; ``all`` is every row. The message lists what the data has."""
-    if name == "all":
-        return data.frame
-    part = data.frame.filter(pl.col("split") == name)
-    if part.is_empty():
-        have = ", ".join(data.info.get("splits", [])) or "none"
-        raise DataError(f"{data.name} has no '{name}' split (it has: {have}).")
-    return part
-
-
 def labels_of(data: DomainData) -> list[str]:
     return list(data.info["labels"])

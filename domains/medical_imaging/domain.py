@@ -146,7 +146,7 @@ class MedicalImagingDomain:
         """Studies of the held-out split (test, else val) in a shuffled arrival order."""
         splits = data.info.get("splits", [])
         name = next((s for s in ("test", "val") if s in splits), "all")
-        rows = img_data.split(data, name)
+        rows = data.split(name)
         order = np.random.default_rng(7).permutation(rows.height)
         return rows[order.tolist()]
 

@@ -10,7 +10,6 @@ import polars as pl
 from sklearn import metrics as skm
 
 from domains.base import DataError, DomainData, Report
-from domains.medical_imaging import data as img_data
 from domains.metrics import (
     binary_metrics,
     calibration_frame,
@@ -28,7 +27,7 @@ BATCH = 512
 
 
 def evaluate(predictor: ImagePredictor, data: DomainData, split: str) -> Report:
-    rows = img_data.split(data, split)
+    rows = data.split(split)
     if rows["label"].null_count() == rows.height:
         raise DataError(f"The '{split}' split has no labels to evaluate against.")
     rows = rows.filter(pl.col("label").is_not_null())

@@ -18,13 +18,14 @@ import numpy as np
 import polars as pl
 import torch
 import torch.nn.functional as F
+from scipy.special import softmax
 from sklearn import metrics as skm
 
 from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSettings
 from domains.calibration import Calibrator
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging.evaluate import evaluate_probs
-from domains.medical_imaging.predict import ImagePredictor, build_net, softmax
+from domains.medical_imaging.predict import ImagePredictor, build_net
 from models.augment import Augment
 from models.hub import resolve
 from models.training import CancelToken, LoopConfig, ProgressFn, fit, one_cycle, tensor_batches
@@ -81,7 +82,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
         return F.cross_entropy(model(augment(x, generator)), y, weight=class_weight)
 
     def validate(_model: torch.nn.Module) -> dict[str, float]:  # the draft holds the same net
-        probs = softmax(draft.logits(x_val))
+        probs = softmax(draft.logits(x_val), axis=1)
         return {"val_auc": _auc(y_val, probs), "val_loss": float(skm.log_loss(y_val, probs,
                                                                                labels=list(range(len(labels)))))}
 
@@ -133,9 +134,9 @@ def _train_val(data: DomainData, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]
     splits = set(data.info.get("splits", []))
     if "train" not in splits:
         raise DataError(f"{data.name} has no train split; training needs train_images/train_labels.")
-    train_rows = img_data.split(data, "train")
+    train_rows = data.split("train")
     if "val" in splits:
-        val_rows = img_data.split(data, "val")
+        val_rows = data.split("val")
     else:  # carve a stratified 10% from train
         rng = np.random.default_rng(seed)
         labels = train_rows["label"].to_numpy()

@@ -222,16 +222,6 @@ def stratified_split(labels: pl.Series, seed: int = SEED) -> list[str]:
     return out.tolist()
 
 
-def split(data: DomainData, name: str) -> pl.DataFrame:
-    """Rows of one split; ``all`` is every row."""
-    if name == "all":
-        return data.frame
-    rows = data.frame.filter(pl.col("split") == name)
-    if rows.is_empty():
-        raise DataError(f"{data.name} has no '{name}' split (it has: {', '.join(data.info.get('splits', []))}).")
-    return rows
-
-
 def labelled(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.filter(pl.col("label").is_not_null())
 

@@ -40,7 +40,8 @@ from domains.text_classification.charts import (
 )
 from domains.text_classification.evaluate import evaluate as run_evaluation
 from domains.text_classification.live import FeedMonitor
-from domains.text_classification.predict import MINILM_ASSET, TextPredictor, from_bundle
+from domains.text_classification.predict import from_bundle
+from domains.text_classification.predictor import MINILM_ASSET, TextPredictor
 from domains.text_classification.train import train as run_training
 from models.checkpoints import Bundle
 from models.hub import ModelSourceError
@@ -155,7 +156,7 @@ class TextClassificationDomain:
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """The held-out split (test, else everything) in a shuffled arrival order."""
         splits = data.info.get("splits", [])
-        rows = text_data.split(data, "test" if "test" in splits else "all")
+        rows = data.split("test" if "test" in splits else "all")
         order = np.random.default_rng(7).permutation(rows.height)
         return rows[order.tolist()].select("id", "text", "label")
 
@@ -166,7 +167,7 @@ class TextClassificationDomain:
 
     def sample_texts(self, data: DomainData) -> list[str]:
         """Example inputs for the Predict tab: hand-written ones, then test-split texts."""
-        picks = text_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
+        picks = data.split("test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(data.name, []), *picks["text"].head(8).to_list()]
 
     def explain_text(self, predictor: Predictor, text: str) -> TextAttribution:

@@ -16,13 +16,13 @@ from domains.metrics import calibration_frame, expected_calibration_error
 from domains.text_classification import data as text_data
 
 if TYPE_CHECKING:
-    from domains.text_classification.predict import TextPredictor
+    from domains.text_classification.predictor import TextPredictor
 
 MISTAKES = 200  # rows kept in the misclassified table
 
 
 def evaluate(predictor: TextPredictor, data: DomainData, split: str) -> Report:
-    rows = text_data.labelled(text_data.split(data, split))
+    rows = text_data.labelled(data.split(split))
     if rows.is_empty():
         raise DataError(f"The '{split}' split of {data.name} has no labelled texts to evaluate against.")
     unknown = sorted(set(rows["label"].unique().to_list()) - set(predictor.labels))

@@ -20,19 +20,14 @@ import numpy as np
 import polars as pl
 import torch
 import torch.nn.functional as F
+from scipy.special import softmax
 
 from domains.base import DomainData, ModelSpec, TrainOutcome, TrainSettings
 from domains.text_classification import data as text_data
+from domains.text_classification.encoders import EncoderHeadPredictor, SequenceClassifierPredictor, TransformerPredictor
 from domains.text_classification.evaluate import evaluate_probs
-from domains.text_classification.predict import (
-    EncoderHeadPredictor,
-    SequenceClassifierPredictor,
-    TextPredictor,
-    TfidfPredictor,
-    TransformerPredictor,
-    resolve_source,
-    softmax,
-)
+from domains.text_classification.predictor import TextPredictor, resolve_source
+from domains.text_classification.tfidf import TfidfPredictor
 from models.fastpath import EXACT, probe_subset
 from models.text import bucketed_batches, choose_max_length, load_pretrained, load_tokenizer
 from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
@@ -65,7 +60,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     torch.manual_seed(settings.seed)
     started = time.perf_counter()
     labels = tuple(data.info["labels"])
-    train_rows = text_data.labelled(text_data.split(data, "train"))
+    train_rows = text_data.labelled(data.split("train"))
     val_rows = _validation_rows(data, settings.seed)
     if spec.key == "tfidf_lr":
         predictor, history = _tfidf(train_rows, val_rows, labels, progress, cancel)
@@ -117,8 +112,8 @@ def keep_int8_if_accurate(predictor: TextPredictor, val_rows: pl.DataFrame, labe
 
 def _validation_rows(data: DomainData, seed: int) -> pl.DataFrame:
     if "val" in data.info.get("splits", []):
-        return text_data.labelled(text_data.split(data, "val"))
-    rows = text_data.labelled(text_data.split(data, "train"))
+        return text_data.labelled(data.split("val"))
+    rows = text_data.labelled(data.split("train"))
     return rows.sample(fraction=0.1, seed=seed) if rows.height >= 20 else rows
 
 
@@ -135,7 +130,7 @@ def _tfidf(train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from domains.text_classification.predict import TOKEN_PATTERN
+    from domains.text_classification.tfidf import TOKEN_PATTERN
 
     min_df = 2 if train_rows.height >= 200 else 1
     vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df, token_pattern=TOKEN_PATTERN,
@@ -269,7 +264,7 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
 
     def validate(net: torch.nn.Module) -> dict[str, float]:
         logits, _ = predictor.logits(val_texts, fast=False)  # the float network being trained
-        probs = softmax(logits.astype(np.float64))
+        probs = softmax(logits.astype(np.float64), axis=1)
         return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
                 "val_accuracy": float((probs.argmax(1) == yv).mean())}
 

@@ -166,12 +166,3 @@ def _tsv_frame(text: str, file_name: str, notes: list[str]) -> pl.DataFrame:
                      "not scored.")
     return pl.DataFrame({"source": sources, "reference": references},
                         schema={"source": pl.String, "reference": pl.String})
-
-
-def split(data: DomainData, which: str) -> pl.DataFrame:
-    if which == "all":
-        return data.frame
-    if which not in data.info.get("splits", []):
-        raise DataError(f"{data.name} has no '{which}' split; choose one of: "
-                        f"{', '.join([*data.info.get('splits', []), 'all'])}")
-    return data.frame.filter(pl.col("split") == which)

@@ -147,7 +147,7 @@ class TranslationDomain:
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Incoming messages in mixed languages: held-out source sentences interleaved with
         their references (the other language), in a shuffled arrival order."""
-        rows = mt_data.split(data, "test" if "test" in data.info.get("splits", []) else "all").head(400)
+        rows = data.split("test" if "test" in data.info.get("splits", []) else "all").head(400)
         messages = pl.concat([rows.select(pl.col("source").alias("text")),
                               rows.filter(pl.col("reference").is_not_null()).select(pl.col("reference").alias("text"))])
         order = np.random.default_rng(11).permutation(messages.height)
@@ -158,7 +158,7 @@ class TranslationDomain:
 
     def sample_texts(self, data: DomainData) -> list[str]:
         src = data.info.get("src", "en")
-        picks = mt_data.split(data, "test" if "test" in data.info.get("splits", []) else "all")
+        picks = data.split("test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(src, []), *picks["source"].head(6).to_list()]
 
     def predict_file(self, predictor: Predictor, source: Path, target: Path,

@@ -9,7 +9,6 @@ from collections.abc import Callable
 import polars as pl
 
 from domains.base import DataError, DomainData, Report
-from domains.translation import data as mt_data
 from domains.translation.languages import name
 from domains.translation.translator import TranslationPredictor
 
@@ -18,7 +17,7 @@ CHUNK = 32
 
 def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
              progress: Callable[[int, int], None] | None = None) -> Report:
-    rows = mt_data.split(data, split).filter(pl.col("reference").is_not_null() & (pl.col("reference") != ""))
+    rows = data.split(split).filter(pl.col("reference").is_not_null() & (pl.col("reference") != ""))
     if rows.is_empty():
         raise DataError(f"{data.name} has no sentence pairs with a reference in the '{split}' split to score")
     src, tgt = data.info.get("src", predictor.src), data.info.get("tgt", predictor.tgt)

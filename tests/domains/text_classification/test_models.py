@@ -15,12 +15,8 @@ from domains import registry
 from domains.base import DataError, DomainData, TrainSettings
 from domains.charts import attribution_html
 from domains.jobs import train_and_save
-from domains.text_classification.predict import (
-    TORCH_INT8,
-    SequenceClassifierPredictor,
-    TextPredictor,
-    TransformerPredictor,
-)
+from domains.text_classification.encoders import SequenceClassifierPredictor, TransformerPredictor
+from domains.text_classification.predictor import TORCH_INT8, TextPredictor
 from models.checkpoints import list_bundles, load_bundle
 from models.ct2 import INT8_PATH
 from models.fastpath import EXACT
