@@ -23,19 +23,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from domains import registry
-from domains.base import (
-    Domain,
-    DomainData,
-    DomainLensError,
-    HasFilePredictor,
-    HasInputReader,
-    HasScoringCheck,
-    ModelSpec,
-    Predictor,
-    TrainSettings,
-    Translator,
-    spec_by_key,
-)
+from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings, spec_by_key
+from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck, Translator
 from models.checkpoints import list_bundles, load_bundle
 from models.device import pick_device
 from models.fastpath import Scoring

@@ -14,7 +14,8 @@ from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext, field_input
 from domains import preparation
-from domains.base import Domain, DomainData, DomainLensError, HasScoringCheck, ModelSpec, Predictor, spec_by_key
+from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, spec_by_key
+from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
 from domains.labels import display_name
 from domains.lineage import data_signature, fits, trained_on

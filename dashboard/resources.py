@@ -11,18 +11,8 @@ import streamlit as st
 import torch
 
 from domains import preparation, registry
-from domains.base import (
-    Domain,
-    DomainData,
-    FieldSpec,
-    HasStudies,
-    HasTextInputs,
-    Predictor,
-    Recommender,
-    Report,
-    TextAttribution,
-    Translator,
-)
+from domains.base import Domain, DomainData, FieldSpec, Predictor, Report
+from domains.capabilities import HasStudies, HasTextInputs, Recommender, TextAttribution, Translator
 from models.device import describe_device, pick_device
 
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from domains.base import Explanation
+from domains.capabilities import Explanation
 from domains.labels import display_name, format_value
 
 TEMPLATE = "plotly_white"

@@ -36,9 +36,9 @@ DOMAIN_PACKAGES = sorted(p.name for p in (ROOT / "domains").iterdir() if (p / "_
 
 
 def test_faces_use_only_the_domain_contract() -> None:
-    """The dashboard and the CLI reach domains through ``domains.base``, ``domains.registry``
-    and the shared helpers beside them, never a domain's own package: a new domain needs no
-    edit there."""
+    """The dashboard and the CLI reach domains through ``domains.base``, ``domains.capabilities``,
+    ``domains.registry`` and the shared helpers beside them, never a domain's own package: a
+    new domain needs no edit there."""
     assert len(DOMAIN_PACKAGES) >= 5, DOMAIN_PACKAGES  # the rule below must have something to forbid
     for path in (ROOT / "dashboard").rglob("*.py"):
         reached = {m for m in _modules(path) for key in DOMAIN_PACKAGES

@@ -12,7 +12,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard.state import initial, short_id
-from domains.base import Domain, DomainData, FieldSpec, Predictor, Thresholded
+from domains.base import Domain, DomainData, FieldSpec, Predictor
+from domains.capabilities import Thresholded
 from domains.io import flat_lists
 from domains.labels import display_name
 from models.jobs import Job

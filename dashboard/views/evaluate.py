@@ -8,7 +8,8 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted
 from dashboard.views.common import PageContext, figure_grid, labelled, need_model, user_threshold
-from domains.base import HasEvaluationOptions, ModelComparer, Predictor, Thresholded
+from domains.base import Predictor
+from domains.capabilities import HasEvaluationOptions, ModelComparer, Thresholded
 from domains.labels import display_name, format_value, label_of
 from models.checkpoints import list_bundles
 

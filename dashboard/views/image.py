@@ -11,7 +11,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext, download_buttons, labelled
-from domains.base import HasStudies, ImageExplainer, Predictor
+from domains.base import Predictor
+from domains.capabilities import HasStudies, ImageExplainer
 from domains.charts import overlay_figure, study_figure
 from domains.io import MAX_UPLOAD_MB
 from models.streaming import BatchResult, score_frame

@@ -16,7 +16,8 @@ import streamlit as st
 
 from dashboard.state import session_alive
 from dashboard.views.common import PageContext, figure_grid, labelled, need_model
-from domains.base import FieldSpec, HasStreamOptions, Predictor
+from domains.base import FieldSpec, Predictor
+from domains.capabilities import HasStreamOptions
 from domains.live import LiveRun
 
 REFRESH_S = 1.0

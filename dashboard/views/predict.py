@@ -12,16 +12,8 @@ from dashboard.errors import guarded
 from dashboard.state import persisted
 from dashboard.views import image, recommend, text, translate
 from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key, user_threshold
-from domains.base import (
-    Explainer,
-    FieldSpec,
-    HasStudies,
-    HasTextInputs,
-    Predictor,
-    Recommender,
-    Thresholded,
-    Translator,
-)
+from domains.base import FieldSpec, Predictor
+from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, Thresholded, Translator
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from domains.labels import display_name, format_value, outside_training_range

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.state import initial, persisted
 from dashboard.views.common import PageContext, figure_grid, labelled
-from domains.base import HasUserProfiles, Recommender
+from domains.capabilities import HasUserProfiles, Recommender
 from domains.charts import item_map_chart
 
 MAX_COLD_START_PICKS = 20

@@ -8,7 +8,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext
-from domains.base import HasTextInputs, Predictor
+from domains.base import Predictor
+from domains.capabilities import HasTextInputs
 from domains.charts import attribution_chart, attribution_html, probability_bars
 
 

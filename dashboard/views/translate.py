@@ -19,7 +19,8 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext, download_buttons, plain_text_box
-from domains.base import DataError, HasFilePredictor, HasSampleTexts, Translator
+from domains.base import DataError
+from domains.capabilities import HasFilePredictor, HasSampleTexts, Translator
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
 from models.seq2seq import StopFlag
 

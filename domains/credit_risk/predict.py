@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 import torch
 
-from domains.base import Explanation
 from domains.calibration import Calibrator
+from domains.capabilities import Explanation
 from domains.credit_risk.decision import Costs
 from domains.credit_risk.estimators import Estimator, load_estimator
 from domains.credit_risk.features import Schema

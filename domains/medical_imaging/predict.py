@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from scipy.special import softmax
 
-from domains.base import ImageExplanation
 from domains.calibration import Calibrator
+from domains.capabilities import ImageExplanation
 from domains.images import frame_pixels
 from models.checkpoints import Bundle, BundleWriter, load_state_strict
 from models.explain import grad_cam

@@ -23,11 +23,11 @@ from domains.base import (
     ModelSpec,
     Predictor,
     Report,
-    TextAttribution,
     TrainOutcome,
     TrainSettings,
     spec_by_key,
 )
+from domains.capabilities import TextAttribution
 from domains.io import MAX_UPLOAD_BYTES, guess_text_column, read_table_bytes, read_table_file
 from domains.jobs import fit_on_default_data
 from domains.text_classification import data as text_data

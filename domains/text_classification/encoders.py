@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from scipy.special import softmax
 
-from domains.base import TextAttribution
+from domains.capabilities import TextAttribution
 from domains.text_classification.data import MAX_CHARS
 from domains.text_classification.predictor import (
     CPU_BATCH,

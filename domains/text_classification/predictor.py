@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from domains.base import DataError, TextAttribution
+from domains.base import DataError
+from domains.capabilities import TextAttribution
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
 from models.checkpoints import BundleWriter

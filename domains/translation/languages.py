@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from domains.base import Detection
+from domains.capabilities import Detection
 
 NAMES: dict[str, str] = {"en": "English", "pt": "Portuguese", "es": "Spanish", "fr": "French", "de": "German",
                          "it": "Italian"}

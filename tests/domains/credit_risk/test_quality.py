@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from domains import registry
-from domains.base import Explainer, TrainSettings
+from domains.base import TrainSettings
+from domains.capabilities import Explainer
 from domains.credit_risk.decision import Costs, optimal_threshold
 from domains.credit_risk.drift import ALERT_PSI
 from models.training import CancelToken

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from domains import registry
-from domains.base import DomainData, ImageExplainer, ModelSpec, TrainSettings
+from domains.base import DomainData, ModelSpec, TrainSettings
+from domains.capabilities import ImageExplainer
 from domains.jobs import train_and_save
 from domains.medical_imaging.predict import INTENDED_USE, ImagePredictor
 from models.checkpoints import load_bundle
