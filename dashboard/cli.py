@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from domains import registry
-from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings, spec_by_key
+from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
 from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck, Translator
 from models.checkpoints import list_bundles, load_bundle
 from models.device import pick_device
@@ -182,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from domains.jobs import train_and_save
 
     domain = registry.get(args.domain)
-    spec = spec_by_key(domain.models(), args.model, args.domain)
+    spec = domain.spec(args.model)
     if args.cv and not domain.supports_cv:
         raise DomainLensError(f"{args.domain} does not cross-validate; drop --cv (it validates on its own split)")
     device = pick_device(args.device)
@@ -209,7 +209,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         predictor: Predictor = registry.open_predictor(domain, bundle.path, device)
         model_key, checkpoint = bundle.model, str(bundle.path)
     else:
-        spec = _with_source(spec_by_key(domain.models(), args.model, args.domain), args.source)
+        spec = _with_source(domain.spec(args.model), args.source)
         if spec.trainable and not args.source:
             with _ProgressBar(f"fit {spec.key}") as bar:
                 predictor = domain.train(spec, data, TrainSettings(), device=device, progress=bar.update,

@@ -14,7 +14,7 @@ from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext, field_input
 from domains import preparation
-from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, spec_by_key
+from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor
 from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
 from domains.labels import display_name
@@ -125,7 +125,7 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     st.caption(f"Device: {resources.device_name()}")
     try:
         if choice.startswith("spec:"):
-            spec = spec_by_key(domain.models(), choice.removeprefix("spec:"), domain.key)
+            spec = domain.spec(choice.removeprefix("spec:"))
             if spec.ready:
                 predictor = resources.predictor_from_spec(domain.key, spec.key)
             else:

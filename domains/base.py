@@ -223,6 +223,11 @@ class Domain(Protocol):
         """The model menu, default model first."""
         ...
 
+    def spec(self, key: str) -> ModelSpec:
+        """The menu entry called ``key``; ``DataError`` listing the menu for an unknown one
+        (``spec_by_key``)."""
+        ...
+
     def load(self, model: ModelSpec | Bundle, device: torch.device, *, progress: ProgressFn | None = None) -> Predictor:
         """A checkpoint, or a menu entry: ready-made, or fitted on the default data once (saved,
         so later loads are fast) while reporting to ``progress``."""

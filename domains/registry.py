@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from domains.base import DataError, Domain, ModelSpec, Predictor, spec_by_key
+from domains.base import DataError, Domain, ModelSpec, Predictor
 from models.checkpoints import load_bundle
 from models.training import ProgressFn
 
@@ -61,7 +61,7 @@ def open_predictor(domain: Domain, model: ModelSpec | str | Path, device: torch.
         if bundle.domain != domain.key:
             raise DataError(f"that checkpoint belongs to the '{bundle.domain}' domain, not '{domain.key}'")
         return domain.load(bundle, device, progress=progress)
-    spec = spec_by_key(domain.models(), model, domain.key) if isinstance(model, str) else model
+    spec = domain.spec(model) if isinstance(model, str) else model
     if source:
         spec = replace(spec, source=source)
     return domain.load(spec, device, progress=progress)

@@ -43,7 +43,7 @@ def test_evaluate_missing_split_is_a_clear_error(imaging_cnn_dir: Path, tmp_path
                                                   capsys: pytest.CaptureFixture) -> None:
     data = write_npz(tmp_path / "trainonly.npz", {"train": 20})
     assert main(["evaluate", "medical_imaging", "--checkpoint", str(imaging_cnn_dir), "--data", str(data)]) == 2
-    assert "no 'test' split (it has: train)" in capsys.readouterr().err
+    assert "no 'test' split; choose one of: train, all" in capsys.readouterr().err
 
 
 def test_predict_folder_npz_and_dicom(imaging_cnn_dir: Path, tmp_path: Path) -> None:

@@ -116,12 +116,15 @@ class ToyDomain:
     def models(self) -> Sequence[ModelSpec]:
         return [ModelSpec("linear", "Linear score", "external", ready=False)]
 
+    def spec(self, key: str) -> ModelSpec:
+        return spec_by_key(self.models(), key, self.key)
+
     def load(self, model: ModelSpec | Bundle, device: torch.device, *,
              progress: ProgressFn | None = None) -> Predictor:
         if isinstance(model, Bundle):
             w = model.tensors()["weights"].tolist()
             return LinearPredictor(tuple(w[:-1]), w[-1])
-        spec_by_key(self.models(), model.key, self.key)
+        self.spec(model.key)
         if progress is not None:
             progress(Progress(1, 1, stage="fit"))
         return fit(self.load_data().frame)

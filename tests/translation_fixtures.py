@@ -57,7 +57,7 @@ def tiny_marian_checkpoint(tmp_path_factory: pytest.TempPathFactory, bible_en_pt
     data = mt_data.read_pairs("small.tsv", payload, src="en", tgt="pt")
     domain = registry.get("translation")
     out = tmp_path_factory.mktemp("artifacts") / "translation" / "marian_scratch" / "v1"
-    train_and_save(domain, domain.spec("marian_scratch"), data,  # type: ignore[attr-defined]
+    train_and_save(domain, domain.spec("marian_scratch"), data,
                    TrainSettings(epochs=1, options={"size": "tiny"}), device=torch.device("cpu"),
                    progress=lambda p: None, cancel=CancelToken(), out_dir=out)
     return out

@@ -9,8 +9,6 @@ documents with progress and a resumable partial output file.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +23,7 @@ from domains.io import guess_text_column
 from domains.translation.engines import Engine, HFEngine, Pair, check_pair
 from domains.translation.glossary import Term, parse_glossary, term_report
 from domains.translation.languages import Detection, detect, name
+from domains.translation.partial import append_partial, read_partial
 from domains.translation.segment import (
     MAX_SENTENCE_CHARS,
     Masked,
@@ -303,7 +302,7 @@ class TranslationPredictor:
         """Each distinct sentence once, in chunks; every finished chunk is appended to
         ``resume`` (JSON lines) so an interrupted run continues where it stopped."""
         unique = list(dict.fromkeys(sentences))
-        done = _read_partial(resume)
+        done = read_partial(resume)
         todo = [s for s in unique if s not in done]
         total = len(unique)
         if progress:
@@ -314,7 +313,7 @@ class TranslationPredictor:
             chunk = todo[start : start + DOCUMENT_CHUNK]
             translated = dict(zip(chunk, self._translate_lines(chunk, src, tgt), strict=True))
             done.update(translated)
-            _append_partial(resume, translated)
+            append_partial(resume, translated)
             if progress:
                 progress(total - len(todo) + start + len(chunk), total)
         return done
@@ -387,26 +386,3 @@ def _length_notes(text: str) -> list[str]:
         return [f"the text has {len(text):,} characters; only the first {MAX_CHARS:,} were translated "
                 "(translate it as a document to do all of it)"]
     return []
-
-
-def _read_partial(path: Path | None) -> dict[str, str]:
-    done: dict[str, str] = {}
-    if path is None or not path.is_file():
-        return done
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash; its sentences are simply redone
-        done.update(record)
-    return done
-
-
-def _append_partial(path: Path | None, chunk: dict[str, str]) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(chunk, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())

@@ -58,3 +58,34 @@ def _evaluation_sample(key: str, data: DomainData) -> DomainData:
     test = data.frame.filter(pl.col("split") == "test")
     frame = pl.concat([data.frame.filter(pl.col("split") != "test"), test.head(60)])
     return replace(data, frame=frame)
+
+
+def test_errors_a_user_can_fix_share_one_base() -> None:
+    """The CLI and the page print these as one clean line; another base would show as a bug."""
+    from models.checkpoints import CheckpointError
+    from models.device import DeviceUnavailableError
+    from models.errors import DomainLensError
+    from models.hub import ModelSourceError
+    from models.seq2seq import GenerationTimeoutError
+
+    for error in (CheckpointError, DeviceUnavailableError, ModelSourceError, GenerationTimeoutError):
+        assert issubclass(error, DomainLensError), error
+
+
+def test_open_predictor_names_what_is_wrong(tmp_path, trained_gbm_dir) -> None:
+    from domains.base import DataError
+
+    credit, imaging = registry.get("credit_risk"), registry.get("medical_imaging")
+    with pytest.raises(DataError, match="unknown model 'nope' for credit_risk; choose one of: gbm"):
+        registry.open_predictor(credit, "nope", torch.device("cpu"))
+    with pytest.raises(DataError, match="belongs to the 'credit_risk' domain, not 'medical_imaging'"):
+        registry.open_predictor(imaging, trained_gbm_dir, torch.device("cpu"))
+    assert registry.open_predictor(credit, trained_gbm_dir, torch.device("cpu")).model_key == "gbm"
+
+
+def test_metric_prefixes_read_as_labels() -> None:
+    from domains.labels import display_name
+
+    assert display_name("fold_auc") == "Per-fold AUC"
+    assert display_name("val_log_loss") == f"Validation {display_name('log_loss').lower()}"
+    assert display_name("fold_") == "Fold"  # a bare prefix is just a name

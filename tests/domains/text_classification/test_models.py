@@ -29,7 +29,7 @@ DOMAIN = registry.get("text_classification")
 
 def _train(key: str, data: DomainData, source: Path | None = None, epochs: int | None = None,
            out: Path | None = None) -> tuple[TextPredictor, Path]:
-    spec = DOMAIN.spec(key)  # type: ignore[attr-defined]
+    spec = DOMAIN.spec(key)
     if source is not None:
         spec = replace(spec, source=str(source))
     outcome = train_and_save(DOMAIN, spec, data, TrainSettings(epochs=epochs), device=CPU, progress=lambda p: None,
@@ -100,7 +100,7 @@ def test_hub_model_offline_is_a_clear_error(small_reviews: DomainData) -> None:
 
 def test_cancel_writes_no_checkpoint(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
     cancel = CancelToken()
-    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))  # type: ignore[attr-defined]
+    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))
 
     def stop_soon(progress: object) -> None:
         cancel.cancel()
@@ -197,7 +197,7 @@ def test_predict_finds_the_text_column_by_name(small_reviews: DomainData) -> Non
 @pytest.mark.gpu
 def test_finetune_and_score_on_cuda(tiny_bert_dir: Path, small_reviews: DomainData) -> None:
     cuda = torch.device("cuda")
-    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))  # type: ignore[attr-defined]
+    spec = replace(DOMAIN.spec("minilm_finetune"), source=str(tiny_bert_dir))
     outcome = DOMAIN.train(spec, small_reviews, TrainSettings(epochs=1), device=cuda, progress=lambda p: None,
                            cancel=CancelToken())
     predictor = outcome.predictor

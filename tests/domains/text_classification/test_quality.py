@@ -15,7 +15,7 @@ DOMAIN = registry.get("text_classification")
 
 def _fit_and_test(model: str, dataset: str) -> dict[str, float]:
     data = DOMAIN.load_data(dataset)
-    outcome = DOMAIN.train(DOMAIN.spec(model), data, TrainSettings(), device=torch.device("cpu"),  # type: ignore[attr-defined]
+    outcome = DOMAIN.train(DOMAIN.spec(model), data, TrainSettings(), device=torch.device("cpu"),
                            progress=lambda p: None, cancel=CancelToken())
     return DOMAIN.evaluate(outcome.predictor, data, split="test").metrics
 

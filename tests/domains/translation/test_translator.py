@@ -174,7 +174,7 @@ def test_cancelled_training_writes_nothing(tmp_path: Path, pairs_tsv: Path) -> N
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(TrainingCancelledError):
-        train_and_save(domain, domain.spec("marian_scratch"), data,  # type: ignore[attr-defined]
+        train_and_save(domain, domain.spec("marian_scratch"), data,
                        TrainSettings(epochs=1, options={"size": "tiny"}), device=torch.device("cpu"),
                        progress=lambda p: None, cancel=cancel, root=tmp_path)
     assert list_bundles("translation", root=tmp_path) == []
@@ -183,7 +183,7 @@ def test_cancelled_training_writes_nothing(tmp_path: Path, pairs_tsv: Path) -> N
 def test_untrained_scratch_model_says_how_to_train_it() -> None:
     domain = registry.get("translation")
     with pytest.raises(DataError, match="domainlens train translation --model marian_scratch"):
-        domain.load(domain.spec("marian_scratch"), torch.device("cpu"))  # type: ignore[attr-defined]
+        domain.load(domain.spec("marian_scratch"), torch.device("cpu"))
 
 
 def test_table_column_translates_each_distinct_sentence_once(tmp_path: Path) -> None:
