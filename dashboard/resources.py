@@ -6,14 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 import torch
 
 from domains import preparation, registry
 from domains.base import Domain, DomainData, FieldSpec, Predictor, Report
-from domains.capabilities import HasStudies, HasTextInputs, Recommender, TextAttribution, Translator
+from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, TextAttribution, Translator
+from domains.images import Study
 from models.device import describe_device, pick_device
+from models.fastpath import Scoring
 
 
 @st.cache_resource(show_spinner=False)
@@ -75,13 +78,13 @@ def evaluation(
 
 
 @st.cache_resource(show_spinner="Drawing the data overview...", max_entries=16)
-def explore_figures(domain_key: str, data_id: str, _data: DomainData) -> Any:
+def explore_figures(domain_key: str, data_id: str, _data: DomainData) -> dict[str, go.Figure]:
     """Overview charts of a dataset: computed once per dataset, not on every rerun."""
     return registry.get(domain_key).explore(_data)
 
 
 @st.cache_resource(show_spinner="Computing global importance...", max_entries=16)
-def global_importance(model_id: str, data_id: str, _explainer: Any, _data: DomainData) -> Any:
+def global_importance(model_id: str, data_id: str, _explainer: Explainer, _data: DomainData) -> pl.DataFrame:
     return _explainer.global_importance(_data.frame)
 
 
@@ -98,7 +101,7 @@ def text_explanation(domain_key: str, model_id: str, text: str, _predictor: Pred
 
 
 @st.cache_resource(show_spinner="Opening the image...", max_entries=8)
-def study(domain_key: str, name: str, payload: bytes) -> Any:
+def study(domain_key: str, name: str, payload: bytes) -> Study:
     """A decoded image or DICOM study (read-only, shared by sessions that upload the same bytes)."""
     domain = registry.get(domain_key)
     assert isinstance(domain, HasStudies), f"{domain_key} does not open image studies"
@@ -106,7 +109,8 @@ def study(domain_key: str, name: str, payload: bytes) -> Any:
 
 
 @st.cache_resource(show_spinner="Converting the model for the chosen decoder (first use only)...", max_entries=8)
-def decoded(model_id: str, src: str, tgt: str, decoder: str, _translator: Translator) -> tuple[Translator, Any]:
+def decoded(model_id: str, src: str, tgt: str, decoder: str,
+            _translator: Translator) -> tuple[Translator, Scoring | None]:
     """A translator switched to another decoder (e.g. CTranslate2 int8), with the check's
     verdict: converted once per model, pair and decoder, and shared by every session."""
     return _translator.with_decoder(decoder)

@@ -18,6 +18,7 @@ TEMPLATE = "plotly_white"
 
 
 def styled(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
+    """The DomainLens look for a figure (title, template, height, margins); returns ``fig``."""
     fig.update_layout(title=title, template=TEMPLATE, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40})
     return fig
 

@@ -4,8 +4,6 @@ overlay beside the input. Batch: many files (or an .npz) scored with a download.
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 import streamlit as st
 
@@ -14,6 +12,7 @@ from dashboard.views.common import PageContext, download_buttons, labelled
 from domains.base import Predictor
 from domains.capabilities import HasStudies, ImageExplainer
 from domains.charts import overlay_figure, study_figure
+from domains.images import Study
 from domains.io import MAX_UPLOAD_MB
 from models.streaming import BatchResult, score_frame
 
@@ -49,7 +48,7 @@ def _dataset_row(ctx: PageContext, key: str) -> pl.DataFrame:
     return part.slice(int(index), 1)
 
 
-def _upload(ctx: PageContext, key: str) -> Any:
+def _upload(ctx: PageContext, key: str) -> Study | None:
     upload = st.file_uploader(f"PNG, JPEG, BMP, TIFF or DICOM (max {MAX_UPLOAD_MB} MB)", type=FILE_TYPES,
                               key=f"{key}-file")
     if upload is None:
@@ -57,7 +56,7 @@ def _upload(ctx: PageContext, key: str) -> Any:
     return resources.study(ctx.domain.key, upload.name, upload.getvalue())
 
 
-def _sample(ctx: PageContext, domain: HasStudies, key: str) -> Any:
+def _sample(ctx: PageContext, domain: HasStudies, key: str) -> Study | None:
     samples = domain.sample_studies()
     if not samples:
         st.info("The DICOM samples (pydicom-data) are not installed.")
@@ -67,7 +66,7 @@ def _sample(ctx: PageContext, domain: HasStudies, key: str) -> Any:
     return resources.study(ctx.domain.key, path.name, path.read_bytes())
 
 
-def _study_controls(domain: HasStudies, study: Any, key: str) -> pl.DataFrame:
+def _study_controls(domain: HasStudies, study: Study, key: str) -> pl.DataFrame:
     """Header fields, frame scrolling and window/level; returns the model's input row."""
     for note in study.notes:
         st.info(f"{study.name}: {note}.")
