@@ -11,6 +11,7 @@ then starts from its minimum (a 0.00 threshold or cost). To show a widget a new 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -58,3 +59,17 @@ def session_alive() -> Callable[[], bool]:
         return lambda: True
     session_id = ctx.session_id
     return lambda: runtime.is_active_session(session_id)
+
+
+VISITOR = "visitor"
+
+
+def visitor_id() -> str:
+    """Who this browser tab is across refreshes: a random id kept in the page's address
+    (``?visitor=...``), so a refreshed page finds the jobs it started. It is not a login:
+    whoever opens the same address is the same visitor."""
+    found = str(st.query_params.get(VISITOR) or st.session_state.get(f"_{VISITOR}") or uuid.uuid4().hex[:16])
+    st.session_state[f"_{VISITOR}"] = found
+    if st.query_params.get(VISITOR) != found:  # page switches drop query parameters: put it back
+        st.query_params[VISITOR] = found
+    return found

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from domains.base import Domain, DomainData, ModelSpec, Predictor, TrainOutcome, TrainSettings
+from domains.base import DataError, Domain, DomainData, ModelSpec, Predictor, TrainOutcome, TrainSettings
 from domains.lineage import data_signature
 from models.checkpoints import METADATA, BundleWriter, artifacts_root, load_bundle, save_bundle
+from models.jobs import Job, JobRegistry
 from models.training import CancelToken, ProgressFn, no_progress
 
 PREPARED = "_prepared"  # fitted menu entries, under the artifacts root
+JOBS = "_jobs"  # the job registry's records, under the artifacts root
 
 
 def train_and_save(
@@ -81,3 +85,53 @@ def prepared_folder(domain_key: str, spec: ModelSpec, settings: TrainSettings, d
               "seed": settings.seed, "data": data_signature(data), "rows": data.frame.height}
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return artifacts_root() / PREPARED / domain_key / spec.key / digest
+
+
+# ---- the server's heavy work ------------------------------------------------------------------
+
+TRAINING = "training"
+
+
+def limits() -> dict[str, int]:
+    """How many trainings and live streams one server runs at once. Defaults fit the
+    machine (a training keeps about two cores busy, a paced stream little); set
+    ``DOMAINLENS_MAX_TRAININGS`` / ``DOMAINLENS_MAX_STREAMS`` to change them."""
+    cores = os.cpu_count() or 1
+    return {TRAINING: _env_int("DOMAINLENS_MAX_TRAININGS", max(1, cores // 2)),
+            "stream": _env_int("DOMAINLENS_MAX_STREAMS", max(4, 2 * cores))}
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise DataError(f"{name}={value!r}: set it to a whole number of at least 1")
+    return int(value)
+
+
+_registries: dict[str, JobRegistry] = {}
+_registries_lock = threading.Lock()
+
+
+def job_registry() -> JobRegistry:
+    """The server's job registry (one per artifacts folder), its records under ``_jobs``."""
+    root = artifacts_root()
+    with _registries_lock:
+        registry = _registries.get(str(root))
+        if registry is None:
+            registry = _registries[str(root)] = JobRegistry(root / JOBS, limits())
+        return registry
+
+
+def submit_training(domain: Domain, spec: ModelSpec, data: DomainData, settings: TrainSettings, *,
+                    device: torch.device, owner: str) -> Job[TrainOutcome]:
+    """Train and save in the background through the server's registry: started now when a
+    training slot is free, else queued (``JobRegistry.position`` says where)."""
+    job: Job[TrainOutcome] = Job(
+        name=f"{domain.key}-{spec.key}", kind=TRAINING, domain=domain.key, model=spec.key, data=data.name,
+        owner=owner, describe=lambda outcome: str(outcome.bundle.path) if outcome.bundle is not None else "",
+        target=lambda progress, cancel: train_and_save(domain, spec, data, settings, device=device,
+                                                       progress=progress, cancel=cancel))
+    job_registry().submit(job)
+    return job

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.io import flat_lists
 from domains.labels import display_name
-from models.jobs import Job
+from models.jobs import Job, JobRecord
 
 
 @dataclass
@@ -129,3 +130,17 @@ def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:
     if field.kind == "bool":
         return st.checkbox(label, value=bool(field.default), key=key, help=helptext)
     return st.text_input(label, value=str(field.default or ""), key=key, help=helptext)
+
+
+def job_table(records: list[JobRecord], visitor: str) -> pl.DataFrame:
+    """Jobs as people read them: what, on which data, whose, state and progress, when."""
+    return pl.DataFrame({
+        "domain": [r.domain for r in records],
+        "model": [r.model for r in records],
+        "data": [r.data for r in records],
+        "started by": ["you" if r.owner == visitor else "another visitor" for r in records],
+        "state": [r.status if r.state in ("running", "queued") else r.state for r in records],
+        "progress": [r.fraction for r in records],
+        "started": [time.strftime("%H:%M:%S", time.localtime(r.started)) for r in records],
+        "result": [r.result or r.error or "" for r in records],
+    }, schema_overrides={"progress": pl.Float64})

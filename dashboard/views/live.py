@@ -18,7 +18,8 @@ from dashboard.state import session_alive
 from dashboard.views.common import PageContext, figure_grid, labelled, need_model
 from domains.base import FieldSpec, Predictor
 from domains.capabilities import HasStreamOptions
-from domains.live import LiveRun
+from domains.jobs import limits
+from domains.live import LiveRun, running_streams
 
 REFRESH_S = 1.0
 
@@ -54,6 +55,11 @@ def _start(ctx: PageContext, predictor: Predictor) -> None:
     old: LiveRun | None = st.session_state.get(key)
     if old is not None:
         old.stop()
+    limit = limits()["stream"]
+    if running_streams() >= limit:  # paced replays are light, but each holds a scoring thread
+        st.session_state[f"{key}-error"] = (f"busy: {running_streams()} live streams are running on this server "
+                                            f"(its limit is {limit}). Try again when one stops.")
+        return
     try:
         events = ctx.domain.stream(ctx.data, options=options)
         monitor = ctx.domain.monitor(predictor, ctx.data)

@@ -4,13 +4,17 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
+from dashboard.state import visitor_id
+from dashboard.views.common import job_table
 from domains.charts import styled
+from domains.jobs import job_registry
 from domains.labels import display_name
 from models.checkpoints import Bundle, list_bundles
 
 
 def render() -> None:
     st.title("Models")
+    _jobs()
     bundles = list_bundles()
     if not bundles:
         st.info("No checkpoints yet. Train one from a domain's Train tab or with `domainlens train`.")
@@ -67,3 +71,19 @@ def _history_metrics(chosen: list[Bundle]) -> list[str]:
     found = {k: None for b in chosen for h in b.metadata.get("history", []) for k, v in h.items()
              if isinstance(v, int | float) and k not in counters}
     return list(found)
+
+
+@st.fragment(run_every=2.0)
+def _jobs() -> None:
+    """The server's trainings: running and queued first, then recent ones; Cancel for yours."""
+    registry, visitor = job_registry(), visitor_id()
+    records = registry.records()
+    if not records:
+        return
+    st.subheader("Jobs on this server")
+    st.dataframe(job_table(records, visitor), width="stretch", hide_index=True)
+    for record in records:
+        job = registry.get(record.id)
+        if job is not None and job.active and job.owner == visitor and not job.cancel_token.cancelled:
+            st.button(f"Cancel {record.domain} / {record.model} ({record.state})", key=f"models-cancel-{record.id}",
+                      on_click=job.cancel)

@@ -1,9 +1,11 @@
 """Train: a background job with live progress and curves, Cancel, and the new
 checkpoint registered (and selectable) when it finishes.
 
-Start and Cancel are drawn in the fragment that polls the job and act through
-callbacks, so Start is disabled for as long as the job runs and Cancel is there
-exactly then.
+Jobs belong to the server's registry, not the tab: a refreshed page finds its running
+job again, a training beyond the server's limit waits in a queue (its position shown),
+and every visitor sees the jobs running on the server. Start and Cancel are drawn in
+the fragment that polls the job and act through callbacks, so Start is disabled for as
+long as the job is queued or runs and Cancel is there exactly then.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
-from dashboard.views.common import PageContext, labelled
+from dashboard.state import visitor_id
+from dashboard.views.common import PageContext, job_table, labelled
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
-from domains.jobs import train_and_save
+from domains.jobs import TRAINING, job_registry, submit_training
 from models.jobs import Job, JobState
 
 
@@ -48,38 +51,52 @@ def _start(ctx: PageContext) -> None:
     spec = specs[st.session_state[f"{key}-model"]]
     settings = TrainSettings(epochs=int(st.session_state.get(f"{key}-epochs", 0)) or None,
                              cv=int(st.session_state.get(f"{key}-cv", 0)) or None)
-    domain, data, device = ctx.domain, ctx.data, resources.device()
-    st.session_state[key] = Job(
-        name=f"{domain.key}-{spec.key}",
-        target=lambda progress, cancel: train_and_save(domain, spec, data, settings, device=device,
-                                                       progress=progress, cancel=cancel),
-    ).start()
+    st.session_state[key] = submit_training(ctx.domain, spec, ctx.data, settings, device=resources.device(),
+                                            owner=visitor_id())
     st.session_state.pop(f"{key}-registered", None)
 
 
 def _cancel(ctx: PageContext) -> None:
     job: Job | None = st.session_state.get(_job_key(ctx))
-    if job is not None and job.running:
+    if job is not None and job.active:
         job.cancel()
         st.toast("Cancelling: the job stops at its next step; no checkpoint is written.")
+
+
+def _my_job(ctx: PageContext) -> Job | None:
+    """This tab's job, or after a refresh the running job this visitor started here."""
+    key = _job_key(ctx)
+    job: Job | None = st.session_state.get(key)
+    if job is None:
+        found = job_registry().latest_of(visitor_id(), TRAINING, ctx.domain.key)
+        if found is not None and found.active:
+            job = st.session_state[key] = found
+            st.session_state[f"{key}-registered"] = False
+    return job
 
 
 @st.fragment(run_every=1.0)
 def _status(ctx: PageContext) -> None:
     key = _job_key(ctx)
-    job: Job | None = st.session_state.get(key)
-    running = bool(job and job.running)
+    job = _my_job(ctx)
+    active = bool(job and job.active)
     start, cancel = st.columns(2)
-    start.button("Start training", type="primary", disabled=running, key=f"{key}-start", on_click=_start,
+    start.button("Start training", type="primary", disabled=active, key=f"{key}-start", on_click=_start,
                  args=(ctx,), width="stretch")
-    if running:
+    if active:
         cancel.button("Cancel training", key=f"{key}-cancel", on_click=_cancel, args=(ctx,), width="stretch",
                       disabled=bool(job and job.cancel_token.cancelled))
+    _server_jobs(ctx)
     if job is None:
         st.info("No training job yet.")
         return
     latest = job.latest
-    if job.running:
+    if job.state is JobState.QUEUED:
+        registry = job_registry()
+        st.info(f"Busy: the server runs {registry.limits[TRAINING]} training(s) at a time and they are all "
+                f"taken. Yours is queued (position {registry.position(job) or 1}); it starts by itself.",
+                icon=":material/hourglass_top:")
+    elif job.running:
         prefix = "Cancelling... " if job.cancel_token.cancelled else ""
         st.progress(latest.fraction if latest else 0.0, text=prefix + job.status_line())
     elif job.state is JobState.DONE and job.result is not None and job.result.bundle is not None:
@@ -100,6 +117,15 @@ def _status(ctx: PageContext) -> None:
     if curves is not None:
         st.plotly_chart(metric_series_chart(curves, "step", "Training curves", y_title="value"), width="stretch",
                         key=f"{key}-curves")
+
+
+def _server_jobs(ctx: PageContext) -> None:
+    """Every training of this domain on the server, running, queued and recent."""
+    records = [r for r in job_registry().records(ctx.domain.key) if r.kind == TRAINING]
+    if records:
+        with st.expander(f"Trainings on this server ({sum(r.state in ('running', 'queued') for r in records)} "
+                         "running or queued)"):
+            st.dataframe(job_table(records, visitor_id()), width="stretch", hide_index=True)
 
 
 def _curves(job: Job) -> pl.DataFrame | None:

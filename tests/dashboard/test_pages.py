@@ -134,3 +134,59 @@ def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
     assert len(at.get("plotly_chart")) == 2  # ROC curves, and the fold scores the 3-fold run recorded
     curve = at.selectbox(key="models-curve")
     assert curve.value == "fold_auc" and display_name("fold_ks") in curve.options
+
+
+def _visitor_page(visitor: str) -> AppTest:
+    """The credit page in a new browser session at an address carrying ``visitor`` (a
+    refresh is exactly this: a new session, the same address)."""
+    at = _app()
+    at.query_params["visitor"] = visitor
+    return _credit_page(at.run())
+
+
+def _start_slow_training(at: AppTest) -> None:
+    at.selectbox(key="credit_risk-train-job-model").set_value("neural")
+    at.selectbox(key="credit_risk-train-job-cv").set_value(10)
+    at.button(key="credit_risk-train-job-start").click().run()
+
+
+def test_a_refreshed_page_finds_its_training_and_can_cancel_it() -> None:
+    first = _visitor_page("analyst-1")
+    _start_slow_training(first)
+    job = first.session_state["credit_risk-train-job"]
+    assert job.running
+    refreshed = _visitor_page("analyst-1")
+    assert refreshed.session_state["credit_risk-train-job"] is job  # reattached, not a new job
+    assert refreshed.get("progress")  # its progress is on the page
+    stranger = _visitor_page("analyst-2")
+    assert "credit_risk-train-job" not in stranger.session_state  # someone else's page does not take it over
+    assert not [b for b in stranger.button if b.key == "credit_risk-train-job-cancel"]
+    refreshed.button(key="credit_risk-train-job-cancel").click().run()
+    assert job.join(60) and job.state.value == "cancelled"
+    refreshed.run()
+    assert any("cancelled" in w.value for w in refreshed.warning)
+    assert list_bundles("credit_risk") == []
+
+
+def test_a_training_beyond_the_limit_is_queued_with_its_position(monkeypatch) -> None:
+    monkeypatch.setenv("DOMAINLENS_MAX_TRAININGS", "2")
+    pages = [_visitor_page(f"analyst-{i}") for i in range(3)]
+    for at in pages:
+        _start_slow_training(at)
+    jobs = [at.session_state["credit_risk-train-job"] for at in pages]
+    try:
+        assert [j.state.value for j in jobs] == ["running", "running", "queued"]
+        pages[2].run()
+        assert any("queued (position 1)" in i.value for i in pages[2].info)
+        assert pages[2].button(key="credit_risk-train-job-start").disabled  # Start waits while queued too
+        jobs[0].cancel()
+        assert jobs[0].join(60)
+        deadline = time.time() + 30
+        while jobs[2].state.value == "queued" and time.time() < deadline:
+            time.sleep(0.1)
+        assert jobs[2].state.value == "running"  # the freed slot went to the queue
+    finally:
+        for job in jobs:
+            job.cancel()
+        assert all(job.join(60) for job in jobs)
+    assert list_bundles("credit_risk") == []
