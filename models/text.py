@@ -148,26 +148,33 @@ def bucketed_batches(
     device: torch.device,
     seed: int = 0,
     pool: int = 50,
+    max_tokens: int | None = None,
 ) -> Callable[[int], Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]]:
     """Training batches ``(input_ids, attention_mask, labels)`` with dynamic padding:
     each epoch shuffles, sorts pools of ``pool`` batches by length (so a batch holds
-    texts of similar length and pads little), then shuffles the batch order."""
-    lengths = np.array([len(i) for i in ids])
+    texts of similar length and pads little), then shuffles the batch order.
+    ``max_tokens`` caps rows x padded length per batch: long documents come in smaller
+    batches, which bounds the activations (and so the memory) a training step needs."""
 
     def epoch_batches(epoch: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        rng = np.random.default_rng(seed + epoch)
-        order = rng.permutation(len(ids))
-        batches = []
-        for start in range(0, len(order), batch_size * pool):
-            chunk = order[start : start + batch_size * pool]
-            chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-            batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
-        for b in rng.permutation(len(batches)):
-            idx = batches[b]
+        for idx in plan_batches(ids, batch_size, seed=seed + epoch, pool=pool, max_tokens=max_tokens):
             input_ids, mask = pad_rows([ids[i] for i in idx], pad_id, device)
             yield input_ids, mask, torch.as_tensor(labels[idx], device=device)
 
     return epoch_batches
+
+
+def plan_batches(ids: Sequence[Sequence[int]], batch_size: int, *, seed: int, pool: int = 50,
+                 max_tokens: int | None = None) -> list[np.ndarray]:
+    """One epoch's batches of row indices (see ``bucketed_batches``), in training order."""
+    lengths = np.array([len(i) for i in ids])
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(ids))
+    batches: list[np.ndarray] = []
+    for start in range(0, len(order), batch_size * pool):
+        chunk = order[start : start + batch_size * pool]
+        batches += [chunk[idx] for idx in length_buckets(lengths[chunk], batch_size, max_tokens)]
+    return [batches[b] for b in rng.permutation(len(batches))]
 
 
 def pad_rows(rows: Sequence[Sequence[int]], pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

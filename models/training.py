@@ -140,7 +140,7 @@ def fit(
             opt.zero_grad(set_to_none=True)
             if lr_schedule is not None:
                 for group, base in zip(opt.param_groups, base_lrs, strict=True):
-                    group["lr"] = base * lr_schedule(step / total)
+                    group["lr"] = base * lr_schedule(min(1.0, step / total))  # epochs may differ by a batch
             with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
                 loss = loss_fn(model, batch)
             scaler.scale(loss).backward()

@@ -29,7 +29,7 @@ from domains.text_classification.evaluate import evaluate_probs
 from domains.text_classification.predictor import TextPredictor, resolve_source
 from domains.text_classification.tfidf import TfidfPredictor
 from models.fastpath import EXACT, probe_subset
-from models.text import bucketed_batches, choose_max_length, load_pretrained, load_tokenizer
+from models.text import bucketed_batches, choose_max_length, load_pretrained, load_tokenizer, plan_batches
 from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
 
 ZERO_SHOT_SCALE = 20.0  # 1 / temperature for cosine similarities in [-1, 1]
@@ -44,11 +44,13 @@ class Recipe:
     weight_decay: float = 0.01
     patience: int = 2
     max_length_cap: int = 256
+    max_tokens: int | None = None  # rows x padded length per training batch (bounds activation memory)
 
 
 RECIPES = {
     "minilm_linear": Recipe(epochs=100, lr=5e-3, batch=256, weight_decay=1e-4, patience=10),
-    "finetune": Recipe(epochs=3, lr=1e-4, batch=32, patience=2),
+    # 4,096 tokens: 32 short reviews, or 16 news articles at the 256-token cap, per step.
+    "finetune": Recipe(epochs=3, lr=1e-4, batch=32, patience=2, max_tokens=4096),
 }
 
 
@@ -256,7 +258,8 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
     yv = _targets(val_rows, labels)
     val_texts = val_rows["text"].to_list()
     batches = bucketed_batches(ids, y, recipe.batch, pad_id=tokenizer.pad_token_id or 0, device=device,
-                               seed=settings.seed)
+                               seed=settings.seed, max_tokens=recipe.max_tokens)
+    steps = len(plan_batches(ids, recipe.batch, seed=settings.seed, max_tokens=recipe.max_tokens))
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, mask, target = batch
@@ -269,7 +272,7 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
                 "val_accuracy": float((probs.argmax(1) == yv).mean())}
 
     epochs = settings.epochs or recipe.epochs
-    result = fit(model, batches, -(-len(ids) // recipe.batch), loss_fn=loss_fn, validate=validate,
+    result = fit(model, batches, steps, loss_fn=loss_fn, validate=validate,
                  config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
                                    patience=recipe.patience, monitor="val_accuracy", mode="max"),
                  device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))

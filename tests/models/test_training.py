@@ -95,3 +95,22 @@ def test_staged_progress_maps_into_overall_bar() -> None:
     stage(2, "fold 3")(Progress(5, 10, stage="epoch 1"))
     assert seen[-1].fraction == pytest.approx(0.625)
     assert seen[-1].stage == "fold 3: epoch 1"
+
+
+def test_token_budgeted_batches_cover_every_row_once_within_the_budget() -> None:
+    import numpy as np
+
+    from models.text import plan_batches
+
+    rng = np.random.default_rng(3)
+    ids = [[1] * int(n) for n in rng.integers(5, 256, size=500)]
+    for epoch in range(3):
+        batches = plan_batches(ids, 32, seed=epoch, max_tokens=2048)
+        rows = np.concatenate(batches)
+        assert sorted(rows.tolist()) == list(range(500))  # each row once per epoch
+        for batch in batches:
+            longest = max(len(ids[i]) for i in batch)
+            assert len(batch) <= 32 and (len(batch) == 1 or len(batch) * longest <= 2048)
+    unbudgeted = plan_batches(ids, 32, seed=0)
+    assert max(len(b) for b in unbudgeted) == 32 and len(unbudgeted) < len(plan_batches(ids, 32, seed=0,
+                                                                                          max_tokens=2048))
