@@ -1,0 +1,32 @@
+"""Twenty browser sessions on one server at once (benchmarks/load_test.py): every session
+gets its result, no page shows an exception, nobody sees another session's input, the
+training survives a refresh. Slow: run with `make test-slow` (or -m slow)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def _memory_mb(pid: int) -> dict[str, float]:
+    fields = dict(re.findall(r"^(Vm\w+):\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M))
+    return {"rss": int(fields["VmRSS"]) / 1024, "peak": int(fields["VmHWM"]) / 1024}
+
+
+def test_twenty_sessions_at_once(served: Any, browser: Any) -> None:
+    from benchmarks.load_test import run, summary
+
+    bare = _memory_mb(served.pid)
+    outcomes = asyncio.run(run(served.url, 20))
+    result = summary(outcomes, _memory_mb(served.pid), bare)
+    print(result)
+    assert result["failed"] == [], result["failed"]
+    assert result["ok"] == 20 and result["crosstalk"] == 0 and result["exceptions_on_pages"] == 0
+    assert set(result["per_domain"]) == {"Credit Risk", "Medical Imaging", "Recommendations", "Text Classification",
+                                         "Translation"}
