@@ -18,6 +18,11 @@ from domains.images import Study
 from models.device import describe_device, pick_device
 from models.fastpath import Scoring
 
+# What is read from uploads is keyed by the file's own bytes (another session gets a hit only
+# by uploading the same file) and dropped after this long: nothing of a visitor's files
+# outlives their visit by much. Streamlit itself drops the uploaded bytes when a session ends.
+UPLOAD_TTL_S = 30 * 60
+
 
 @st.cache_resource(show_spinner=False)
 def device() -> torch.device:
@@ -46,13 +51,13 @@ def bundled_data(domain_key: str, source: str) -> DomainData:
     return registry.get(domain_key).load_data(source)
 
 
-@st.cache_resource(show_spinner="Loading data...", max_entries=8)
+@st.cache_resource(show_spinner="Loading data...", max_entries=8, ttl=UPLOAD_TTL_S)
 def uploaded_data(domain_key: str, name: str, payload: bytes, options: tuple[tuple[str, Any], ...]) -> DomainData:
     """``options`` (e.g. target and bad value, or text and label columns) go to ``read_upload``."""
     return registry.get(domain_key).read_upload(name, payload, **dict(options))
 
 
-@st.cache_resource(show_spinner="Reading the file...", max_entries=32)
+@st.cache_resource(show_spinner="Reading the file...", max_entries=32, ttl=UPLOAD_TTL_S)
 def upload_fields(domain_key: str, name: str, digest: str, chosen: tuple[tuple[str, Any], ...],
                   _payload: bytes) -> list[FieldSpec]:
     """The pickers an uploaded file needs (keyed by its digest, so a file is read once per choice)."""
@@ -100,7 +105,7 @@ def text_explanation(domain_key: str, model_id: str, text: str, _predictor: Pred
     return domain.explain_text(_predictor, text)
 
 
-@st.cache_resource(show_spinner="Opening the image...", max_entries=8)
+@st.cache_resource(show_spinner="Opening the image...", max_entries=8, ttl=UPLOAD_TTL_S)
 def study(domain_key: str, name: str, payload: bytes) -> Study:
     """A decoded image or DICOM study (read-only, shared by sessions that upload the same bytes)."""
     domain = registry.get(domain_key)
