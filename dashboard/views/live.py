@@ -39,6 +39,25 @@ def render(ctx: PageContext) -> None:
     for field in _stream_fields(ctx):
         c3.checkbox(field.name.replace("_", " "), value=bool(field.default), help=field.help or None,
                     key=f"{key}-{field.name}")
+    run: LiveRun | None = st.session_state.get(key)
+    # Poll only while a stream runs: an idle tab costs the server nothing, which is what lets
+    # many analysts share it. Each fragment switches to the other with a page rerun.
+    (_panel_running if run is not None and run.running else _panel_idle)(ctx, predictor)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _panel_running(ctx: PageContext, predictor: Predictor) -> None:
+    run: LiveRun | None = st.session_state.get(_run_key(ctx))
+    if run is None or not run.running:
+        st.rerun(scope="app")  # it ended: draw the final state without polling
+    _panel(ctx, predictor)
+
+
+@st.fragment
+def _panel_idle(ctx: PageContext, predictor: Predictor) -> None:
+    run: LiveRun | None = st.session_state.get(_run_key(ctx))
+    if run is not None and run.running:
+        st.rerun(scope="app")  # Start was pressed: switch to the polling panel
     _panel(ctx, predictor)
 
 
@@ -77,7 +96,6 @@ def _stop(ctx: PageContext) -> None:
         st.toast("Stream is stopping...")
 
 
-@st.fragment(run_every=REFRESH_S)
 def _panel(ctx: PageContext, predictor: Predictor) -> None:
     key = _run_key(ctx)
     run: LiveRun | None = st.session_state.get(key)

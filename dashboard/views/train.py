@@ -41,7 +41,9 @@ def render(ctx: PageContext) -> None:
     c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
     st.caption(f"Training data: {ctx.data.name} ({ctx.data.frame.height:,} rows). Runs in the background; "
                "you can switch tabs while it trains.")
-    _status(ctx)
+    job = _my_job(ctx)
+    # Poll only while the job is queued or runs (see the Live tab): idle tabs cost nothing.
+    (_status_active if job is not None and job.active else _status_idle)(ctx)
 
 
 def _start(ctx: PageContext) -> None:
@@ -76,6 +78,25 @@ def _my_job(ctx: PageContext) -> Job | None:
 
 
 @st.fragment(run_every=1.0)
+def _status_active(ctx: PageContext) -> None:
+    job = _my_job(ctx)
+    if job is None or not job.active:
+        # Finished: one page rerun draws the result (and hands a new checkpoint to the menu).
+        if job is not None and job.state is JobState.DONE and not st.session_state.get(f"{_job_key(ctx)}-registered"):
+            _status(ctx)
+            return
+        st.rerun(scope="app")
+    _status(ctx)
+
+
+@st.fragment
+def _status_idle(ctx: PageContext) -> None:
+    job = _my_job(ctx)
+    if job is not None and job.active:
+        st.rerun(scope="app")  # Start was pressed: switch to the polling status
+    _status(ctx)
+
+
 def _status(ctx: PageContext) -> None:
     key = _job_key(ctx)
     job = _my_job(ctx)
