@@ -125,6 +125,7 @@ async def _train(page: Any, outcome: Outcome) -> None:
 async def _session(browser: Any, url: str, i: int, domain: str, role: str) -> Outcome:
     outcome = Outcome(i, domain, role)
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(RESULT_TIMEOUT_MS)  # clicks wait for busy pages too, not Playwright's 30 s
     page = await context.new_page()
     started = time.perf_counter()
     try:
