@@ -11,8 +11,8 @@ Reported: every session's result, exceptions shown on any page, cross-talk, p50/
 to result per domain, the training's queue wait, and the server's peak memory (VmHWM),
 against the same server's memory before the load (ratio, same run).
 
-Run: .venv/bin/python benchmarks/load_test.py [--sessions 20] [--url URL]
-(needs /usr/bin/chromium; starts its own server unless --url is given)
+Run from the project root: .venv/bin/python -m benchmarks.load_test [--sessions 20]
+(needs /usr/bin/chromium; starts its own server and waits for its warm-up)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.server_memory import memory_mb
 from dashboard.cli import serve_in_background
 
 DOMAINS = ("Credit Risk", "Medical Imaging", "Recommendations", "Text Classification", "Translation")
@@ -154,11 +155,6 @@ async def _session(browser: Any, url: str, i: int, domain: str, role: str) -> Ou
     return outcome
 
 
-def _memory_mb(pid: int) -> dict[str, float]:
-    fields = dict(re.findall(r"^(Vm\w+):\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M))
-    return {"rss": int(fields["VmRSS"]) / 1024, "peak": int(fields["VmHWM"]) / 1024}
-
-
 def _wait_for_warm_up(url: str, home: Path, timeout_s: float = 1800) -> None:
     """Measure a warm server, as analysts meet it after its first start: open it once (which
     starts the background fit of the default models) and wait until every default that must
@@ -236,11 +232,11 @@ def main() -> None:
     env = {**os.environ, "DOMAINLENS_HOME": os.environ.get("DOMAINLENS_HOME") or tempfile.mkdtemp(prefix="dl-load-")}
     proc, url = serve_in_background(env)
     try:
-        bare = _memory_mb(proc.pid)
+        bare = memory_mb(proc.pid)
         _wait_for_warm_up(url, Path(env["DOMAINLENS_HOME"]))
         started = time.perf_counter()
         outcomes = asyncio.run(run(url, args.sessions))
-        result = summary(outcomes, _memory_mb(proc.pid), bare)
+        result = summary(outcomes, memory_mb(proc.pid), bare)
         result["wall_s"] = round(time.perf_counter() - started, 1)
     finally:
         proc.terminate()

@@ -5,8 +5,6 @@ training survives a refresh. Slow: run with `make test-slow` (or -m slow)."""
 from __future__ import annotations
 
 import asyncio
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +12,13 @@ import pytest
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _memory_mb(pid: int) -> dict[str, float]:
-    fields = dict(re.findall(r"^(Vm\w+):\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M))
-    return {"rss": int(fields["VmRSS"]) / 1024, "peak": int(fields["VmHWM"]) / 1024}
-
-
 def test_twenty_sessions_at_once(served: Any, browser: Any) -> None:
     from benchmarks.load_test import run, summary
+    from benchmarks.server_memory import memory_mb
 
-    bare = _memory_mb(served.pid)
+    bare = memory_mb(served.pid)
     outcomes = asyncio.run(run(served.url, 20))
-    result = summary(outcomes, _memory_mb(served.pid), bare)
+    result = summary(outcomes, memory_mb(served.pid), bare)
     print(result)
     assert result["failed"] == [], result["failed"]
     assert result["ok"] == 20 and result["crosstalk"] == 0 and result["exceptions_on_pages"] == 0
