@@ -17,7 +17,7 @@ from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.io import flat_lists
 from domains.labels import display_name
-from models.jobs import Job, JobRecord
+from models.jobs import ACTIVE, Job, JobRecord
 
 
 @dataclass
@@ -139,7 +139,7 @@ def job_table(records: list[JobRecord], visitor: str) -> pl.DataFrame:
         "model": [r.model for r in records],
         "data": [r.data for r in records],
         "started by": ["you" if r.owner == visitor else "another visitor" for r in records],
-        "state": [r.status if r.state in ("running", "queued") else r.state for r in records],
+        "state": [r.status if r.state in ACTIVE else r.state for r in records],
         "progress": [r.fraction for r in records],
         "started": [time.strftime("%H:%M:%S", time.localtime(r.started)) for r in records],
         "result": [r.result or r.error or "" for r in records],

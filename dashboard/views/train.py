@@ -19,7 +19,7 @@ from dashboard.views.common import PageContext, job_table, labelled
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
 from domains.jobs import TRAINING, job_registry, submit_training
-from models.jobs import Job, JobState
+from models.jobs import ACTIVE, Job, JobState
 
 
 def _job_key(ctx: PageContext) -> str:
@@ -81,11 +81,7 @@ def _my_job(ctx: PageContext) -> Job | None:
 def _status_active(ctx: PageContext) -> None:
     job = _my_job(ctx)
     if job is None or not job.active:
-        # Finished: one page rerun draws the result (and hands a new checkpoint to the menu).
-        if job is not None and job.state is JobState.DONE and not st.session_state.get(f"{_job_key(ctx)}-registered"):
-            _status(ctx)
-            return
-        st.rerun(scope="app")
+        st.rerun(scope="app")  # finished: the idle status draws the result (and registers a new checkpoint)
     _status(ctx)
 
 
@@ -144,7 +140,7 @@ def _server_jobs(ctx: PageContext) -> None:
     """Every training of this domain on the server, running, queued and recent."""
     records = [r for r in job_registry().records(ctx.domain.key) if r.kind == TRAINING]
     if records:
-        with st.expander(f"Trainings on this server ({sum(r.state in ('running', 'queued') for r in records)} "
+        with st.expander(f"Trainings on this server ({sum(r.state in ACTIVE for r in records)} "
                          "running or queued)"):
             st.dataframe(job_table(records, visitor_id()), width="stretch", hide_index=True)
 
