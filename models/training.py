@@ -20,6 +20,7 @@ from typing import Literal
 import torch
 
 from models.device import amp_dtype
+from models.memory import MemoryReleaser, release_freed_memory
 
 
 class TrainingCancelledError(RuntimeError):
@@ -129,6 +130,7 @@ def fit(
     history: list[dict[str, float]] = []
     step, stale = 0, 0
     base_lrs = [float(group["lr"]) for group in opt.param_groups]
+    release = MemoryReleaser()  # batches of changing shapes fragment the heap: keep resident memory flat
     for epoch in range(config.epochs):
         if on_epoch_start is not None:
             on_epoch_start(epoch, opt)
@@ -152,6 +154,7 @@ def fit(
             running += float(loss.detach())
             seen += 1
             step += 1
+            release()
             progress(Progress(step, total, {"train_loss": running / seen},
                               stage=f"epoch {epoch + 1} of {config.epochs}"))
         model.eval()
@@ -171,6 +174,8 @@ def fit(
             if stale >= config.patience:
                 break
     model.load_state_dict(best_state)
+    del opt, best_state  # the optimiser's moments and the weight copy are not needed after the loop
+    release_freed_memory()  # before what follows training (checks, conversions) allocates again
     return FitResult(
         history=history,
         best_epoch=best_epoch + 1,
