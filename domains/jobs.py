@@ -11,13 +11,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import torch
 
 from domains.base import DataError, Domain, DomainData, ModelSpec, Predictor, TrainOutcome, TrainSettings
 from domains.lineage import data_signature
 from models.checkpoints import METADATA, BundleWriter, artifacts_root, load_bundle, save_bundle
 from models.jobs import Job, JobRegistry
-from models.training import CancelToken, ProgressFn, no_progress
+from models.streaming import BatchResult, score_frame
+from models.training import CancelToken, Progress, ProgressFn, no_progress
 
 PREPARED = "_prepared"  # fitted menu entries, under the artifacts root
 JOBS = "_jobs"  # the job registry's records, under the artifacts root
@@ -90,14 +92,17 @@ def prepared_folder(domain_key: str, spec: ModelSpec, settings: TrainSettings, d
 # ---- the server's heavy work ------------------------------------------------------------------
 
 TRAINING = "training"
+BATCH = "batch scoring"
 
 
 def limits() -> dict[str, int]:
-    """How many trainings and live streams one server runs at once. Defaults fit the
-    machine (a training keeps about two cores busy, a paced stream little); set
-    ``DOMAINLENS_MAX_TRAININGS`` / ``DOMAINLENS_MAX_STREAMS`` to change them."""
+    """How many trainings, batch scorings and live streams one server runs at once.
+    Defaults fit the machine (a training or a batch keeps about two cores busy, a paced
+    stream little); set ``DOMAINLENS_MAX_TRAININGS`` / ``DOMAINLENS_MAX_BATCHES`` /
+    ``DOMAINLENS_MAX_STREAMS`` to change them."""
     cores = os.cpu_count() or 1
     return {TRAINING: _env_int("DOMAINLENS_MAX_TRAININGS", max(1, cores // 2)),
+            BATCH: _env_int("DOMAINLENS_MAX_BATCHES", max(1, cores // 2)),
             "stream": _env_int("DOMAINLENS_MAX_STREAMS", max(4, 2 * cores))}
 
 
@@ -133,5 +138,23 @@ def submit_training(domain: Domain, spec: ModelSpec, data: DomainData, settings:
         owner=owner, describe=lambda outcome: str(outcome.bundle.path) if outcome.bundle is not None else "",
         target=lambda progress, cancel: train_and_save(domain, spec, data, settings, device=device,
                                                        progress=progress, cancel=cancel))
+    job_registry().submit(job)
+    return job
+
+
+def submit_batch(domain_key: str, predictor: Predictor, inputs: pl.DataFrame, *, name: str, model: str, data: str,
+                 owner: str, batch_rows: int = 8192) -> Job[pl.DataFrame]:
+    """Score an uploaded batch in the background through the server's registry (queued when
+    every batch slot is taken); the result is the scored frame, outputs first."""
+
+    def target(progress: ProgressFn, cancel: CancelToken) -> pl.DataFrame:
+        def step(result: BatchResult) -> None:
+            cancel.raise_if_cancelled()
+            progress(Progress(result.rows_total, inputs.height, stage="scoring"))
+
+        return score_frame(predictor.predict, inputs, batch_rows=batch_rows, on_batch=step)
+
+    job: Job[pl.DataFrame] = Job(name=name, kind=BATCH, domain=domain_key, model=model, data=data,
+                                 owner=owner, describe=lambda frame: f"{frame.height:,} rows scored", target=target)
     job_registry().submit(job)
     return job

@@ -184,11 +184,14 @@ class JobRecord:
 class JobRegistry:
     """The server's heavy jobs: at most ``limits[kind]`` of a kind run at once, the rest
     queue in arrival order. Records live in ``folder`` (one JSON file per job, written
-    atomically), so a restarted server lists what was running then as interrupted."""
+    atomically), so a restarted server lists what was running then as interrupted. A
+    finished job keeps its result (a scored file, a trained model) in memory for
+    ``keep_s`` seconds, for its page to find after a refresh; then only its record stays."""
 
-    def __init__(self, folder: Path, limits: Mapping[str, int]) -> None:
+    def __init__(self, folder: Path, limits: Mapping[str, int], keep_s: float = 1800) -> None:
         self.folder = folder
         self.limits = dict(limits)
+        self.keep_s = keep_s
         self._lock = threading.Lock()
         self._jobs: dict[str, Job[Any]] = {}
         self._queues: dict[str, deque[Job[Any]]] = {}
@@ -198,6 +201,7 @@ class JobRegistry:
         """Run ``job`` now if its kind has a free slot, else queue it."""
         job.state = JobState.QUEUED
         job._on_finish.append(self._finished)
+        self._forget_old()
         with self._lock:
             self._jobs[job.id] = job
             self._queues.setdefault(job.kind, deque()).append(job)
@@ -233,6 +237,14 @@ class JobRegistry:
         active = sorted((r for r in records if r.state in ACTIVE), key=lambda r: r.started)
         done = sorted((r for r in records if r.state not in ACTIVE), key=lambda r: -(r.finished or r.started))
         return [*active, *done][:limit]
+
+    def _forget_old(self) -> None:
+        cutoff = time.time() - self.keep_s
+        with self._lock:
+            old = [j for j in self._jobs.values() if not j.active and (j.finished or j.started) < cutoff]
+            for job in old:
+                del self._jobs[job.id]
+                self._past.append(job.record())
 
     def _dispatch(self, kind: str) -> None:
         starting: list[Job[Any]] = []

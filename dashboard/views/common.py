@@ -135,6 +135,7 @@ def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:
 def job_table(records: list[JobRecord], visitor: str) -> pl.DataFrame:
     """Jobs as people read them: what, on which data, whose, state and progress, when."""
     return pl.DataFrame({
+        "job": [r.kind for r in records],
         "domain": [r.domain for r in records],
         "model": [r.model for r in records],
         "data": [r.data for r in records],

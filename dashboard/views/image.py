@@ -4,17 +4,19 @@ overlay beside the input. Batch: many files (or an .npz) scored with a download.
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 import streamlit as st
 
 from dashboard import resources
+from dashboard.views.batch import scored_batch, show_last
 from dashboard.views.common import PageContext, download_buttons, labelled
 from domains.base import Predictor
 from domains.capabilities import HasStudies, ImageExplainer
 from domains.charts import overlay_figure, study_figure
 from domains.images import Study
 from domains.io import MAX_UPLOAD_MB
-from models.streaming import BatchResult, score_frame
 
 DISCLAIMER = "Not for diagnostic use: DomainLens shows how a model behaves; it is not a medical device."
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom"]
@@ -116,6 +118,7 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     uploads = st.file_uploader(f"Images, DICOM files or one MedMNIST .npz (max {MAX_UPLOAD_MB} MB each)",
                                type=[*FILE_TYPES, "npz"], accept_multiple_files=True, key=f"{ctx.domain.key}-batch")
     if not uploads:
+        show_last(ctx, lambda scored: _show_images(ctx, scored))
         return
     frames, problems = [], []
     for upload in uploads:
@@ -131,13 +134,15 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     if not frames:
         return
     inputs = pl.concat(frames, how="vertical_relaxed")
-    bar = st.progress(0.0, text="Scoring...")
+    digest = hashlib.sha256(b"".join(hashlib.sha256(u.getvalue()).digest() for u in uploads)).hexdigest()
+    names = uploads[0].name if len(uploads) == 1 else f"{len(uploads)} files"
+    scored = scored_batch(ctx, predictor, inputs, names, digest, batch_rows=256)
+    if scored is not None:
+        _show_images(ctx, scored)
 
-    def show(result: BatchResult) -> None:
-        bar.progress(result.rows_total / inputs.height, text=f"Scored {result.rows_total:,} of {inputs.height:,}")
 
-    scored = score_frame(predictor.predict, inputs, batch_rows=256, on_batch=show)
-    table = scored.drop("pixels")
+def _show_images(ctx: PageContext, scored: pl.DataFrame) -> None:
+    table = scored.drop("pixels", strict=False)
     st.success(f"Scored {table.height:,} images.")
     st.dataframe(labelled(table.head(1000), ctx.domain.key), width="stretch", height=300)
     download_buttons(table, "image_predictions", key=f"{ctx.domain.key}-batch")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import polars as pl
@@ -10,14 +11,13 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import persisted
-from dashboard.views import image, recommend, text, translate
+from dashboard.views import batch, image, recommend, text, translate
 from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key, user_threshold
 from domains.base import FieldSpec, Predictor
 from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, Thresholded, Translator
 from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from domains.labels import display_name, format_value, outside_training_range
-from models.streaming import BatchResult, score_frame
 
 
 def render(ctx: PageContext) -> None:
@@ -122,14 +122,16 @@ def _batch(ctx: PageContext, predictor: Predictor) -> None:
     upload = st.file_uploader(f"CSV, Parquet or JSONL with the model's input columns (max {MAX_UPLOAD_MB} MB)",
                               type=["csv", "parquet", "jsonl"], key=f"{ctx.domain.key}-batch-upload")
     if upload is None:
+        batch.show_last(ctx, lambda scored: _show_scored(ctx, scored))
         return
-    frame = read_table_bytes(upload.name, upload.getvalue(), max_bytes=MAX_UPLOAD_BYTES)
-    bar = st.progress(0.0, text="Scoring...")
+    payload = upload.getvalue()
+    frame = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
+    scored = batch.scored_batch(ctx, predictor, frame, upload.name, hashlib.sha256(payload).hexdigest())
+    if scored is not None:
+        _show_scored(ctx, scored)
 
-    def show(result: BatchResult) -> None:
-        bar.progress(result.rows_total / frame.height, text=f"Scored {result.rows_total:,} of {frame.height:,} rows")
 
-    scored = score_frame(predictor.predict, frame, on_batch=show)
+def _show_scored(ctx: PageContext, scored: pl.DataFrame) -> None:
     st.success(f"Scored {scored.height:,} rows.")
     st.dataframe(labelled(scored.head(1000), ctx.domain.key), width="stretch", height=300)
     download_buttons(scored, "predictions", key=f"{ctx.domain.key}-batch")

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, number, open_page, wait_for_batch, wait_for_job, wait_for_rows
 
 KEY = "medical_imaging"
 
@@ -87,6 +87,7 @@ def test_batch_of_files(page: AppTest) -> None:
     Image.fromarray(np.full((40, 40, 3), 120, np.uint8)).save(buffer, format="PNG")
     files = [("a.png", buffer.getvalue(), "image/png"), ("b.png", b"broken", "image/png")]
     at.file_uploader(key=f"{KEY}-batch").set_value(files).run()
+    wait_for_batch(at, KEY)
     assert not at.exception
     assert any("Scored 1 images" in s.value for s in at.success)
     assert any("b.png" in w.value for w in at.warning)

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import number, open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import APP, number, open_page, wait_for_batch, wait_for_job, wait_for_model, wait_for_rows
 
 KEY = "text_classification"
 
@@ -82,10 +82,35 @@ def test_batch_file(page: AppTest) -> None:
     at = page
     payload = pl.DataFrame({"id": [1, 2, 3], "review": ["a dull mess", "", "a joyous triumph"]}).write_csv()
     at.file_uploader(key=f"{KEY}-batch-upload").set_value(("batch.csv", payload.encode(), "text/csv")).run()
+    wait_for_batch(at, KEY)
     assert not at.exception
     assert any("Scored 3 rows" in s.value for s in at.success)
     table = next(df.value for df in at.dataframe if display_name("prediction") in df.value.columns)
     assert table[display_name("prediction")].isna().sum() == 1 and "empty text" in str(table[display_name("note")][1])
+    job = at.session_state[f"{KEY}-batch-job"]
+    at.run()  # any click reruns the page: the kept result is shown, the file is not scored again
+    assert at.session_state[f"{KEY}-batch-job"] is job and any("Scored 3 rows" in s.value for s in at.success)
+
+
+def test_a_refreshed_page_shows_its_last_batch_and_nobody_elses(text_tfidf_dir: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOMAINLENS_HOME", str(text_tfidf_dir.parents[2]))
+
+    def visit(visitor: str) -> AppTest:  # a refresh is a new session at the same address
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["visitor"] = visitor
+        return wait_for_model(at.run().switch_page(f"screens/{KEY}.py").run())
+
+    first = visit("reader-1")
+    payload = pl.DataFrame({"text": ["a joyous triumph", "a dull mess"]}).write_csv()
+    first.file_uploader(key=f"{KEY}-batch-upload").set_value(("mine.csv", payload.encode(), "text/csv")).run()
+    wait_for_batch(first, KEY)
+    refreshed = visit("reader-1")
+    assert any("Your last batch: mine.csv" in c.value for c in refreshed.caption)
+    assert any("Scored 2 rows" in s.value for s in refreshed.success)
+    stranger = visit("reader-2")
+    assert not any("mine.csv" in c.value for c in stranger.caption)
+    assert not any("Scored" in s.value for s in stranger.success)
 
 
 def test_live_feed(page: AppTest) -> None:

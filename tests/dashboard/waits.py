@@ -18,6 +18,12 @@ def wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:
     assert job.join(timeout)
 
 
+def wait_for_batch(at: AppTest, domain_key: str, timeout: float = 120) -> AppTest:
+    """Until the page's batch-scoring job is done, then run the page to draw its result."""
+    assert at.session_state[f"{domain_key}-batch-job"].join(timeout)
+    return at.run()
+
+
 def wait_for_rows(run, rows: int, timeout: float = 30) -> None:
     """Until the live run has scored ``rows`` events (or the timeout passes; callers assert)."""
     deadline = time.time() + timeout

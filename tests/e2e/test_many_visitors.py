@@ -1,6 +1,6 @@
 """Several analysts on one server, in a real browser: a training survives a refresh of the
-tab that started it (progress and Cancel still there), and two visitors uploading
-different files each see only their own."""
+tab that started it (progress and Cancel still there), a scored batch file survives a
+refresh of its tab, and two visitors uploading different files each see only their own."""
 
 from __future__ import annotations
 
@@ -69,3 +69,26 @@ def test_two_visitors_never_see_each_others_uploads(served: Any, browser: Any, t
     finally:
         for context in contexts:
             context.close()
+
+
+def _batch_box(page: Any) -> Any:
+    open_tab(page, "Predict")
+    open_tab(page, "Batch file")
+    return page.locator('[data-testid="stMain"] [data-testid="stFileUploader"]').last
+
+
+def test_a_scored_batch_file_survives_a_refresh(browser_page: Any, tmp_path: Path) -> None:
+    page = browser_page
+    reviews = tmp_path / "my-reviews.csv"
+    reviews.write_text("review\n" + "\n".join(f'"review {i}: a warm, funny and moving film."' for i in range(300)))
+    open_page(page, "Text Classification")
+    _batch_box(page).locator('input[type="file"]').set_input_files(str(reviews))
+    page.get_by_text("Scored 300 rows").wait_for(timeout=120_000)
+    expect()(page.get_by_role("button", name="Download CSV")).to_be_visible()
+
+    page.reload()  # a new browser session at the same address: the upload box is empty again
+    open_tab(page, "Predict")
+    open_tab(page, "Batch file")
+    page.get_by_text("Your last batch: my-reviews.csv").wait_for(timeout=60_000)
+    expect()(page.get_by_text("Scored 300 rows")).to_be_visible()
+    expect()(page.get_by_role("button", name="Download CSV")).to_be_visible()

@@ -77,3 +77,16 @@ def test_records_list_active_jobs_first_then_recent_results(tmp_path) -> None:
     assert [r.model for r in registry.records("text_classification")] == ["quick"]
     release.set()
     waiting.join(5)
+
+
+def test_finished_jobs_let_go_of_their_results_but_stay_listed(tmp_path) -> None:
+    registry = JobRegistry(tmp_path, {"training": 1}, keep_s=0.2)
+    release, ran = threading.Event(), []
+    release.set()
+    first = registry.submit(_blocked(release, ran, "first"))
+    assert first.join(5) and registry.get(first.id) is first  # its page can still find it
+    time.sleep(0.3)
+    second = registry.submit(_blocked(release, ran, "second"))
+    assert second.join(5)
+    assert registry.get(first.id) is None  # the result (a model, a scored file) is no longer held
+    assert [r.id for r in registry.records()] == [second.id, first.id]
