@@ -13,7 +13,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.state import short_id, visitor_id
-from dashboard.views.common import PageContext
+from dashboard.views.common import PageContext, queued_notice
 from domains.base import Predictor
 from domains.jobs import BATCH, job_registry, submit_batch
 from models.jobs import Job, JobState
@@ -89,10 +89,7 @@ def _status(ctx: PageContext) -> None:
     if job is None:
         return
     if job.state is JobState.QUEUED:
-        registry = job_registry()
-        st.info(f"Busy: the server scores {registry.limits[BATCH]} batch file(s) at a time and they are all taken. "
-                f"Yours is queued (position {registry.position(job) or 1}); it starts by itself.",
-                icon=":material/hourglass_top:")
+        queued_notice(job)
     elif job.running:
         latest = job.latest
         prefix = "Cancelling... " if job.cancel_token.cancelled else ""

@@ -16,6 +16,7 @@ from dashboard.state import initial, short_id
 from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.io import flat_lists
+from domains.jobs import job_registry
 from domains.labels import display_name
 from models.jobs import ACTIVE, Job, JobRecord
 
@@ -130,6 +131,14 @@ def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:
     if field.kind == "bool":
         return st.checkbox(label, value=bool(field.default), key=key, help=helptext)
     return st.text_input(label, value=str(field.default or ""), key=key, help=helptext)
+
+
+def queued_notice(job: Job[Any]) -> None:
+    """Why a job waits and where it stands in the server's queue for its kind."""
+    registry = job_registry()
+    st.info(f"Busy: the server runs {registry.limits.get(job.kind, 1)} {job.kind}(s) at a time and they are all "
+            f"taken. Yours is queued (position {registry.position(job) or 1}); it starts by itself.",
+            icon=":material/hourglass_top:")
 
 
 def job_table(records: list[JobRecord], visitor: str) -> pl.DataFrame:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.state import visitor_id
-from dashboard.views.common import PageContext, job_table, labelled
+from dashboard.views.common import PageContext, job_table, labelled, queued_notice
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
 from domains.jobs import TRAINING, job_registry, submit_training
@@ -109,10 +109,7 @@ def _status(ctx: PageContext) -> None:
         return
     latest = job.latest
     if job.state is JobState.QUEUED:
-        registry = job_registry()
-        st.info(f"Busy: the server runs {registry.limits[TRAINING]} training(s) at a time and they are all "
-                f"taken. Yours is queued (position {registry.position(job) or 1}); it starts by itself.",
-                icon=":material/hourglass_top:")
+        queued_notice(job)
     elif job.running:
         prefix = "Cancelling... " if job.cancel_token.cancelled else ""
         st.progress(latest.fraction if latest else 0.0, text=prefix + job.status_line())
