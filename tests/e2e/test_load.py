@@ -18,7 +18,7 @@ def test_twenty_sessions_at_once(served: Any) -> None:
     from benchmarks.server_memory import memory_mb
 
     bare = memory_mb(served.pid)
-    with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever pytest's plugins run in this thread
+    with ThreadPoolExecutor(1) as pool:  # its own event loop: sync Playwright (e2e fixtures) runs one here
         outcomes = pool.submit(asyncio.run, run(served.url, 20)).result()
     result = summary(outcomes, memory_mb(served.pid), bare)
     print(result)
