@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from domains import registry
-from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
+from domains.base import DataError, Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
 from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck, Translator
 from models.checkpoints import list_bundles, load_bundle
 from models.device import pick_device
@@ -70,11 +70,25 @@ def build_parser() -> argparse.ArgumentParser:
     _model_or_checkpoint(predict)
     predict.add_argument("--input", type=Path, required=True)
     predict.add_argument("--output", type=Path, required=True)
-    predict.add_argument("--batch-rows", type=int, default=8192)
+    predict.add_argument("--batch-rows", type=int, default=None, help="rows per micro-batch (default 8192; "
+                         "4096 per Ray batch)")
     predict.add_argument("--device", default="auto")
     predict.add_argument("--source", default=None, help="weights for a Hugging Face --model: hub id or folder")
     _pair_args(predict)
+    _ray_args(predict)
     return parser
+
+
+def _ray_args(p: argparse.ArgumentParser) -> None:
+    ray = p.add_argument_group("Ray (--backend ray: --input may be a folder, a glob or a URI such as s3://...; "
+                               "--output is a folder of Parquet files)")
+    ray.add_argument("--backend", choices=("local", "ray"), default="local")
+    ray.add_argument("--address", default=None, help="auto, host:port or ray://host:10001 (default: start a local "
+                     "Ray instance sized to this machine)")
+    ray.add_argument("--actors", type=int, default=None, help="scoring actors (default: the cluster's CPUs - 1)")
+    ray.add_argument("--gpus-per-actor", type=float, default=None, help="default: 1 when the cluster has GPUs")
+    ray.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="output file format")
+    ray.add_argument("--overwrite", action="store_true", help="replace a result already in --output")
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -229,6 +243,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from domains.io import read_table_file, write_table
     from models.streaming import score_frame
 
+    if args.backend == "ray":
+        return _predict_on_ray(args)
     domain = registry.get(args.domain)
     device = pick_device(args.device)
     predictor = registry.open_predictor(domain, args.checkpoint or args.model, device, source=args.source)
@@ -243,10 +259,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
             return 0
     frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
     with _ProgressBar("predict", total=frame.height, unit="rows") as bar:
-        scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows,
+        scored = score_frame(predictor.predict, frame, batch_rows=args.batch_rows or 8192,
                              on_batch=lambda result: bar.advance(result.rows))
     write_table(scored.select(pl.exclude(pl.Binary)), args.output)  # raw pixel bytes stay out of the predictions
     print(f"wrote {frame.height} predictions to {args.output}", file=sys.stderr)
+    return 0
+
+
+def _predict_on_ray(args: argparse.Namespace) -> int:
+    from domains.distributed import predict_on_ray
+    from models.distributed import RayOptions
+
+    if args.source or args.src or args.tgt:
+        raise DataError("--source, --src and --tgt are not available with --backend ray yet")
+    options = RayOptions(address=args.address, actors=args.actors, batch_rows=args.batch_rows or 4096,
+                         gpus_per_actor=args.gpus_per_actor, output_format=args.format, overwrite=args.overwrite)
+    model = args.checkpoint or args.model
+    started = time.perf_counter()
+    rows = predict_on_ray(args.domain, model, str(args.input), args.output, options, device=args.device)
+    seconds = time.perf_counter() - started
+    print(f"wrote {rows:,} predictions to {args.output}/ on Ray in {seconds:.1f} s "
+          f"({rows / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,76 @@
+"""Scoring on a local Ray cluster (``--backend ray``) gives the rows in-process scoring
+gives, and bad input or a bad address fails early with a clear message."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from dashboard.cli import main
+from domains.base import DomainLensError
+from domains.distributed import predict_on_ray
+from models.distributed import ClusterError, RayOptions, connect
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[None]:
+    """One small local Ray for the whole session (no dashboard, 256 MB object store)."""
+    ray = pytest.importorskip("ray")
+    connect(None)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def loans(tmp_path: Path, german_credit_csv: Path) -> Path:
+    path = tmp_path / "loans.parquet"
+    pl.read_csv(german_credit_csv).head(300).write_parquet(path)
+    return path
+
+
+def test_credit_on_ray_gives_the_in_process_rows(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+    assert main(["predict", "credit_risk", "--model", "gbm", "--input", str(loans), "--output",
+                 str(tmp_path / "local.parquet")]) == 0
+    assert main(["predict", "credit_risk", "--model", "gbm", "--input", str(loans), "--output",
+                 str(tmp_path / "on-ray"), "--backend", "ray", "--batch-rows", "64"]) == 0
+    local = pl.read_parquet(tmp_path / "local.parquet")
+    on_ray = pl.read_parquet(tmp_path / "on-ray" / "*.parquet")
+    assert on_ray.height == 300 and on_ray.columns == local.columns
+    # The same model gives identical rows; Ray returns batches as they finish, so compare in one order.
+    assert_frame_equal(on_ray.sort(on_ray.columns), local.sort(local.columns))
+    assert not list(tmp_path.glob(".on-ray.partial-*"))  # nothing half-written left beside it
+
+
+def test_missing_columns_fail_before_any_cluster_work(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.parquet"
+    pl.read_parquet(loans).drop("credit_amount").write_parquet(broken)
+    with pytest.raises(DomainLensError, match="credit_amount"):
+        predict_on_ray("credit_risk", "gbm", str(broken), tmp_path / "out", RayOptions())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_previous_result_is_kept_unless_overwrite(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-0.parquet").write_bytes(b"an earlier result")
+    with pytest.raises(ClusterError, match="--overwrite"):
+        predict_on_ray("credit_risk", "gbm", str(loans), out, RayOptions())
+    assert predict_on_ray("credit_risk", "gbm", str(loans), out, RayOptions(overwrite=True)) == 300
+    assert pl.read_parquet(out / "*.parquet").height == 300
+
+
+def test_an_unreachable_address_fails_fast_with_one_line() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ClusterError, match=r"no Ray cluster answers at 127\.0\.0\.1:1"):
+        connect("127.0.0.1:1", timeout_s=2)
+    assert time.perf_counter() - started < 5
+
+
+def test_missing_input_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ClusterError, match="no input file found"):
+        predict_on_ray("credit_risk", "gbm", str(tmp_path / "nowhere" / "*.csv"), tmp_path / "out", RayOptions())
