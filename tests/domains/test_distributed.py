@@ -74,3 +74,46 @@ def test_an_unreachable_address_fails_fast_with_one_line() -> None:
 def test_missing_input_is_named(tmp_path: Path) -> None:
     with pytest.raises(ClusterError, match="no input file found"):
         predict_on_ray("credit_risk", "gbm", str(tmp_path / "nowhere" / "*.csv"), tmp_path / "out", RayOptions())
+
+
+def _inputs(domain: str, tmp_path: Path) -> tuple[Path, Path]:
+    """A small input of each domain as the in-process CLI reads it, and the same rows as
+    Ray reads them (Parquet)."""
+    path = tmp_path / f"{domain}.parquet"
+    if domain == "text_classification":
+        frame = pl.DataFrame({"id": range(40), "text": [f"review {i}: {'a joyous triumph' if i % 2 else 'a dull mess'}"
+                                                        for i in range(40)]})
+    elif domain == "recommendations":
+        frame = pl.DataFrame({"user": [*range(1, 31), 999999]})
+    elif domain == "translation":
+        frame = pl.DataFrame({"id": range(6), "text": [f"The report {i} is ready." for i in range(6)]})
+    else:  # images as the imaging domain reads them from an .npz: one row per image, raw pixels
+        from domains import registry
+        from tests.imaging_fixtures import write_npz
+
+        npz = write_npz(tmp_path / "x.npz", {"test": 12})
+        registry.get("medical_imaging").read_input(npz).write_parquet(path)  # type: ignore[attr-defined]
+        return npz, path
+    frame.write_parquet(path)
+    return path, path
+
+
+@pytest.mark.parametrize("domain", ["text_classification", "recommendations", "translation", "medical_imaging"])
+def test_every_domain_on_ray_gives_the_in_process_rows(domain: str, ray_cluster: None, tmp_path: Path,
+                                                       request: pytest.FixtureRequest) -> None:
+    model = {"text_classification": ["--checkpoint", str(request.getfixturevalue("text_tfidf_dir"))],
+             "recommendations": ["--checkpoint", str(request.getfixturevalue("ease_dir"))],
+             "translation": ["--model", "offline"],
+             "medical_imaging": ["--checkpoint", str(request.getfixturevalue("imaging_cnn_dir"))]}[domain]
+    source, rows = _inputs(domain, tmp_path)
+    assert main(["predict", domain, *model, "--input", str(source), "--output", str(tmp_path / "local.parquet")]) == 0
+    assert main(["predict", domain, *model, "--input", str(rows), "--output", str(tmp_path / "on-ray"),
+                 "--backend", "ray", "--batch-rows", "8"]) == 0
+    timings = pl.exclude("ttft_ms", "latency_ms")  # how long a batch took is not a prediction
+    local = pl.read_parquet(tmp_path / "local.parquet").select(timings)
+    on_ray = pl.read_parquet(tmp_path / "on-ray" / "*.parquet").select(timings)
+    assert on_ray.columns == local.columns and on_ray.height == local.height > 0
+    key = [c for c in on_ray.columns if not isinstance(on_ray[c].dtype, pl.List)]  # list columns do not sort
+    # Text and recommendation rows are identical; the imaging CNN's scores and the language
+    # detector's confidence move in the last bits with the batch's size (BLAS blocking).
+    assert_frame_equal(on_ray.sort(key), local.sort(key), check_exact=False, abs_tol=1e-5)
