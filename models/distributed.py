@@ -28,6 +28,7 @@ import polars as pl
 from models.errors import DomainLensError
 
 ScoreFn = Callable[[pl.DataFrame], pl.DataFrame]
+MAX_RESTARTS = 3
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -169,7 +170,10 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     scored = dataset.map_batches(_Scorer, fn_constructor_kwargs={"factory": factory}, batch_format="pyarrow",
                                  batch_size=options.batch_rows, compute=ray.data.ActorPoolStrategy(size=actors),
                                  num_cpus=options.cpus_per_actor, num_gpus=gpus or None,
-                                 runtime_env={"env_vars": dict(env or {})})  # per job: one cluster serves many
+                                 runtime_env={"env_vars": dict(env or {})},  # per job: one cluster serves many
+                                 # A lost actor (a node gone, a worker killed) is restarted and its
+                                 # batches run again; the write keeps each batch's output once.
+                                 max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
     partial = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         (scored.write_csv if options.output_format == "csv" else scored.write_parquet)(str(partial))

@@ -117,3 +117,34 @@ def test_every_domain_on_ray_gives_the_in_process_rows(domain: str, ray_cluster:
     # Text and recommendation rows are identical; the imaging CNN's scores and the language
     # detector's confidence move in the last bits with the batch's size (BLAS blocking).
     assert_frame_equal(on_ray.sort(key), local.sort(key), check_exact=False, abs_tol=1e-5)
+
+
+def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+    import os
+
+    from domains.distributed import OpenPredictor
+    from models.distributed import score
+
+    recipe, died = OpenPredictor("credit_risk", "gbm", False), tmp_path / "died-once"
+    recipe()  # fitted here once, as predict_on_ray does
+
+    def factory():  # type: ignore[no-untyped-def]  # pickled by value into the actors
+        scored = recipe()
+
+        def dying(frame):  # type: ignore[no-untyped-def]
+            if not died.exists():  # the first actor's second batch: its process dies mid-job
+                if (tmp_path / "first-batch").exists():
+                    died.write_text("killed")
+                    os._exit(1)
+                (tmp_path / "first-batch").write_text("done")
+            return scored(frame)
+
+        return dying
+
+    env = {k: os.environ[k] for k in ("DOMAINLENS_HOME", "HF_HUB_OFFLINE") if k in os.environ}
+    rows = score(str(loans), tmp_path / "out", factory, RayOptions(batch_rows=32, actors=1), env=env)
+    assert died.exists()  # the actor did die
+    out = pl.read_parquet(tmp_path / "out" / "*.parquet")
+    assert rows == out.height == 300
+    inputs = pl.read_parquet(loans)
+    assert out.select(inputs.columns).sort(inputs.columns).equals(inputs.sort(inputs.columns))  # each row once
