@@ -167,9 +167,13 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) else 0.0
     actors = options.actors or max(1, cpus - 1)
+    # Actors holding every CPU leave none for the read and write tasks, and the job waits
+    # forever (seen here: 2 actors on 2 CPUs). Ray's CPUs are logical: share what is left
+    # after one CPU for the I/O between the actors instead.
+    cpus_per_actor = min(options.cpus_per_actor, max(0.1, (cpus - 1) / actors)) if cpus > 1 else 0.5
     scored = dataset.map_batches(_Scorer, fn_constructor_kwargs={"factory": factory}, batch_format="pyarrow",
                                  batch_size=options.batch_rows, compute=ray.data.ActorPoolStrategy(size=actors),
-                                 num_cpus=options.cpus_per_actor, num_gpus=gpus or None,
+                                 num_cpus=cpus_per_actor, num_gpus=gpus or None,
                                  runtime_env={"env_vars": dict(env or {})},  # per job: one cluster serves many
                                  # A lost actor (a node gone, a worker killed) is restarted and its
                                  # batches run again; the write keeps each batch's output once.
