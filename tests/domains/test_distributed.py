@@ -21,7 +21,7 @@ from models.distributed import ClusterError, RayOptions, connect
 def ray_cluster() -> Iterator[None]:
     """One small local Ray for the whole session (no dashboard, 256 MB object store)."""
     ray = pytest.importorskip("ray")
-    connect(None)
+    connect(None, object_store_mb=256)
     yield
     ray.shutdown()
 
