@@ -16,6 +16,7 @@ from domains import registry
 from domains.base import DataError
 from models.device import pick_device
 from models.distributed import RayOptions, ScoreFn, head, score
+from models.streaming import with_inputs
 
 # Settings the actors need to find the same data, cached models and offline mode as the driver.
 ENV = ("DOMAINLENS_HOME", "DOMAINLENS_DATA", "DOMAINLENS_DEVICE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
@@ -24,7 +25,7 @@ ENV = ("DOMAINLENS_HOME", "DOMAINLENS_DATA", "DOMAINLENS_DEVICE", "HF_HUB_OFFLIN
 
 def scored_rows(predict: ScoreFn, frame: pl.DataFrame) -> pl.DataFrame:
     """A batch's predictions beside its inputs, as every batch path writes them."""
-    return pl.concat([predict(frame), frame], how="horizontal").select(pl.exclude(pl.Binary))
+    return with_inputs(predict(frame), frame).select(pl.exclude(pl.Binary))
 
 
 @dataclass(frozen=True)

@@ -127,11 +127,10 @@ def head(source: str, rows: int = 5) -> pl.DataFrame | None:
     return pl.read_ndjson(files[0]).head(rows)
 
 
-def read(source: str) -> Any:
-    """A Ray Dataset over ``source`` (see ``input_files``)."""
+def read(files: list[str] | str, kind: str) -> Any:
+    """A Ray Dataset over what ``input_files`` found."""
     import ray
 
-    files, kind = input_files(source)
     reader = {"parquet": ray.data.read_parquet, "csv": ray.data.read_csv, "json": ray.data.read_json}[kind]
     return reader(files)
 
@@ -160,16 +159,17 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not options.overwrite:
         raise ClusterError(f"{output} already holds a result; choose another folder or pass --overwrite")
-    input_files(source)  # a missing or mixed input fails here, before any cluster work
+    files, kind = input_files(source)  # a missing or mixed input fails here, before any cluster work
     connect(options.address)
     # Row order is not kept: Ray Data's actor pools hand back batches as they finish (even its
     # preserve_order option left 2 of 4 runs here shuffled), so each output row carries its
     # inputs, id columns included, to be joined on.
-    dataset = read(source)
-    cpus = int(ray.cluster_resources().get("CPU", 1))
+    dataset = read(files, kind)
+    resources = ray.cluster_resources()
+    cpus = int(resources.get("CPU", 1))
     gpus = options.gpus_per_actor
     if gpus is None:
-        gpus = 1.0 if ray.cluster_resources().get("GPU", 0) else 0.0
+        gpus = 1.0 if resources.get("GPU", 0) else 0.0
     actors = options.actors or max(1, cpus - 1)
     # Actors holding every CPU leave none for the read and write tasks, and the job waits
     # forever (seen here: 2 actors on 2 CPUs). Ray's CPUs are logical: share what is left

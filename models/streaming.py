@@ -189,6 +189,11 @@ def _drain(inbox: queue.Queue[object]) -> None:
             return
 
 
+def with_inputs(outputs: pl.DataFrame, inputs: pl.DataFrame) -> pl.DataFrame:
+    """Scored rows as every batch path writes them: the predictions, then the inputs."""
+    return pl.concat([outputs, inputs], how="horizontal")
+
+
 def score_frame(
     predict: Callable[[pl.DataFrame], pl.DataFrame],
     frame: pl.DataFrame,
@@ -199,7 +204,7 @@ def score_frame(
     """Score a whole frame through the micro-batcher: outputs first, then the inputs."""
     parts = []
     for result in MicroBatcher(predict, max_batch_rows=batch_rows).run(replay(frame, chunk_rows=batch_rows)):
-        parts.append(pl.concat([result.outputs, result.inputs], how="horizontal"))
+        parts.append(with_inputs(result.outputs, result.inputs))
         if on_batch is not None:
             on_batch(result)
     return pl.concat(parts, how="vertical_relaxed")
