@@ -38,18 +38,19 @@ def last_batch(ctx: PageContext) -> Job[pl.DataFrame] | None:
     return job
 
 
-def scored_batch(ctx: PageContext, predictor: Predictor, inputs: pl.DataFrame, source: str, digest: str, *,
-                 batch_rows: int = 8192) -> pl.DataFrame | None:
+def scored_batch(ctx: PageContext, predictor: Predictor, inputs: Callable[[], pl.DataFrame], source: str,
+                 digest: str, *, batch_rows: int = 8192) -> pl.DataFrame | None:
     """The scored frame once the job for this upload (``source`` names it, ``digest`` is its
     content's) is done; until then its queue position or progress (with Cancel), or why it
-    stopped (with a way to score again)."""
+    stopped (with a way to score again). ``inputs`` reads the upload: called only when a
+    job is submitted, so a rerun does not parse a large file again."""
     name = _name(ctx, digest)
     job = last_batch(ctx)
     again = st.session_state.pop(f"{_key(ctx)}-again", False)
     if job is None or job.name != name or again:
         if job is not None and job.active:
             job.cancel()  # another file or model replaces it
-        job = submit_batch(ctx.domain.key, predictor, inputs, name=name, model=_model_name(ctx.model_id),
+        job = submit_batch(ctx.domain.key, predictor, inputs(), name=name, model=_model_name(ctx.model_id),
                            data=source, owner=visitor_id(), batch_rows=batch_rows)
         st.session_state[_key(ctx)] = job
     if job.state is JobState.DONE and job.result is not None:

@@ -136,7 +136,7 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     inputs = pl.concat(frames, how="vertical_relaxed")
     digest = hashlib.sha256(b"".join(hashlib.sha256(u.getvalue()).digest() for u in uploads)).hexdigest()
     names = uploads[0].name if len(uploads) == 1 else f"{len(uploads)} files"
-    scored = scored_batch(ctx, predictor, inputs, names, digest, batch_rows=256)
+    scored = scored_batch(ctx, predictor, lambda: inputs, names, digest, batch_rows=256)
     if scored is not None:
         _show_images(ctx, scored)
 

@@ -124,9 +124,12 @@ def _batch(ctx: PageContext, predictor: Predictor) -> None:
     if upload is None:
         batch.show_last(ctx, lambda scored: _show_scored(ctx, scored))
         return
-    payload = upload.getvalue()
-    frame = read_table_bytes(upload.name, payload, max_bytes=MAX_UPLOAD_BYTES)
-    scored = batch.scored_batch(ctx, predictor, frame, upload.name, hashlib.sha256(payload).hexdigest())
+    name, payload = upload.name, upload.getvalue()
+
+    def rows() -> pl.DataFrame:
+        return read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
+
+    scored = batch.scored_batch(ctx, predictor, rows, name, hashlib.sha256(payload).hexdigest())
     if scored is not None:
         _show_scored(ctx, scored)
 
