@@ -89,6 +89,9 @@ def _ray_args(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--gpus-per-actor", type=float, default=None, help="default: 1 when the cluster has GPUs")
     ray.add_argument("--format", choices=("parquet", "csv"), default="parquet", help="output file format")
     ray.add_argument("--overwrite", action="store_true", help="replace a result already in --output")
+    ray.add_argument("--ship-checkpoint", action=argparse.BooleanOptionalAction, default=None,
+                     help="send the --checkpoint files with the job (default: when joining a cluster with "
+                     "--address); --no-ship-checkpoint reads a path on storage every node mounts")
 
 
 def _data_args(p: argparse.ArgumentParser) -> None:
@@ -276,7 +279,13 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
                          gpus_per_actor=args.gpus_per_actor, output_format=args.format, overwrite=args.overwrite)
     model = args.checkpoint or args.model
     started = time.perf_counter()
-    rows = predict_on_ray(args.domain, model, str(args.input), args.output, options, device=args.device)
+    try:
+        with _ProgressBar("predict on Ray", unit="rows") as bar:
+            rows = predict_on_ray(args.domain, model, str(args.input), args.output, options, device=args.device,
+                                  ship_checkpoint=args.ship_checkpoint, on_progress=bar.set)
+    except KeyboardInterrupt:
+        print(f"cancelled: the Ray job stopped and nothing was written to {args.output}", file=sys.stderr)
+        raise
     seconds = time.perf_counter() - started
     print(f"wrote {rows:,} predictions to {args.output}/ on Ray in {seconds:.1f} s "
           f"({rows / max(seconds, 1e-9):,.0f} rows/s)", file=sys.stderr)
@@ -362,6 +371,13 @@ class _ProgressBar:
 
     def advance(self, rows: int) -> None:
         self._bar.update(rows)
+
+    def set(self, done: int, total: int | None) -> None:
+        """Jump to ``done`` of ``total`` (reports from another thread or process)."""
+        if total is not None and self._bar.total != total:
+            self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
 
 
 if __name__ == "__main__":

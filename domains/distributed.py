@@ -15,7 +15,7 @@ import polars as pl
 from domains import registry
 from domains.base import DataError
 from models.device import pick_device
-from models.distributed import RayOptions, ScoreFn, head, score
+from models.distributed import ProgressFn, RayOptions, ScoreFn, head, score
 from models.streaming import with_inputs
 
 # Settings the actors need to find the same data, cached models and offline mode as the driver.
@@ -60,15 +60,17 @@ def ship(folder: Path) -> dict[str, bytes]:
 
 
 def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path, options: RayOptions, *,
-                   device: str = "auto", ship_checkpoint: bool | None = None) -> int:
+                   device: str = "auto", ship_checkpoint: bool | None = None,
+                   on_progress: ProgressFn | None = None) -> int:
     """Score ``source`` on Ray into ``output`` with the domain's model; returns rows written.
-    A local checkpoint is shipped to the workers when the cluster is remote (an address
-    other than a local instance) unless ``ship_checkpoint`` says otherwise."""
+    A checkpoint is shipped to the workers with the job when joining a cluster (any
+    ``address``: its other nodes do not see this machine's disk) unless ``ship_checkpoint``
+    is False (a path on storage every node mounts, read in place)."""
     checkpoint = isinstance(model, Path)
     if checkpoint and not Path(model).is_dir():
         raise DataError(f"{model}: no such checkpoint folder")
     if ship_checkpoint is None:
-        ship_checkpoint = checkpoint and options.address not in (None, "auto")
+        ship_checkpoint = checkpoint and options.address is not None
     files = ship(Path(model)) if checkpoint and ship_checkpoint else {}
     recipe = OpenPredictor(domain_key, str(model), checkpoint, device, files)
     # Opened once here: a bad model, or input without the columns it needs, fails before any
@@ -77,4 +79,5 @@ def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path
     scorer = recipe()
     if first_rows is not None:
         scorer(first_rows)
-    return score(source, output, recipe, options, env={k: os.environ[k] for k in ENV if k in os.environ})
+    return score(source, output, recipe, options, env={k: os.environ[k] for k in ENV if k in os.environ},
+                 on_progress=on_progress)

@@ -14,9 +14,11 @@ only when asked for.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +30,8 @@ import polars as pl
 from models.errors import DomainLensError
 
 ScoreFn = Callable[[pl.DataFrame], pl.DataFrame]
-MAX_RESTARTS = 3
+ProgressFn = Callable[[int, "int | None"], None]  # rows scored so far, total rows when known
+POLL_S = 0.5  # how often the driver asks how far the actors are
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
@@ -60,6 +63,7 @@ def connect(address: str | None, *, object_store_mb: int | None = None, timeout_
 
     if address not in (None, "auto"):
         _check_reachable(address, timeout_s)
+    _quiet()
     if ray.is_initialized():
         return
     settings: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
@@ -74,6 +78,24 @@ def connect(address: str | None, *, object_store_mb: int | None = None, timeout_
         ray.init(address=address, **settings)
     except (ConnectionError, RuntimeError) as exc:
         raise ClusterError(f"could not join the Ray cluster at {address}: {exc}") from exc
+
+
+def _quiet() -> None:
+    """Keep Ray's own chatter off the terminal: DomainLens shows one progress bar and one
+    summary line, and Ray's operator tables and notices would bury them (they still go to
+    Ray's log files under /tmp/ray)."""
+    from ray.data import DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
+    # Ray Data logs a failed job's traceback before raising it; DomainLens reports it in one line.
+    for name, level in (("ray", logging.WARNING), ("ray.data", logging.CRITICAL),
+                        ("ray._private.authentication.authentication_token_setup", logging.ERROR)):
+        logging.getLogger(name).setLevel(level)
+    # The driver's core worker logs a notice per scoring actor (its constructor arguments sit in
+    # the object store; Ray Data keeps them alive for the job). Failures still raise in Python.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
 
 
 def _check_reachable(address: str, timeout_s: float) -> None:
@@ -127,29 +149,135 @@ def head(source: str, rows: int = 5) -> pl.DataFrame | None:
     return pl.read_ndjson(files[0]).head(rows)
 
 
-def read(files: list[str] | str, kind: str) -> Any:
-    """A Ray Dataset over what ``input_files`` found."""
+def read(files: list[str] | str, kind: str, *, with_paths: bool = False) -> Any:
+    """A Ray Dataset over what ``input_files`` found; ``with_paths`` adds each row's file
+    (column ``PATH``), so a batch that fails can name it."""
     import ray
 
     reader = {"parquet": ray.data.read_parquet, "csv": ray.data.read_csv, "json": ray.data.read_json}[kind]
-    return reader(files)
+    return reader(files, include_paths=with_paths)
+
+
+PATH = "path"  # the column Ray Data's include_paths adds
+
+
+class BatchFailed(Exception):
+    """What an actor could not do: score a batch (with the files its rows came from), or,
+    with no rows, open the model at all."""
+
+    def __init__(self, files: list[str], rows: int, reason: str) -> None:
+        super().__init__(f"{', '.join(files) or 'a batch'}: {rows} rows could not be scored: {reason}")
+        self.files, self.rows, self.reason = files, rows, reason
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses from the actor to the driver
+        return BatchFailed, (self.files, self.rows, self.reason)
+
+
+def total_rows(files: list[str] | str, kind: str) -> int | None:
+    """Rows in a local input, for the progress bar: Parquet from its footers, CSV and JSON
+    lines by a fast scan. None for a URI (only the cluster reads it)."""
+    if isinstance(files, str):
+        return None
+    try:
+        return sum(int(_scan(f, kind).select(pl.len()).collect().item()) for f in files)
+    except (pl.exceptions.PolarsError, OSError):
+        return None  # a file the count cannot read fails in the job itself, with its name
+
+
+def _scan(path: str, kind: str) -> pl.LazyFrame:
+    if kind == "parquet":
+        return pl.scan_parquet(path)
+    return pl.scan_csv(path) if kind == "csv" else pl.scan_ndjson(path)
+
+
+class _JobState:
+    """A tiny actor the scorers report to: rows scored so far (a batch Ray runs again after
+    a lost actor counts twice; the driver caps the count at the total) and the first batch
+    that failed (Ray's error on the driver keeps only the actor's traceback text)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.failure: BatchFailed | None = None
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+
+    def get(self) -> int:
+        return self.rows
+
+    def fail(self, failure: BatchFailed) -> None:
+        self.failure = self.failure or failure
+
+    def first_failure(self) -> BatchFailed | None:
+        return self.failure
 
 
 class _Scorer:
     """One per actor: builds the scoring function once, then scores batch after batch."""
 
-    def __init__(self, factory: Callable[[], ScoreFn]) -> None:
-        self._score = factory()
+    def __init__(self, factory: Callable[[], ScoreFn], state: Any, with_paths: bool = False) -> None:
+        self._state = state
+        self._with_paths = with_paths
+        try:
+            self._score = factory()
+        except Exception as exc:
+            self._report(BatchFailed([], 0, _first_line(exc)))
+            raise
+
+    def _report(self, failure: BatchFailed) -> None:
+        import ray
+
+        ray.get(self._state.fail.remote(failure))  # recorded before Ray aborts the job
 
     def __call__(self, batch: Any) -> Any:
+        paths: list[str] = []
+        if self._with_paths:
+            paths = sorted(set(batch.column(PATH).to_pylist()))
+            batch = batch.drop_columns([PATH])  # the scored rows look like the in-process ones
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
-        return self._score(frame).to_arrow()
+        try:
+            scored = self._score(frame).to_arrow()
+        except Exception as exc:
+            failure = BatchFailed(paths, frame.height, _first_line(exc))
+            self._report(failure)
+            raise failure from exc
+        self._state.add.remote(frame.height)  # fire and forget: progress never slows scoring
+        return scored
+
+
+class _Poller:
+    """A driver thread that reports the counter's rows to ``on_progress`` every ``POLL_S``
+    while the main thread runs the job (and stays free to take Ctrl-C)."""
+
+    def __init__(self, state: Any, total: int | None, on_progress: ProgressFn) -> None:
+        self._state, self._total, self._on_progress = state, total, on_progress
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ray-progress", daemon=True)
+
+    def __enter__(self) -> _Poller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import ray
+
+        while not self._stop.wait(POLL_S):
+            try:
+                rows = int(ray.get(self._state.get.remote(), timeout=5))
+            except Exception:  # a missed poll only delays the bar
+                continue
+            self._on_progress(min(rows, self._total) if self._total is not None else rows, self._total)
 
 
 def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: RayOptions, *,
-          env: dict[str, str] | None = None) -> int:
+          env: dict[str, str] | None = None, on_progress: ProgressFn | None = None) -> int:
     """Score ``source`` into files under ``output``; returns the number of rows written.
+    ``on_progress(rows_done, total_rows)`` is called from a driver thread as batches finish.
 
     The result is written beside ``output`` first and moved into place only once every
     row is written, so an interrupted job (Ctrl-C, a failed actor Ray gave up on) never
@@ -164,7 +292,10 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     # Row order is not kept: Ray Data's actor pools hand back batches as they finish (even its
     # preserve_order option left 2 of 4 runs here shuffled), so each output row carries its
     # inputs, id columns included, to be joined on.
-    dataset = read(files, kind)
+    # Rows carry their file name while they are scored (unless the input has its own "path").
+    first = head(source, 1)
+    with_paths = first is not None and PATH not in first.columns
+    dataset = read(files, kind, with_paths=with_paths)
     resources = ray.cluster_resources()
     cpus = int(resources.get("CPU", 1))
     gpus = options.gpus_per_actor
@@ -175,17 +306,30 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     # forever (seen here: 2 actors on 2 CPUs). Ray's CPUs are logical: share what is left
     # after one CPU for the I/O between the actors instead.
     cpus_per_actor = min(options.cpus_per_actor, max(0.1, (cpus - 1) / actors)) if cpus > 1 else 0.5
-    scored = dataset.map_batches(_Scorer, fn_constructor_kwargs={"factory": factory}, batch_format="pyarrow",
-                                 batch_size=options.batch_rows, compute=ray.data.ActorPoolStrategy(size=actors),
+    state = ray.remote(_JobState).options(num_cpus=0).remote()
+    # Ray Data restarts a lost actor (a node gone, a worker killed) and runs its batches again
+    # by default (max_restarts=-1); the write keeps each batch's output once.
+    scored = dataset.map_batches(_Scorer, fn_constructor_kwargs={"factory": factory, "state": state,
+                                                        "with_paths": with_paths},
+                                 batch_format="pyarrow", batch_size=options.batch_rows,
+                                 compute=ray.data.ActorPoolStrategy(size=actors),
                                  num_cpus=cpus_per_actor, num_gpus=gpus or None,
-                                 runtime_env={"env_vars": dict(env or {})},  # per job: one cluster serves many
-                                 # A lost actor (a node gone, a worker killed) is restarted and its
-                                 # batches run again; the write keeps each batch's output once.
-                                 max_restarts=MAX_RESTARTS, max_task_retries=MAX_RESTARTS)
+                                 runtime_env={"env_vars": dict(env or {})})  # per job: one cluster serves many
     partial = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
+    total = total_rows(files, kind) if on_progress else None
+    write = scored.write_csv if options.output_format == "csv" else scored.write_parquet
     try:
-        (scored.write_csv if options.output_format == "csv" else scored.write_parquet)(str(partial))
+        try:
+            if on_progress is not None:
+                with _Poller(state, total, on_progress):
+                    write(str(partial))
+            else:
+                write(str(partial))
+        except Exception as exc:  # Ctrl-C (KeyboardInterrupt) passes through to the cleanup below
+            raise ClusterError(explain_failure(exc, _failure_of(state))) from exc
         rows = _rows_written(partial, options.output_format)
+        if on_progress is not None:
+            on_progress(rows, total)
         if output.exists():
             shutil.rmtree(output)
         os.replace(partial, output)
@@ -194,6 +338,57 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
         shutil.rmtree(partial, ignore_errors=True)
 
 
+def _failure_of(state: Any) -> BatchFailed | None:
+    import ray
+
+    try:
+        return ray.get(state.first_failure.remote(), timeout=5)
+    except Exception:  # the job's own error is reported instead
+        return None
+
+
+def explain_failure(exc: BaseException, failed: BatchFailed | None) -> str:
+    """One message for a failed job. The whole job fails and nothing is written: a result that
+    silently lacks the rows of a bad file would look complete to whoever joins on it."""
+    suffix = "; no output was written (fix the input and run again)"
+    if failed is None:
+        return f"the Ray job failed: {_first_line(_root(exc))}{suffix}"
+    if failed.rows == 0:
+        return (f"a worker could not open the model: {failed.reason} (a checkpoint must be readable on every "
+                f"node: keep it on shared storage, or let DomainLens ship it with the job){suffix}")
+    where = failed.files or ["a batch"]
+    if "utf8" in failed.reason.replace("-", "").lower() or "utf-8" in failed.reason.lower():
+        lines = {f: bad_utf8_lines(f) for f in failed.files if Path(f).is_file()}
+        spots = "; ".join(f"{f}: line {', '.join(map(str, found))}" for f, found in lines.items() if found)
+        return (f"{spots or ', '.join(where)} is not UTF-8 text (save the file as UTF-8, e.g. "
+                f"`iconv -f latin1 -t utf-8`){suffix}")
+    return f"{', '.join(where)}: a batch of {failed.rows} rows could not be scored: {failed.reason}{suffix}"
+
+
+def bad_utf8_lines(path: str, limit: int = 5) -> list[int]:
+    """The first ``limit`` line numbers (1-based, header included) that are not UTF-8."""
+    found: list[int] = []
+    with open(path, "rb") as stream:
+        for number, line in enumerate(stream, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError:
+                found.append(number)
+                if len(found) == limit:
+                    break
+    return found
+
+
+def _root(exc: BaseException) -> BaseException:
+    while (inner := getattr(exc, "cause", None) or exc.__cause__) is not None and inner is not exc:
+        exc = inner
+    return exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
 def _rows_written(folder: Path, kind: str) -> int:
-    scan = pl.scan_csv if kind == "csv" else pl.scan_parquet
-    return sum(int(scan(str(p)).select(pl.len()).collect().item()) for p in sorted(folder.glob(f"*.{kind}")))
+    return sum(int(_scan(str(p), kind).select(pl.len()).collect().item()) for p in sorted(folder.glob(f"*.{kind}")))

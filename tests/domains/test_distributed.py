@@ -148,3 +148,78 @@ def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, l
     assert rows == out.height == 300
     inputs = pl.read_parquet(loans)
     assert out.select(inputs.columns).sort(inputs.columns).equals(inputs.sort(inputs.columns))  # each row once
+
+
+def test_a_non_utf8_file_among_many_fails_the_job_naming_file_and_line(ray_cluster: None, loans: Path,
+                                                                        tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    frame = pl.read_parquet(loans)
+    for i in range(3):
+        frame.slice(i * 100, 100).write_csv(folder / f"part-{i}.csv")
+    lines = (folder / "part-1.csv").read_bytes().splitlines()
+    lines[41] = lines[41].replace(b",", b",\xe4", 1)  # one Latin-1 byte in row 41 (line 42 with the header)
+    (folder / "part-1.csv").write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(ClusterError) as failed:
+        predict_on_ray("credit_risk", "gbm", str(folder), tmp_path / "out", RayOptions(batch_rows=50))
+    message = str(failed.value)
+    assert f"{folder / 'part-1.csv'}: line 42 is not UTF-8" in message and "no output was written" in message
+    assert "part-0" not in message and "part-2" not in message
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
+
+
+def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
+        ray_cluster: None, loans: Path, tmp_path: Path, trained_gbm_dir: Path) -> None:
+    import shutil
+
+    from domains.distributed import OpenPredictor, ship
+    from models.distributed import score
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(trained_gbm_dir, checkpoint)
+    files = ship(checkpoint)
+    shutil.rmtree(checkpoint)  # as a worker on another node sees this machine's path: nothing there
+    with pytest.raises(ClusterError, match=r"a worker could not open the model: .*not found.*shared storage"):
+        score(str(loans), tmp_path / "out", OpenPredictor("credit_risk", str(checkpoint), True), RayOptions())
+    assert not (tmp_path / "out").exists()
+    shipped = OpenPredictor("credit_risk", str(checkpoint), True, files=files)
+    assert score(str(loans), tmp_path / "out", shipped, RayOptions()) == 300
+
+
+def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+    seen: list[tuple[int, int | None]] = []
+    rows = predict_on_ray("credit_risk", "gbm", str(loans), tmp_path / "out", RayOptions(batch_rows=16),
+                          on_progress=lambda done, total: seen.append((done, total)))
+    assert rows == 300 and seen[-1] == (300, 300)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and all(total == 300 for _, total in seen)
+
+
+def test_ctrl_c_cancels_the_job_and_leaves_no_output(tmp_path: Path, german_credit_csv: Path) -> None:
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    source = tmp_path / "book.parquet"
+    pl.read_csv(german_credit_csv).sample(100_000, with_replacement=True, seed=0).write_parquet(source)
+    out = tmp_path / "scored"
+    command = [sys.executable, "-m", "dashboard.cli", "predict", "credit_risk", "--model", "gbm", "--input",
+               str(source), "--output", str(out), "--backend", "ray", "--batch-rows", "128", "--actors", "1"]
+    job = subprocess.Popen(command, stderr=subprocess.PIPE, env=os.environ | {"DOMAINLENS_NO_PROGRESS": "0"})
+    assert job.stderr is not None
+    os.set_blocking(job.stderr.fileno(), False)
+    log, deadline = b"", time.monotonic() + 120
+    while time.monotonic() < deadline and job.poll() is None:  # until the bar shows scored rows
+        log += job.stderr.read() or b""
+        if any(int(n) > 0 for n in re.findall(rb"\| (\d+)/100000", log)):
+            break
+        time.sleep(0.2)
+    assert job.poll() is None, log.decode(errors="replace")[-2000:]
+    job.send_signal(signal.SIGINT)
+    assert job.wait(timeout=30) == 130
+    os.set_blocking(job.stderr.fileno(), True)
+    log += job.stderr.read()
+    assert b"cancelled: the Ray job stopped and nothing was written" in log
+    assert not out.exists() and not list(tmp_path.glob(".scored.partial-*"))
