@@ -20,15 +20,18 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any
 
 from domains import registry
 from domains.base import DataError, Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
-from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck, Translator
+from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck
 from models.checkpoints import list_bundles, load_bundle
 from models.device import pick_device
 from models.fastpath import Scoring
 from models.training import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from models.distributed import RayOptions
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="auto")
     evaluate.add_argument("--source", default=None, help="weights for a Hugging Face --model: hub id or folder")
     evaluate.add_argument("--json", action="store_true")
+    evaluate.add_argument("--output", type=Path, default=None, help="with --backend ray: also keep the scored "
+                          "rows in this folder")
+    evaluate.add_argument("--batch-rows", type=int, default=None, help="rows per Ray batch (default 4096)")
+    _ray_args(evaluate)
 
     predict = sub.add_parser("predict", help="score a file through the micro-batcher")
     predict.add_argument("domain")
@@ -218,6 +225,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     domain = registry.get(args.domain)
+    if args.backend == "ray":
+        return _evaluate_on_ray(domain, args)
     device = pick_device(args.device)
     data = _load_data(domain, args)
     checkpoint: str | None = None
@@ -234,7 +243,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:  # ready-made models (an offline engine, given weights) are evaluated as they are
             predictor = registry.open_predictor(domain, spec, device)
         model_key = spec.key
-    predictor = _with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
+    predictor = registry.with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
     report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
     _finish(args, model_key, checkpoint, report.metrics, predictor)
     return 0
@@ -251,7 +260,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     domain = registry.get(args.domain)
     device = pick_device(args.device)
     predictor = registry.open_predictor(domain, args.checkpoint or args.model, device, source=args.source)
-    predictor = _with_pair(predictor, args.src, args.tgt)
+    predictor = registry.with_pair(predictor, args.src, args.tgt)
     _scoring(predictor)
     if isinstance(domain, HasFilePredictor):
         with _ProgressBar("predict", unit="sentences") as bar:
@@ -269,20 +278,49 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_on_ray(args: argparse.Namespace) -> int:
-    from domains.distributed import predict_on_ray
+def _ray_options(args: argparse.Namespace) -> RayOptions:
     from models.distributed import RayOptions
 
-    if args.source or args.src or args.tgt:
-        raise DataError("--source, --src and --tgt are not available with --backend ray yet")
-    options = RayOptions(address=args.address, actors=args.actors, batch_rows=args.batch_rows or 4096,
-                         gpus_per_actor=args.gpus_per_actor, output_format=args.format, overwrite=args.overwrite)
+    if args.source:
+        raise DataError("--source is not available with --backend ray: save the model as a checkpoint "
+                        "(domainlens train) and pass --checkpoint")
+    return RayOptions(address=args.address, actors=args.actors, batch_rows=args.batch_rows or 4096,
+                      gpus_per_actor=args.gpus_per_actor, output_format=args.format, overwrite=args.overwrite)
+
+
+def _evaluate_on_ray(domain: Domain, args: argparse.Namespace) -> int:
+    from domains.distributed import evaluate_on_ray
+
+    options = _ray_options(args)
+    if args.model and domain.spec(args.model).trainable:
+        raise DataError(f"{args.model} is trained on the data it is evaluated with; train it first "
+                        f"(domainlens train {args.domain} --model {args.model} ...) and evaluate the "
+                        "checkpoint with --backend ray")
+    data = _load_data(domain, args)
+    try:
+        with _ProgressBar("evaluate on Ray", unit="rows") as bar:
+            report = evaluate_on_ray(args.domain, args.checkpoint or args.model, data,
+                                     args.split or _default_split(domain, data), options, device=args.device,
+                                     ship_checkpoint=args.ship_checkpoint, output=args.output, on_progress=bar.set)
+    except KeyboardInterrupt:
+        print("cancelled: the Ray job stopped", file=sys.stderr)
+        raise
+    _finish(args, args.model or load_bundle(args.checkpoint).model, str(args.checkpoint) if args.checkpoint else None,
+            report.metrics)
+    return 0
+
+
+def _predict_on_ray(args: argparse.Namespace) -> int:
+    from domains.distributed import predict_on_ray
+
+    options = _ray_options(args)
     model = args.checkpoint or args.model
     started = time.perf_counter()
     try:
         with _ProgressBar("predict on Ray", unit="rows") as bar:
             rows = predict_on_ray(args.domain, model, str(args.input), args.output, options, device=args.device,
-                                  ship_checkpoint=args.ship_checkpoint, on_progress=bar.set)
+                                  ship_checkpoint=args.ship_checkpoint, src=args.src, tgt=args.tgt,
+                                  on_progress=bar.set)
     except KeyboardInterrupt:
         print(f"cancelled: the Ray job stopped and nothing was written to {args.output}", file=sys.stderr)
         raise
@@ -309,16 +347,6 @@ def _default_split(domain: Domain, data: DomainData) -> str:
 
 def _with_source(spec: ModelSpec, source: str | None) -> ModelSpec:
     return replace(spec, source=source) if source else spec
-
-
-def _with_pair(predictor: Predictor, src: str | None, tgt: str | None) -> Predictor:
-    """Set a translator's language pair (from --src/--tgt or the data); others pass through."""
-    if not (src or tgt) or not isinstance(predictor, Translator):
-        return predictor
-    pairs = predictor.pairs()
-    matches = [(a, b) for a, b in pairs if src in (None, a) and tgt in (None, b)]
-    pick = matches[0] if matches else (src or pairs[0][0], tgt or pairs[0][1])  # with_pair explains a bad pair
-    return cast(Predictor, predictor.with_pair(*pick))
 
 
 def _finish(args: argparse.Namespace, model: str, checkpoint: str | None, metrics: dict[str, float],

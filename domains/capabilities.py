@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.base import DomainData, FieldSpec, Predictor
+from domains.base import DomainData, FieldSpec, Predictor, Report
 from models.fastpath import Scoring
 from models.seq2seq import StopFlag
 
@@ -333,3 +333,27 @@ class HasScoringCheck(Protocol):
     fast path applies (a GPU, or int8 turned off for the model)."""
 
     def scoring(self) -> Scoring | None: ...
+
+
+@runtime_checkable
+class HasScoredEvaluation(Protocol):
+    """Domains whose evaluation can be reduced from rows scored elsewhere (a Ray cluster):
+    the workers run ``evaluation_predictions`` over ``evaluation_rows`` and the driver builds
+    the same report as ``Domain.evaluate`` from every prediction, exactly, not from estimates."""
+
+    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+        """The rows ``evaluate`` scores on ``split``, as ``predict`` reads them (labels kept);
+        raises ``DataError`` as ``evaluate`` does for a split without labels."""
+        ...
+
+    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
+        """What each actor computes for a batch of ``evaluation_rows``: what ``evaluate``
+        itself computes per row (``predict`` for most domains; a translator translates each
+        line whole, as its evaluation does)."""
+        ...
+
+    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+                        predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
+        """``evaluate``'s report from ``predictions`` (``evaluation_predictions``' columns, one
+        row per row of ``rows``, in the same order), scored in ``seconds``."""
+        ...

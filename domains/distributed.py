@@ -5,15 +5,18 @@ inputs, raw pixel bytes left out)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from domains import registry
-from domains.base import DataError
+from domains.base import DataError, DomainData, Predictor, Report
+from domains.capabilities import HasScoredEvaluation
 from models.device import pick_device
 from models.distributed import ProgressFn, RayOptions, ScoreFn, head, score
 from models.streaming import with_inputs
@@ -31,16 +34,20 @@ def scored_rows(predict: ScoreFn, frame: pl.DataFrame) -> pl.DataFrame:
 @dataclass(frozen=True)
 class OpenPredictor:
     """Picklable recipe for an actor's scoring function: a domain and a model (menu key or
-    checkpoint). ``files`` carries a checkpoint's bytes to workers without a shared disk;
-    without it the checkpoint path is read where it is (shared storage, or one machine)."""
+    checkpoint), and a translator's pair. ``files`` carries a checkpoint's bytes to workers
+    without a shared disk; without it the checkpoint path is read where it is (shared
+    storage, or one machine)."""
 
     domain: str
     model: str
     checkpoint: bool
     device: str = "auto"
     files: dict[str, bytes] = field(default_factory=dict)
+    src: str | None = None
+    tgt: str | None = None
+    for_evaluation: bool = False  # run the domain's evaluation_predictions instead of predict
 
-    def __call__(self) -> ScoreFn:
+    def open(self) -> Predictor:
         domain = registry.get(self.domain)
         if self.checkpoint and self.files:
             folder = Path(tempfile.mkdtemp(prefix="domainlens-shipped-"))
@@ -51,6 +58,14 @@ class OpenPredictor:
         else:
             model = Path(self.model) if self.checkpoint else self.model
         predictor = registry.open_predictor(domain, model, pick_device(self.device))
+        return registry.with_pair(predictor, self.src, self.tgt)
+
+    def __call__(self) -> ScoreFn:
+        predictor = self.open()
+        if self.for_evaluation:
+            domain = registry.get(self.domain)
+            assert isinstance(domain, HasScoredEvaluation)
+            return lambda frame: scored_rows(lambda rows: domain.evaluation_predictions(predictor, rows), frame)
         return lambda frame: scored_rows(predictor.predict, frame)
 
 
@@ -59,25 +74,68 @@ def ship(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path, options: RayOptions, *,
-                   device: str = "auto", ship_checkpoint: bool | None = None,
-                   on_progress: ProgressFn | None = None) -> int:
-    """Score ``source`` on Ray into ``output`` with the domain's model; returns rows written.
-    A checkpoint is shipped to the workers with the job when joining a cluster (any
-    ``address``: its other nodes do not see this machine's disk) unless ``ship_checkpoint``
-    is False (a path on storage every node mounts, read in place)."""
+def recipe_for(domain_key: str, model: str | Path, options: RayOptions, *, device: str = "auto",
+               ship_checkpoint: bool | None = None, src: str | None = None, tgt: str | None = None) -> OpenPredictor:
+    """How the actors open ``model``. A checkpoint is shipped with the job when joining a
+    cluster (any ``address``: its other nodes do not see this machine's disk) unless
+    ``ship_checkpoint`` is False (a path on storage every node mounts, read in place)."""
     checkpoint = isinstance(model, Path)
     if checkpoint and not Path(model).is_dir():
         raise DataError(f"{model}: no such checkpoint folder")
     if ship_checkpoint is None:
         ship_checkpoint = checkpoint and options.address is not None
     files = ship(Path(model)) if checkpoint and ship_checkpoint else {}
-    recipe = OpenPredictor(domain_key, str(model), checkpoint, device, files)
+    return OpenPredictor(domain_key, str(model), checkpoint, device, files, src, tgt)
+
+
+def _job_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in ENV if k in os.environ}
+
+
+def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path, options: RayOptions, *,
+                   device: str = "auto", ship_checkpoint: bool | None = None, src: str | None = None,
+                   tgt: str | None = None, on_progress: ProgressFn | None = None) -> int:
+    """Score ``source`` on Ray into ``output`` with the domain's model; returns rows written."""
+    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint, src=src, tgt=tgt)
     # Opened once here: a bad model, or input without the columns it needs, fails before any
     # cluster work; a menu entry fitted on first use is fitted once, not in every actor.
     first_rows = head(source)
     scorer = recipe()
     if first_rows is not None:
         scorer(first_rows)
-    return score(source, output, recipe, options, env={k: os.environ[k] for k in ENV if k in os.environ},
-                 on_progress=on_progress)
+    return score(source, output, recipe, options, env=_job_env(), on_progress=on_progress)
+
+
+ROW = "_domainlens_row"  # where each evaluation row was, to put Ray's unordered output back in order
+
+
+def evaluate_on_ray(domain_key: str, model: str | Path, data: DomainData, split: str, options: RayOptions, *,
+                    device: str = "auto", ship_checkpoint: bool | None = None, output: Path | None = None,
+                    on_progress: ProgressFn | None = None) -> Report:
+    """``Domain.evaluate``'s report, with the scoring done on Ray: the split's rows are scored
+    by the actors (written to ``output`` when given), and the metrics are reduced here on the
+    driver from every written prediction, so they are exact, not estimates."""
+    domain = registry.get(domain_key)
+    if not isinstance(domain, HasScoredEvaluation):
+        raise DataError(f"{domain.title} does not evaluate on Ray yet: its metrics rank each user's held-out "
+                        "items against the whole catalogue; run `evaluate` without --backend ray")
+    src, tgt = data.info.get("src"), data.info.get("tgt")
+    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint, src=src, tgt=tgt)
+    recipe = dataclasses.replace(recipe, for_evaluation=True)
+    predictor = recipe.open()
+    rows = domain.evaluation_rows(predictor, data, split)
+    outputs = domain.evaluation_predictions(predictor, rows.head(1)).columns  # also: the model reads these rows
+    with tempfile.TemporaryDirectory(prefix="domainlens-evaluate-") as scratch:
+        source = Path(scratch) / "rows.parquet"
+        rows.select(pl.exclude(ROW)).with_row_index(ROW).write_parquet(source)
+        target = output or Path(scratch) / "scored"
+        started = time.perf_counter()
+        written = score(str(source), target, recipe, options, env=_job_env(), on_progress=on_progress)
+        seconds = time.perf_counter() - started
+        predictions = pl.scan_parquet(target / "*.parquet").select(ROW, *outputs).collect().sort(ROW)
+    if written != rows.height or not predictions[ROW].equals(pl.Series(ROW, range(rows.height), pl.UInt32)):
+        raise DataError(f"Ray returned {written} scored rows for {rows.height}; the evaluation needs every row once")
+    # Its speed metric is the cluster's, actor start-up included.
+    report = domain.evaluate_scored(predictor, data, rows, predictions.drop(ROW), split=split, seconds=seconds)
+    report.metrics["ray_rows_per_s"] = rows.height / max(seconds, 1e-9)
+    return report

@@ -11,10 +11,12 @@ import importlib
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import torch
 
 from domains.base import DataError, Domain, ModelSpec, Predictor
+from domains.capabilities import Translator
 from models.checkpoints import load_bundle
 from models.training import ProgressFn
 
@@ -65,3 +67,13 @@ def open_predictor(domain: Domain, model: ModelSpec | str | Path, device: torch.
     if source:
         spec = replace(spec, source=source)
     return domain.load(spec, device, progress=progress)
+
+
+def with_pair(predictor: Predictor, src: str | None, tgt: str | None) -> Predictor:
+    """Set a translator's language pair (from --src/--tgt or the data); others pass through."""
+    if not (src or tgt) or not isinstance(predictor, Translator):
+        return predictor
+    pairs = predictor.pairs()
+    matches = [(a, b) for a, b in pairs if src in (None, a) and tgt in (None, b)]
+    pick = matches[0] if matches else (src or pairs[0][0], tgt or pairs[0][1])  # with_pair explains a bad pair
+    return cast(Predictor, predictor.with_pair(*pick))

@@ -218,11 +218,14 @@ class _Scorer:
     def __init__(self, factory: Callable[[], ScoreFn], state: Any, with_paths: bool = False) -> None:
         self._state = state
         self._with_paths = with_paths
+        self._broken: BatchFailed | None = None
         try:
             self._score = factory()
         except Exception as exc:
-            self._report(BatchFailed([], 0, _first_line(exc)))
-            raise
+            # Failing here would make Ray re-create the actor over and over (restarts are
+            # unlimited for lost nodes); failing its first batch ends the job at once instead.
+            self._broken = BatchFailed([], 0, _first_line(exc))
+            self._report(self._broken)
 
     def _report(self, failure: BatchFailed) -> None:
         import ray
@@ -230,6 +233,8 @@ class _Scorer:
         ray.get(self._state.fail.remote(failure))  # recorded before Ray aborts the job
 
     def __call__(self, batch: Any) -> Any:
+        if self._broken is not None:
+            raise self._broken
         paths: list[str] = []
         if self._with_paths:
             paths = sorted(set(batch.column(PATH).to_pylist()))
@@ -282,20 +287,41 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     The result is written beside ``output`` first and moved into place only once every
     row is written, so an interrupted job (Ctrl-C, a failed actor Ray gave up on) never
     leaves a folder that looks complete."""
-    import ray
-
     output = Path(output)
     if output.exists() and any(output.iterdir()) and not options.overwrite:
         raise ClusterError(f"{output} already holds a result; choose another folder or pass --overwrite")
     files, kind = input_files(source)  # a missing or mixed input fails here, before any cluster work
     connect(options.address)
+    partial = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
+    total = total_rows(files, kind) if on_progress else None
+    try:
+        failure = _run(files, kind, partial, factory, options, env or {}, total, on_progress)
+        if failure is not None:
+            raise ClusterError(failure)
+        rows = _rows_written(partial, options.output_format)
+        if on_progress is not None:
+            on_progress(rows, total)
+        if output.exists():
+            shutil.rmtree(output)
+        os.replace(partial, output)
+        return int(rows)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _run(files: list[str] | str, kind: str, partial: Path, factory: Callable[[], ScoreFn], options: RayOptions,
+         env: dict[str, str], total: int | None, on_progress: ProgressFn | None) -> str | None:
+    """Run the job into ``partial``; None when it finished, else why it failed. A failure is
+    returned, not raised: Ray's exception would keep this frame, the Dataset and with it
+    the actors (and their CPUs) alive for as long as the caller holds the error."""
+    import ray
+
     # Row order is not kept: Ray Data's actor pools hand back batches as they finish (even its
     # preserve_order option left 2 of 4 runs here shuffled), so each output row carries its
     # inputs, id columns included, to be joined on.
     # Rows carry their file name while they are scored (unless the input has its own "path").
-    first = head(source, 1)
+    first = head(files[0], 1) if isinstance(files, list) else None
     with_paths = first is not None and PATH not in first.columns
-    dataset = read(files, kind, with_paths=with_paths)
     resources = ray.cluster_resources()
     cpus = int(resources.get("CPU", 1))
     gpus = options.gpus_per_actor
@@ -306,36 +332,26 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     # forever (seen here: 2 actors on 2 CPUs). Ray's CPUs are logical: share what is left
     # after one CPU for the I/O between the actors instead.
     cpus_per_actor = min(options.cpus_per_actor, max(0.1, (cpus - 1) / actors)) if cpus > 1 else 0.5
-    state = ray.remote(_JobState).options(num_cpus=0).remote()
+    state: Any = ray.remote(_JobState).options(num_cpus=0).remote()
     # Ray Data restarts a lost actor (a node gone, a worker killed) and runs its batches again
     # by default (max_restarts=-1); the write keeps each batch's output once.
-    scored = dataset.map_batches(_Scorer, fn_constructor_kwargs={"factory": factory, "state": state,
-                                                        "with_paths": with_paths},
-                                 batch_format="pyarrow", batch_size=options.batch_rows,
-                                 compute=ray.data.ActorPoolStrategy(size=actors),
-                                 num_cpus=cpus_per_actor, num_gpus=gpus or None,
-                                 runtime_env={"env_vars": dict(env or {})})  # per job: one cluster serves many
-    partial = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
-    total = total_rows(files, kind) if on_progress else None
+    scored = read(files, kind, with_paths=with_paths).map_batches(
+        _Scorer, fn_constructor_kwargs={"factory": factory, "state": state, "with_paths": with_paths},
+        batch_format="pyarrow", batch_size=options.batch_rows, compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus_per_actor, num_gpus=gpus or None,
+        runtime_env={"env_vars": env})  # per job: one cluster serves many
     write = scored.write_csv if options.output_format == "csv" else scored.write_parquet
     try:
-        try:
-            if on_progress is not None:
-                with _Poller(state, total, on_progress):
-                    write(str(partial))
-            else:
-                write(str(partial))
-        except Exception as exc:  # Ctrl-C (KeyboardInterrupt) passes through to the cleanup below
-            raise ClusterError(explain_failure(exc, _failure_of(state))) from exc
-        rows = _rows_written(partial, options.output_format)
         if on_progress is not None:
-            on_progress(rows, total)
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(partial, output)
-        return int(rows)
+            with _Poller(state, total, on_progress):
+                write(str(partial))
+        else:
+            write(str(partial))
+        return None
+    except Exception as exc:  # Ctrl-C (KeyboardInterrupt) passes through to the caller's cleanup
+        return explain_failure(exc, _failure_of(state))
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        ray.kill(state)
 
 
 def _failure_of(state: Any) -> BatchFailed | None:

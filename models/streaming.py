@@ -190,8 +190,10 @@ def _drain(inbox: queue.Queue[object]) -> None:
 
 
 def with_inputs(outputs: pl.DataFrame, inputs: pl.DataFrame) -> pl.DataFrame:
-    """Scored rows as every batch path writes them: the predictions, then the inputs."""
-    return pl.concat([outputs, inputs], how="horizontal")
+    """Scored rows as every batch path writes them: the predictions, then the inputs. An
+    input named like an output (a translation row's own ``src``) is kept as ``input_<name>``."""
+    clashes = {c: f"input_{c}" for c in inputs.columns if c in outputs.columns}
+    return pl.concat([outputs, inputs.rename(clashes) if clashes else inputs], how="horizontal")
 
 
 def score_frame(

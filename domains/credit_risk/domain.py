@@ -135,11 +135,24 @@ class CreditRiskDomain:
         if not isinstance(predictor, CreditPredictor):
             raise TypeError("credit evaluation needs a CreditPredictor")
         frame = self._split(data, split)
-        y = self._labels(data, frame)
-        p = predictor.proba(frame)
+        return self._report(predictor, data, frame, predictor.proba(frame), split, options)
+
+    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+        return self._split(data, split)
+
+    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
+        return predictor.predict(rows)
+
+    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+                        predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
+        assert isinstance(predictor, CreditPredictor)
+        return self._report(predictor, data, rows, predictions["p_bad"].to_numpy(), split, None)
+
+    def _report(self, predictor: CreditPredictor, data: DomainData, frame: pl.DataFrame, p: np.ndarray,
+                split: str, options: Mapping[str, Any] | None) -> Report:
         costs = costs_from(dict(options or {})) if options else predictor.costs
         threshold = float((options or {}).get("threshold", predictor.threshold))
-        report = build_report(y, p, threshold=threshold, costs=costs, frame=frame,
+        report = build_report(self._labels(data, frame), p, threshold=threshold, costs=costs, frame=frame,
                               labels=(predictor.schema.good_label, predictor.schema.bad_label))
         report.info["split"] = split
         return report

@@ -34,6 +34,7 @@ from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, o
 from domains.io import MAX_UPLOAD_BYTES, check_upload_size
 from domains.jobs import fit_on_default_data
 from domains.medical_imaging import data as img_data
+from domains.medical_imaging import evaluate as image_evaluation
 from domains.medical_imaging.charts import class_balance, image_grid, imaging_charts, intensity_histogram, mean_images
 from domains.medical_imaging.evaluate import evaluate as run_evaluation
 from domains.medical_imaging.live import TriageMonitor
@@ -126,6 +127,18 @@ class MedicalImagingDomain:
         if options and "threshold" in options:
             predictor = predictor.with_threshold(float(options["threshold"]))
         return run_evaluation(predictor, data, split)
+
+    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+        assert isinstance(predictor, ImagePredictor)
+        return image_evaluation.evaluation_rows(predictor, data, split)
+
+    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
+        return predictor.predict(rows)
+
+    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+                        predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
+        assert isinstance(predictor, ImagePredictor)
+        return image_evaluation.evaluate_scored(predictor, rows, predictions, split)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
         return imaging_charts(report)

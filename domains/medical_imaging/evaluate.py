@@ -27,6 +27,24 @@ BATCH = 512
 
 
 def evaluate(predictor: ImagePredictor, data: DomainData, split: str) -> Report:
+    rows = evaluation_rows(predictor, data, split)
+    probs = np.concatenate([predictor.proba(predictor.tensor(rows.slice(i, BATCH))[0])
+                            for i in range(0, rows.height, BATCH)])
+    report = evaluate_probs(predictor, rows, probs)
+    report.info["split"] = split
+    return report
+
+
+def evaluate_scored(predictor: ImagePredictor, rows: pl.DataFrame, predictions: pl.DataFrame, split: str) -> Report:
+    """The report from ``predict``'s rows (their ``probabilities``) for ``rows``."""
+    probs = np.array(predictions["probabilities"].to_list(), dtype=np.float64).reshape(rows.height, -1)
+    report = evaluate_probs(predictor, rows, probs)
+    report.info["split"] = split
+    return report
+
+
+def evaluation_rows(predictor: ImagePredictor, data: DomainData, split: str) -> pl.DataFrame:
+    """The labelled images of ``split``, checked against the classes the model knows."""
     rows = data.split(split)
     if rows["label"].null_count() == rows.height:
         raise DataError(f"The '{split}' split has no labels to evaluate against.")
@@ -35,11 +53,7 @@ def evaluate(predictor: ImagePredictor, data: DomainData, split: str) -> Report:
     if top >= len(predictor.labels):
         raise DataError(f"{data.name} has labels up to {top} but the model knows "
                         f"{len(predictor.labels)} classes ({', '.join(predictor.labels)}).")
-    probs = np.concatenate([predictor.proba(predictor.tensor(rows.slice(i, BATCH))[0])
-                            for i in range(0, rows.height, BATCH)])
-    report = evaluate_probs(predictor, rows, probs)
-    report.info["split"] = split
-    return report
+    return rows
 
 
 def evaluate_probs(predictor: ImagePredictor, rows: pl.DataFrame, probs: np.ndarray) -> Report:

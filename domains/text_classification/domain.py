@@ -31,6 +31,7 @@ from domains.capabilities import TextAttribution
 from domains.io import MAX_UPLOAD_BYTES, guess_text_column, read_table_bytes, read_table_file
 from domains.jobs import fit_on_default_data
 from domains.text_classification import data as text_data
+from domains.text_classification import evaluate as text_evaluation
 from domains.text_classification.charts import (
     class_balance,
     comparison_chart,
@@ -140,6 +141,16 @@ class TextClassificationDomain:
     def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
         return run_evaluation(_text(predictor), data, split)
+
+    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+        return text_evaluation.evaluation_rows(_text(predictor), data, split)
+
+    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
+        return predictor.predict(rows)
+
+    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+                        predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
+        return text_evaluation.evaluate_scored(_text(predictor), rows, predictions, split, seconds)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
         return text_charts(report)

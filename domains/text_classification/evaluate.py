@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 MISTAKES = 200  # rows kept in the misclassified table
 
 
-def evaluate(predictor: TextPredictor, data: DomainData, split: str) -> Report:
+def evaluation_rows(predictor: TextPredictor, data: DomainData, split: str) -> pl.DataFrame:
+    """The labelled texts of ``split``, checked against the labels the model knows."""
     rows = text_data.labelled(data.split(split))
     if rows.is_empty():
         raise DataError(f"The '{split}' split of {data.name} has no labelled texts to evaluate against.")
@@ -29,6 +30,11 @@ def evaluate(predictor: TextPredictor, data: DomainData, split: str) -> Report:
     if unknown:
         raise DataError(f"{data.name} has labels the model does not know: {', '.join(unknown[:5])}. "
                         f"It predicts: {', '.join(predictor.labels)}. Use label names as trained.")
+    return rows
+
+
+def evaluate(predictor: TextPredictor, data: DomainData, split: str) -> Report:
+    rows = evaluation_rows(predictor, data, split)
     texts = rows["text"].to_list()
     started = time.perf_counter()
     probs, truncated = predictor.proba(texts)
@@ -36,6 +42,20 @@ def evaluate(predictor: TextPredictor, data: DomainData, split: str) -> Report:
     report = evaluate_probs(predictor.labels, rows, probs)
     report.metrics["texts_per_s"] = len(texts) / max(seconds, 1e-9)
     report.metrics["truncated"] = float(truncated.mean())
+    report.info["split"] = split
+    return report
+
+
+def evaluate_scored(predictor: TextPredictor, rows: pl.DataFrame, predictions: pl.DataFrame, split: str,
+                    seconds: float) -> Report:
+    """The report from ``predict``'s rows (``p_<class>``, ``truncated``) for ``rows``."""
+    probs = predictions.select(f"p_{name}" for name in predictor.labels).to_numpy()
+    if np.isnan(probs).any():
+        raise DataError(f"{int(np.isnan(probs).any(axis=1).sum())} labelled rows have an empty text; "
+                        "drop them or give them a text to evaluate")
+    report = evaluate_probs(predictor.labels, rows, probs)
+    report.metrics["texts_per_s"] = rows.height / max(seconds, 1e-9)
+    report.metrics["truncated"] = float(predictions["truncated"].to_numpy().astype(float).mean())
     report.info["split"] = split
     return report
 

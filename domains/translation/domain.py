@@ -29,6 +29,7 @@ from domains.base import (
 )
 from domains.io import MAX_UPLOAD_BYTES, write_text
 from domains.translation import data as mt_data
+from domains.translation import evaluate as translation_evaluation
 from domains.translation.charts import evaluation_charts, length_overview, length_pairs, split_sizes
 from domains.translation.engines import HFEngine, OfflineEngine
 from domains.translation.evaluate import evaluate as run_evaluation
@@ -133,6 +134,16 @@ class TranslationDomain:
     def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
         return run_evaluation(as_translator(predictor), data, split)
+
+    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+        return translation_evaluation.evaluation_rows(as_translator(predictor), data, split)
+
+    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
+        return translation_evaluation.translate_rows(as_translator(predictor), rows)
+
+    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+                        predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
+        return translation_evaluation.evaluate_scored(rows, predictions, seconds)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
         return evaluation_charts(report)

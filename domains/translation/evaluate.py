@@ -15,11 +15,39 @@ from domains.translation.translator import TranslationPredictor
 CHUNK = 32
 
 
-def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
-             progress: Callable[[int, int], None] | None = None) -> Report:
+def _referenced(data: DomainData, split: str) -> pl.DataFrame:
     rows = data.split(split).filter(pl.col("reference").is_not_null() & (pl.col("reference") != ""))
     if rows.is_empty():
         raise DataError(f"{data.name} has no sentence pairs with a reference in the '{split}' split to score")
+    return rows
+
+
+def evaluation_rows(predictor: TranslationPredictor, data: DomainData, split: str) -> pl.DataFrame:
+    """The sentence pairs of ``split`` as ``predict`` reads them: ``text`` with the data's own
+    ``src``/``tgt`` on every row (no auto-detected rerouting), ``id`` and ``reference``."""
+    rows = _referenced(data, split)
+    src, tgt = data.info.get("src", predictor.src), data.info.get("tgt", predictor.tgt)
+    return rows.select("id", pl.col("source").alias("text"), "reference",
+                       pl.lit(src).alias("src"), pl.lit(tgt).alias("tgt"))
+
+
+def translate_rows(predictor: TranslationPredictor, rows: pl.DataFrame) -> pl.DataFrame:
+    """Each row of ``evaluation_rows`` translated as ``evaluate`` translates it: one line in,
+    one line out (``predict`` would split a row into sentences)."""
+    src, tgt = (rows["src"][0], rows["tgt"][0]) if rows.height else (predictor.src, predictor.tgt)
+    return pl.DataFrame({"translation": predictor.translate_sentences(rows["text"].to_list(), src, tgt)},
+                        schema={"translation": pl.String})
+
+
+def evaluate_scored(rows: pl.DataFrame, predictions: pl.DataFrame, seconds: float) -> Report:
+    """The report from the ``translation`` of each row of ``evaluation_rows``."""
+    return score(rows["text"].to_list(), rows["reference"].to_list(), predictions["translation"].to_list(),
+                 src=rows["src"][0], tgt=rows["tgt"][0], seconds=seconds, ids=rows["id"].to_list())
+
+
+def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
+             progress: Callable[[int, int], None] | None = None) -> Report:
+    rows = _referenced(data, split)
     src, tgt = data.info.get("src", predictor.src), data.info.get("tgt", predictor.tgt)
     sources, references = rows["source"].to_list(), rows["reference"].to_list()
     started = time.perf_counter()

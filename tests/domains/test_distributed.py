@@ -179,11 +179,11 @@ def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
     shutil.copytree(trained_gbm_dir, checkpoint)
     files = ship(checkpoint)
     shutil.rmtree(checkpoint)  # as a worker on another node sees this machine's path: nothing there
+    shipped = OpenPredictor("credit_risk", str(checkpoint), True, files=files)
+    assert score(str(loans), tmp_path / "shipped", shipped, RayOptions()) == 300
     with pytest.raises(ClusterError, match=r"a worker could not open the model: .*not found.*shared storage"):
         score(str(loans), tmp_path / "out", OpenPredictor("credit_risk", str(checkpoint), True), RayOptions())
     assert not (tmp_path / "out").exists()
-    shipped = OpenPredictor("credit_risk", str(checkpoint), True, files=files)
-    assert score(str(loans), tmp_path / "out", shipped, RayOptions()) == 300
 
 
 def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
@@ -223,3 +223,42 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_output(tmp_path: Path, german_cred
     log += job.stderr.read()
     assert b"cancelled: the Ray job stopped and nothing was written" in log
     assert not out.exists() and not list(tmp_path.glob(".scored.partial-*"))
+
+
+@pytest.mark.parametrize("domain_key", ["credit_risk", "text_classification", "medical_imaging", "translation"])
+def test_evaluate_on_ray_gives_the_in_process_metrics(domain_key: str, ray_cluster: None, tmp_path: Path,
+                                                      request: pytest.FixtureRequest) -> None:
+    import torch
+
+    from domains import registry
+    from domains.distributed import evaluate_on_ray
+
+    model: str | Path = {"credit_risk": request.getfixturevalue("trained_gbm_dir"),
+                         "text_classification": request.getfixturevalue("text_tfidf_dir"),
+                         "medical_imaging": request.getfixturevalue("imaging_cnn_dir"),
+                         "translation": "offline"}[domain_key]
+    domain = registry.get(domain_key)
+    # 60 verse pairs for translation (its built-in test split takes half a minute to translate twice).
+    data = domain.load_data(request.getfixturevalue("pairs_tsv") if domain_key == "translation" else None)
+    split = domain.evaluation_splits(data)[0]
+    predictor = registry.with_pair(registry.open_predictor(domain, model, torch.device("cpu")),
+                                   data.info.get("src"), data.info.get("tgt"))
+    local = domain.evaluate(predictor, data, split=split)
+    on_ray = evaluate_on_ray(domain_key, model, data, split, RayOptions(batch_rows=64), output=tmp_path / "scored")
+    speed = [k for k in local.metrics if k.endswith("_per_s")]  # how fast is not what was scored
+    assert on_ray.metrics["ray_rows_per_s"] > 0
+    assert set(on_ray.metrics) == set(local.metrics) | {"ray_rows_per_s"}
+    for key, value in local.metrics.items():
+        if key not in speed:  # exact for trees, TF-IDF and the offline engine; the CNN's floats move with
+            assert on_ray.metrics[key] == pytest.approx(value, abs=1e-6, nan_ok=True), key  # the batch size
+    for name, frame in local.frames.items():
+        assert on_ray.frames[name].height == frame.height, name
+    assert pl.read_parquet(tmp_path / "scored" / "*.parquet").height == on_ray.metrics.get(
+        "sentences", on_ray.metrics.get("texts", on_ray.metrics.get("images", len(domain.evaluation_rows(
+            predictor, data, split)))))
+
+
+def test_evaluate_on_ray_says_what_it_cannot_do(ray_cluster: None, ease_dir: Path, german_credit_csv: Path) -> None:
+    assert main(["evaluate", "recommendations", "--checkpoint", str(ease_dir), "--backend", "ray"]) == 2
+    assert main(["evaluate", "credit_risk", "--model", "gbm", "--data", str(german_credit_csv),
+                 "--backend", "ray"]) == 2  # a model fitted on the data it is evaluated with: train it first
