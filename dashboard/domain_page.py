@@ -13,7 +13,7 @@ from dashboard.errors import guarded
 from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext, field_input
-from domains import preparation
+from domains import preparation, ray_jobs
 from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor
 from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
@@ -122,7 +122,8 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     index = choices.index(kept_choice) if kept_choice in labels else 0
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, help=labels[choices[index]],
                           **persisted(widget))
-    st.caption(f"Device: {resources.device_name()}")
+    cluster = ray_jobs.cluster_address()
+    st.caption(f"Device: {resources.device_name()}" + (f" · Ray cluster: {cluster}" if cluster else ""))
     try:
         if choice.startswith("spec:"):
             spec = domain.spec(choice.removeprefix("spec:"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -62,7 +63,7 @@ def connect(address: str | None, *, object_store_mb: int | None = None, timeout_
     import ray
 
     if address not in (None, "auto"):
-        _check_reachable(address, timeout_s)
+        check_reachable(address, timeout_s)
     _quiet()
     if ray.is_initialized():
         return
@@ -98,11 +99,13 @@ def _quiet() -> None:
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
 
 
-def _check_reachable(address: str, timeout_s: float) -> None:
-    host_port = address.removeprefix("ray://")
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in ``timeout_s`` with one line when nothing listens at ``address`` (``host:port``,
+    ``ray://host:10001`` or a job API's ``http://host:8265``), instead of Ray's retry loop."""
+    host_port = re.sub(r"^[a-z]+://", "", address).split("/", 1)[0]
     host, _, port = host_port.rpartition(":")
     if not host or not port.isdigit():
-        raise ClusterError(f"--address {address!r}: give auto, host:port or ray://host:10001")
+        raise ClusterError(f"Ray address {address!r}: give auto, host:port, ray://host:10001 or http://host:8265")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout_s):
             pass

@@ -50,7 +50,7 @@ def scored_batch(ctx: PageContext, predictor: Predictor, inputs: Callable[[], pl
     if job is None or job.name != name or again:
         if job is not None and job.active:
             job.cancel()  # another file or model replaces it
-        job = submit_batch(ctx.domain.key, predictor, inputs(), name=name, model=_model_name(ctx.model_id),
+        job = submit_batch(ctx.domain.key, predictor, inputs(), name=name, model=model_name(ctx.model_id),
                            data=source, owner=visitor_id(), batch_rows=batch_rows)
         st.session_state[_key(ctx)] = job
     if job.state is JobState.DONE and job.result is not None:
@@ -112,7 +112,7 @@ def _forget(ctx: PageContext) -> None:
     st.session_state[f"{_key(ctx)}-again"] = True
 
 
-def _model_name(model_id: str) -> str:
+def model_name(model_id: str) -> str:
     """``spec:gbm`` -> ``gbm``; a checkpoint folder ``.../gbm/20261130-101500`` -> ``gbm/20261130-101500``."""
     if model_id.startswith("spec:"):
         return model_id.removeprefix("spec:")

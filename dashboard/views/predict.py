@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import persisted
-from dashboard.views import batch, image, recommend, text, translate
+from dashboard.views import batch, image, ray_batch, recommend, text, translate
 from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key, user_threshold
 from domains.base import FieldSpec, Predictor
 from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, Thresholded, Translator
@@ -119,16 +119,24 @@ def _widget(ctx: PageContext, field: FieldSpec, current: Any, key: str) -> Any:
 
 
 def _batch(ctx: PageContext, predictor: Predictor) -> None:
+    on_ray = ray_batch.enabled() and ray_batch.chosen(ctx)  # before the upload: a file scores on arrival
     upload = st.file_uploader(f"CSV, Parquet or JSONL with the model's input columns (max {MAX_UPLOAD_MB} MB)",
                               type=["csv", "parquet", "jsonl"], key=f"{ctx.domain.key}-batch-upload")
     if upload is None:
-        batch.show_last(ctx, lambda scored: _show_scored(ctx, scored))
+        if on_ray:
+            ray_batch.show(ctx)
+        else:
+            batch.show_last(ctx, lambda scored: _show_scored(ctx, scored))
         return
     name, payload = upload.name, upload.getvalue()
 
     def rows() -> pl.DataFrame:
         return read_table_bytes(name, payload, max_bytes=MAX_UPLOAD_BYTES)
 
+    if on_ray:
+        ray_batch.offer(ctx, rows, name, batch.model_name(ctx.model_id))
+        ray_batch.show(ctx)
+        return
     scored = batch.scored_batch(ctx, predictor, rows, name, hashlib.sha256(payload).hexdigest())
     if scored is not None:
         _show_scored(ctx, scored)

@@ -29,13 +29,14 @@ class Served:
         return (self.url, self.artifacts)[index]
 
 
-def start_dashboard(artifacts: Path, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_dashboard(artifacts: Path, data_dir: Path, extra_env: dict[str, str] | None = None,
+                    ) -> tuple[subprocess.Popen[bytes], str]:
     """``domainlens serve`` with its own artifacts folder and the given imaging data (set here
     because the dashboard starts before the per-test fixtures that set it for the test process)."""
     from dashboard.cli import serve_in_background
     from domains.base import DomainLensError
 
-    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(data_dir)}
+    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(data_dir), **(extra_env or {})}
     try:
         return serve_in_background(env)
     except DomainLensError as exc:

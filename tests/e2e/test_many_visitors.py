@@ -84,6 +84,7 @@ def test_a_scored_batch_file_survives_a_refresh(browser_page: Any, tmp_path: Pat
     open_page(page, "Text Classification")
     _batch_box(page).locator('input[type="file"]').set_input_files(str(reviews))
     page.get_by_text("Scored 300 rows").wait_for(timeout=120_000)
+    expect()(page.get_by_role("switch", name="Run on Ray")).to_have_count(0)  # no cluster configured: no Ray
     expect()(page.get_by_role("button", name="Download CSV")).to_be_visible()
 
     page.reload()  # a new browser session at the same address: the upload box is empty again
