@@ -73,7 +73,9 @@ def connect(address: str | None, *, object_store_mb: int | None = None, timeout_
         # spill to disk: 2M credit rows took 28.7 s with 256 MB and 14.3 s with Ray's default.
         # Tests pass a small one (``object_store_mb``) to share the machine.
         store = object_store_mb * 2**20 if object_store_mb else None
-        ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=store, **settings)
+        # "local": always a new instance; without it Ray joins whatever cluster `ray start`
+        # last left on this machine (and a stale one fails the job).
+        ray.init(address="local", num_cpus=os.cpu_count() or 1, object_store_memory=store, **settings)
         return
     try:
         ray.init(address=address, **settings)
