@@ -5,8 +5,10 @@ with noise on the numbers) scored by the default model (LightGBM) in-process
 (``models.streaming.score_frame``, what ``domainlens predict`` runs) and on a local Ray
 instance with 1 and 2 actors. Text: ``--texts`` reviews the same way with the TF-IDF model.
 
-Prints rows/s for each, Ray's overhead as in-process / Ray time, and the per-actor rate a
-scaling estimate starts from.
+Prints rows/s for each, Ray's time against in-process, and how it splits: seconds to the first
+scored batch (a job's fixed start-up) and the steady rows/s after it (the per-actor rate a
+scaling estimate starts from), with the input size from which Ray is within 1.5x of
+in-process on this machine.
 
 Run: .venv/bin/python -m benchmarks.ray_scaling [--credit-rows 2000000] [--texts 20000]
 """
@@ -66,15 +68,24 @@ def in_process(recipe: OpenPredictor, source: Path) -> float:
     return time.perf_counter() - started
 
 
-def on_ray(recipe: OpenPredictor, source: Path, actors: int, folder: Path) -> float:
+def on_ray(recipe: OpenPredictor, source: Path, actors: int, folder: Path) -> tuple[float, float, float]:
+    """Seconds for the whole job, seconds until the first batch was scored (worker processes
+    starting, importing DomainLens and opening the model, beside the first reads), and the
+    steady rows/s after that (from the job's progress reports)."""
     import os
 
     out = folder / f"out-{actors}"
     shutil.rmtree(out, ignore_errors=True)
     env = {k: os.environ[k] for k in ENV if k in os.environ}
+    marks: list[tuple[float, int]] = []
     started = time.perf_counter()
-    score(str(source), out, recipe, RayOptions(actors=actors, batch_rows=BATCH_ROWS), env=env)
-    return time.perf_counter() - started
+    score(str(source), out, recipe, RayOptions(actors=actors, batch_rows=BATCH_ROWS), env=env,
+          on_progress=lambda done, total: marks.append((time.perf_counter(), done)))
+    seconds = time.perf_counter() - started
+    first = next(((t, done) for t, done in marks if done > 0), (started + seconds, 0))
+    end, rows = marks[-1]
+    steady = (rows - first[1]) / (end - first[0]) if end > first[0] else float("nan")
+    return seconds, first[0] - started, steady
 
 
 def measure(name: str, recipe: OpenPredictor, source: Path, rows: int, folder: Path) -> dict[str, Any]:
@@ -82,9 +93,17 @@ def measure(name: str, recipe: OpenPredictor, source: Path, rows: int, folder: P
     local = in_process(recipe, source)
     result: dict[str, Any] = {"rows": rows, "in_process_rows_per_s": round(rows / local)}
     for actors in (1, 2):
-        seconds = on_ray(recipe, source, actors, folder)
+        seconds, startup, steady = on_ray(recipe, source, actors, folder)
         result[f"ray_{actors}_actor_rows_per_s"] = round(rows / seconds)
         result[f"ray_{actors}_actor_time_vs_in_process"] = round(seconds / local, 2)
+        result[f"ray_{actors}_actor_first_batch_s"] = round(startup, 1)
+        if steady != steady:  # NaN: done within one progress poll, no steady part to measure
+            continue
+        result[f"ray_{actors}_actor_steady_rows_per_s"] = round(steady)
+        # Where the fixed start-up stops mattering: time(n) = startup + n / steady against n / in-process rate.
+        local_rate = rows / local
+        if steady / local_rate > 1 / 1.5:
+            result[f"ray_{actors}_actor_rows_for_1_5x"] = round(startup / (1.5 / local_rate - 1 / steady))
     print(name, json.dumps(result), flush=True)
     return result
 
