@@ -18,7 +18,7 @@ from domains import registry
 from domains.base import DataError, DomainData, Predictor, Report
 from domains.capabilities import HasScoredEvaluation
 from models.device import pick_device
-from models.distributed import ProgressFn, RayOptions, ScoreFn, head, score
+from models.distributed import ProgressFn, RayOptions, ScoreFn, head, score, score_frame_on_ray
 from models.streaming import with_inputs
 
 # Settings the actors need to find the same data, cached models and offline mode as the driver.
@@ -109,6 +109,17 @@ def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path
 ROW = "_domainlens_row"  # where each evaluation row was, to put Ray's unordered output back in order
 
 
+def score_written(rows: pl.DataFrame, output: Path, recipe: OpenPredictor, options: RayOptions,
+                  on_progress: ProgressFn | None) -> int:
+    """Score ``rows`` on Ray into files under ``output`` (a folder every node can write and
+    this machine can read, e.g. shared storage), through a Parquet copy of the rows beside it."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".domainlens-rows-", dir=output.parent) as scratch:
+        source = Path(scratch) / "rows.parquet"
+        rows.write_parquet(source)
+        return score(str(source), output, recipe, options, env=_job_env(), on_progress=on_progress)
+
+
 def evaluate_on_ray(domain_key: str, model: str | Path, data: DomainData, split: str, options: RayOptions, *,
                     device: str = "auto", ship_checkpoint: bool | None = None, output: Path | None = None,
                     on_progress: ProgressFn | None = None) -> Report:
@@ -125,14 +136,17 @@ def evaluate_on_ray(domain_key: str, model: str | Path, data: DomainData, split:
     predictor = recipe.open()
     rows = domain.evaluation_rows(predictor, data, split)
     outputs = domain.evaluation_predictions(predictor, rows.head(1)).columns  # also: the model reads these rows
-    with tempfile.TemporaryDirectory(prefix="domainlens-evaluate-") as scratch:
-        source = Path(scratch) / "rows.parquet"
-        rows.select(pl.exclude(ROW)).with_row_index(ROW).write_parquet(source)
-        target = output or Path(scratch) / "scored"
-        started = time.perf_counter()
-        written = score(str(source), target, recipe, options, env=_job_env(), on_progress=on_progress)
-        seconds = time.perf_counter() - started
-        predictions = pl.scan_parquet(target / "*.parquet").select(ROW, *outputs).collect().sort(ROW)
+    numbered = rows.select(pl.exclude(ROW)).with_row_index(ROW)
+    started = time.perf_counter()
+    if output is not None:  # keep the scored rows: written where the cluster writes, then read back
+        written = score_written(numbered, output, recipe, options, on_progress)
+        predictions = pl.scan_parquet(output / "*.parquet").select(ROW, *outputs).collect()
+    else:  # the rows go to the actors and the predictions come back through the object store
+        predictions = score_frame_on_ray(numbered, [ROW, *outputs], recipe, options, env=_job_env(),
+                                         on_progress=on_progress)
+        written = predictions.height
+    seconds = time.perf_counter() - started
+    predictions = predictions.sort(ROW)
     if written != rows.height or not predictions[ROW].equals(pl.Series(ROW, range(rows.height), pl.UInt32)):
         raise DataError(f"Ray returned {written} scored rows for {rows.height}; the evaluation needs every row once")
     # Its speed metric is the cluster's, actor start-up included.

@@ -299,8 +299,16 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
     connect(options.address)
     partial = output.parent / f".{output.name}.partial-{uuid.uuid4().hex[:8]}"
     total = total_rows(files, kind) if on_progress else None
+    # Rows carry their file name while they are scored (unless the input has its own "path").
+    first = head(files[0], 1) if isinstance(files, list) else None
+    with_paths = first is not None and PATH not in first.columns
+
+    def write(scored: Any) -> None:
+        (scored.write_csv if options.output_format == "csv" else scored.write_parquet)(str(partial))
+
     try:
-        failure = _run(files, kind, partial, factory, options, env or {}, total, on_progress)
+        failure = _run(lambda: read(files, kind, with_paths=with_paths), write, factory, options, env or {},
+                       total, on_progress, with_paths=with_paths)
         if failure is not None:
             raise ClusterError(failure)
         rows = _rows_written(partial, options.output_format)
@@ -314,19 +322,47 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _run(files: list[str] | str, kind: str, partial: Path, factory: Callable[[], ScoreFn], options: RayOptions,
-         env: dict[str, str], total: int | None, on_progress: ProgressFn | None) -> str | None:
-    """Run the job into ``partial``; None when it finished, else why it failed. A failure is
-    returned, not raised: Ray's exception would keep this frame, the Dataset and with it
+def score_frame_on_ray(frame: pl.DataFrame, columns: list[str], factory: Callable[[], ScoreFn],
+                       options: RayOptions, *, env: dict[str, str] | None = None,
+                       on_progress: ProgressFn | None = None) -> pl.DataFrame:
+    """Score a frame the driver holds and bring ``columns`` of the scored rows back (in the
+    order batches finished): the rows travel through the object store, so the cluster needs
+    no access to this machine's disk (what ``evaluate`` uses)."""
+    import ray
+
+    connect(options.address)
+    step = max(1, options.batch_rows)
+    blocks = [frame.slice(i, step).to_arrow() for i in range(0, frame.height, step)] or [frame.to_arrow()]
+    collected: list[pl.DataFrame] = []
+
+    def collect(scored: Any) -> None:
+        for ref in scored.select_columns(columns).to_arrow_refs():
+            part = pl.from_arrow(ray.get(ref))
+            assert isinstance(part, pl.DataFrame)
+            collected.append(part)
+
+    failure = _run(lambda: ray.data.from_arrow(blocks), collect, factory, options, env or {}, frame.height,
+                   on_progress)
+    if failure is not None:
+        raise ClusterError(failure)
+    result = pl.concat(collected) if collected else pl.DataFrame()
+    if on_progress is not None:
+        on_progress(result.height, frame.height)
+    return result
+
+
+def _run(dataset: Callable[[], Any], consume: Callable[[Any], None], factory: Callable[[], ScoreFn],
+         options: RayOptions, env: dict[str, str], total: int | None, on_progress: ProgressFn | None, *,
+         with_paths: bool = False) -> str | None:
+    """Score ``dataset()`` on an actor pool and hand the scored Dataset to ``consume`` (which
+    runs it: a write, or a collection); None when it finished, else why it failed. A failure
+    is returned, not raised: Ray's exception would keep this frame, the Dataset and with it
     the actors (and their CPUs) alive for as long as the caller holds the error."""
     import ray
 
     # Row order is not kept: Ray Data's actor pools hand back batches as they finish (even its
     # preserve_order option left 2 of 4 runs here shuffled), so each output row carries its
     # inputs, id columns included, to be joined on.
-    # Rows carry their file name while they are scored (unless the input has its own "path").
-    first = head(files[0], 1) if isinstance(files, list) else None
-    with_paths = first is not None and PATH not in first.columns
     resources = ray.cluster_resources()
     cpus = int(resources.get("CPU", 1))
     gpus = options.gpus_per_actor
@@ -340,18 +376,17 @@ def _run(files: list[str] | str, kind: str, partial: Path, factory: Callable[[],
     state: Any = ray.remote(_JobState).options(num_cpus=0).remote()
     # Ray Data restarts a lost actor (a node gone, a worker killed) and runs its batches again
     # by default (max_restarts=-1); the write keeps each batch's output once.
-    scored = read(files, kind, with_paths=with_paths).map_batches(
+    scored = dataset().map_batches(
         _Scorer, fn_constructor_kwargs={"factory": factory, "state": state, "with_paths": with_paths},
         batch_format="pyarrow", batch_size=options.batch_rows, compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus_per_actor, num_gpus=gpus or None,
         runtime_env={"env_vars": env})  # per job: one cluster serves many
-    write = scored.write_csv if options.output_format == "csv" else scored.write_parquet
     try:
         if on_progress is not None:
             with _Poller(state, total, on_progress):
-                write(str(partial))
+                consume(scored)
         else:
-            write(str(partial))
+            consume(scored)
         return None
     except Exception as exc:  # Ctrl-C (KeyboardInterrupt) passes through to the caller's cleanup
         return explain_failure(exc, _failure_of(state))
