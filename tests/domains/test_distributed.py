@@ -152,42 +152,6 @@ def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, l
     assert out.select(inputs.columns).sort(inputs.columns).equals(inputs.sort(inputs.columns))  # each row once
 
 
-def test_a_non_utf8_file_among_many_fails_the_job_naming_file_and_line(ray_cluster: None, loans: Path,
-                                                                        tmp_path: Path) -> None:
-    folder = tmp_path / "many"
-    folder.mkdir()
-    frame = pl.read_parquet(loans)
-    for i in range(3):
-        frame.slice(i * 100, 100).write_csv(folder / f"part-{i}.csv")
-    lines = (folder / "part-1.csv").read_bytes().splitlines()
-    lines[41] = lines[41].replace(b",", b",\xe4", 1)  # one Latin-1 byte in row 41 (line 42 with the header)
-    (folder / "part-1.csv").write_bytes(b"\n".join(lines) + b"\n")
-    with pytest.raises(ClusterError) as failed:
-        predict_on_ray("credit_risk", "gbm", str(folder), tmp_path / "out", RayOptions(batch_rows=50))
-    message = str(failed.value)
-    assert f"{folder / 'part-1.csv'}: line 42 is not UTF-8" in message and "no output was written" in message
-    assert "part-0" not in message and "part-2" not in message
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))
-
-
-def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
-        ray_cluster: None, loans: Path, tmp_path: Path, trained_gbm_dir: Path) -> None:
-    import shutil
-
-    from domains.distributed import OpenPredictor, ship
-    from models.distributed import score
-
-    checkpoint = tmp_path / "ckpt"
-    shutil.copytree(trained_gbm_dir, checkpoint)
-    files = ship(checkpoint)
-    shutil.rmtree(checkpoint)  # as a worker on another node sees this machine's path: nothing there
-    shipped = OpenPredictor("credit_risk", str(checkpoint), True, files=files)
-    assert score(str(loans), tmp_path / "shipped", shipped, RayOptions()) == 300
-    with pytest.raises(ClusterError, match=r"a worker could not open the model: .*not found.*shared storage"):
-        score(str(loans), tmp_path / "out", OpenPredictor("credit_risk", str(checkpoint), True), RayOptions())
-    assert not (tmp_path / "out").exists()
-
-
 def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
     seen: list[tuple[int, int | None]] = []
     rows = predict_on_ray("credit_risk", "gbm", str(loans), tmp_path / "out", RayOptions(batch_rows=16),
@@ -265,3 +229,42 @@ def test_evaluate_on_ray_says_what_it_cannot_do(ray_cluster: None, ease_dir: Pat
     assert main(["evaluate", "recommendations", "--checkpoint", str(ease_dir), "--backend", "ray"]) == 2
     assert main(["evaluate", "credit_risk", "--model", "gbm", "--data", str(german_credit_csv),
                  "--backend", "ray"]) == 2  # a model fitted on the data it is evaluated with: train it first
+
+
+# Failing jobs last: after one, the next job starts fresh worker processes (10-15 s here).
+
+
+def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
+        ray_cluster: None, loans: Path, tmp_path: Path, trained_gbm_dir: Path) -> None:
+    import shutil
+
+    from domains.distributed import OpenPredictor, ship
+    from models.distributed import score
+
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(trained_gbm_dir, checkpoint)
+    files = ship(checkpoint)
+    shutil.rmtree(checkpoint)  # as a worker on another node sees this machine's path: nothing there
+    shipped = OpenPredictor("credit_risk", str(checkpoint), True, files=files)
+    assert score(str(loans), tmp_path / "shipped", shipped, RayOptions()) == 300
+    with pytest.raises(ClusterError, match=r"a worker could not open the model: .*not found.*shared storage"):
+        score(str(loans), tmp_path / "out", OpenPredictor("credit_risk", str(checkpoint), True), RayOptions())
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_non_utf8_file_among_many_fails_the_job_naming_file_and_line(ray_cluster: None, loans: Path,
+                                                                        tmp_path: Path) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    frame = pl.read_parquet(loans)
+    for i in range(3):
+        frame.slice(i * 100, 100).write_csv(folder / f"part-{i}.csv")
+    lines = (folder / "part-1.csv").read_bytes().splitlines()
+    lines[41] = lines[41].replace(b",", b",\xe4", 1)  # one Latin-1 byte in row 41 (line 42 with the header)
+    (folder / "part-1.csv").write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(ClusterError) as failed:
+        predict_on_ray("credit_risk", "gbm", str(folder), tmp_path / "out", RayOptions(batch_rows=50))
+    message = str(failed.value)
+    assert f"{folder / 'part-1.csv'}: line 42 is not UTF-8" in message and "no output was written" in message
+    assert "part-0" not in message and "part-2" not in message
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.partial-*"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     head = subprocess.Popen([str(ray), "start", "--head", "--block", *ports, "--include-dashboard=true",
                              "--dashboard-host", "127.0.0.1", f"--dashboard-port={api_port}", "--num-cpus", "2",
                              "--object-store-memory", str(200 * 2**20), "--disable-usage-stats"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
@@ -63,8 +64,9 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         head.terminate()
         pytest.fail("the Ray head's job API did not answer within 120 s")
     yield address
-    head.terminate()
-    head.wait(60)
+    # Its whole process group at once: a graceful `ray stop` of the head takes about 30 s.
+    os.killpg(head.pid, signal.SIGKILL)
+    head.wait(10)
 
 
 @pytest.fixture(scope="module")
