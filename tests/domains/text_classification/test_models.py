@@ -267,3 +267,20 @@ def test_ct2_conversion_is_cached_per_checkpoint_and_other_heads_keep_pytorch(
     distil = DistilBertForSequenceClassification(DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2,
                                                                   hidden_dim=32))
     assert not Ct2SequenceClassifier.supports(distil)
+
+
+def test_mpnet_linear_references_its_asset_and_round_trips(tiny_bert_dir: Path, small_reviews: DomainData,
+                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mpnet_linear key on a tiny stand-in for the asset: the checkpoint keeps the head
+    and the asset's name, and reopens through the asset."""
+    from domains.text_classification import predictor as text_predictor
+
+    monkeypatch.setattr(text_predictor, "mpnet_path", lambda: tiny_bert_dir)
+    spec = DOMAIN.spec("mpnet_linear")
+    assert spec.source == text_predictor.MPNET_ASSET and "Apache-2.0" in spec.notes
+    predictor, path = _train("mpnet_linear", small_reviews, epochs=5, out=tmp_path / "mpnet")
+    bundle = load_bundle(path)
+    assert set(bundle.tensors()) == {"head.weight", "head.bias"} and bundle.metadata["source"] == "all-mpnet-base-v2"
+    frame = pl.DataFrame({"text": _texts(small_reviews)})
+    reloaded = DOMAIN.load(bundle, CPU)
+    assert np.allclose(predictor.predict(frame)["confidence"], reloaded.predict(frame)["confidence"], atol=1e-5)
