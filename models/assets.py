@@ -84,6 +84,8 @@ def ensure(asset: SplitZipAsset, *, progress: Callable[[int, int], None] | None 
             archive.extractall(extracted)
         folder = extracted / asset.name
         (folder / DONE).write_text(f"{asset.sha256}\n")
+        if (target / DONE).is_file():  # another process finished first: keep the folder it may be reading
+            return target
         if target.exists():  # an interrupted earlier extraction
             shutil.rmtree(target)
         os.replace(folder, target)
