@@ -161,6 +161,7 @@ def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Pa
     assert done == sorted(done) and all(total == 300 for _, total in seen)
 
 
+@pytest.mark.slow  # 22 s: a second Ray in a subprocess, as a terminal runs it (`make test-slow`)
 def test_ctrl_c_cancels_the_job_and_leaves_no_output(tmp_path: Path, german_credit_csv: Path) -> None:
     import os
     import re
