@@ -11,6 +11,7 @@ or a shared mount), and its Python must have DomainLens installed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -144,9 +145,15 @@ def _address() -> str:
 
 
 def _client(address: str) -> Any:
+    return _connected(address, _token())
+
+
+@functools.lru_cache(maxsize=8)
+def _connected(address: str, token: str | None) -> Any:
+    """One client per cluster and token: making one asks the cluster for its version, which
+    a page polling status every second need not repeat."""
     from ray.job_submission import JobSubmissionClient
 
-    token = _token()
     headers = {"Authorization": f"Bearer {token}"} if token else None
     return JobSubmissionClient(address, headers=headers)
 

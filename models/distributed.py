@@ -147,11 +147,7 @@ def head(source: str, rows: int = 5) -> pl.DataFrame | None:
     files, kind = input_files(source)
     if isinstance(files, str):
         return None
-    if kind == "parquet":
-        return pl.scan_parquet(files[0]).head(rows).collect()
-    if kind == "csv":
-        return pl.read_csv(files[0], n_rows=rows)
-    return pl.read_ndjson(files[0]).head(rows)
+    return _scan(files[0], kind).head(rows).collect()  # lazily: a JSON lines file is not read whole
 
 
 def read(files: list[str] | str, kind: str, *, with_paths: bool = False) -> Any:
