@@ -81,6 +81,27 @@ def encode(tokenizer: Any, texts: Sequence[str], max_length: int, device: torch.
     return {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
 
 
+def train_top_layers(model: torch.nn.Module, layers: int | None) -> list[str]:
+    """Let only the top ``layers`` transformer layers of an encoder train (``None``: every
+    parameter); returns the parameter-name prefixes that train, which is what a checkpoint
+    of the result must store beside a reference to the original weights.
+
+    Why the top: lower layers hold general features that move little in fine-tuning, and a
+    frozen layer costs no backward pass and no optimiser state."""
+    if layers is None:
+        model.requires_grad_(True)
+        return [""]
+    stack = getattr(getattr(model, "encoder", None), "layer", None)
+    if not isinstance(stack, torch.nn.ModuleList) or not 0 < layers <= len(stack):
+        raise ValueError(f"cannot train the top {layers} layers of a {type(model).__name__}: "
+                         "it has no encoder.layer stack that deep")
+    model.requires_grad_(False)
+    first = len(stack) - layers
+    for layer in stack[first:]:
+        layer.requires_grad_(True)
+    return [f"encoder.layer.{i}." for i in range(first, len(stack))]
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average of the non-padding token vectors (sentence-transformers pooling)."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)

@@ -39,7 +39,7 @@ from domains.text_classification.predictor import (
     TextPredictor,
     resolve_source,
 )
-from models.checkpoints import Bundle, BundleWriter
+from models.checkpoints import Bundle, BundleWriter, CheckpointError
 from models.ct2 import INT8_PATH
 from models.device import amp_dtype
 from models.explain import integrated_gradients
@@ -238,9 +238,17 @@ class EncoderHeadPredictor(TransformerPredictor):
         self.scale = float(scale)
         self.source = source
         self.descriptions = descriptions or {}
+        # Parameter-name prefixes of the encoder that were fine-tuned ("" for all): those
+        # weights are saved with the checkpoint, the rest are read from ``source``.
+        self.tuned: list[str] = []
 
     def network(self) -> torch.nn.Module:
         return self.encoder
+
+    def tuned_tensors(self) -> dict[str, torch.Tensor]:
+        return {f"encoder.{name}": tensor.detach().contiguous()
+                for name, tensor in self.encoder.state_dict().items()
+                if any(name.startswith(prefix) for prefix in self.tuned)}
 
     def embed_texts(self, texts: list[str]) -> np.ndarray:
         """Normalised float32 sentence embeddings (n x D), for training heads and zero-shot:
@@ -258,10 +266,10 @@ class EncoderHeadPredictor(TransformerPredictor):
 
     def to_bundle(self) -> BundleWriter:
         return BundleWriter(
-            tensors={"head.weight": self.weight, "head.bias": self.bias},
+            tensors={"head.weight": self.weight, "head.bias": self.bias, **self.tuned_tensors()},
             metadata={"kind": "encoder_head", "labels": list(self.labels), "source": self.source,
                       "scale": self.scale, "max_length": self.max_length, "descriptions": self.descriptions,
-                      "int8": self.int8},
+                      "int8": self.int8, "tuned": self.tuned},
             extra={PROBE_FILE: partial(write_probe, self.probe)},
         )
 
@@ -274,11 +282,22 @@ class EncoderHeadPredictor(TransformerPredictor):
         meta = bundle.metadata
         path = resolve_source(meta["source"])
         tensors = bundle.tensors()
-        return cls(load_pretrained(AutoModel, path), load_tokenizer(path), tensors["head.weight"],
-                   tensors["head.bias"], meta["scale"], tuple(meta["labels"]), source=meta["source"],
-                   max_length=int(meta["max_length"]), device=device, model_key=bundle.model,
-                   descriptions=meta.get("descriptions"), int8=bool(meta.get("int8", True)),
-                   probe=read_probe(bundle.path), identity=bundle.identity)
+        encoder = load_pretrained(AutoModel, path)
+        tuned = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
+        if tuned:  # the fine-tuned layers over the original weights
+            expected = encoder.state_dict()
+            unknown = sorted(k for k in tuned if k not in expected or expected[k].shape != tuned[k].shape)
+            if unknown:
+                raise CheckpointError(f"{bundle.path}: its fine-tuned weights do not fit {meta['source']} "
+                                      f"(unknown: {', '.join(unknown[:3])})")
+            encoder.load_state_dict(tuned, strict=False)
+        predictor = cls(encoder, load_tokenizer(path), tensors["head.weight"],
+                        tensors["head.bias"], meta["scale"], tuple(meta["labels"]), source=meta["source"],
+                        max_length=int(meta["max_length"]), device=device, model_key=bundle.model,
+                        descriptions=meta.get("descriptions"), int8=bool(meta.get("int8", True)),
+                        probe=read_probe(bundle.path), identity=bundle.identity)
+        predictor.tuned = list(meta.get("tuned", []))
+        return predictor
 
 
 class SequenceClassifierPredictor(TransformerPredictor):

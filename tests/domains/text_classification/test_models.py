@@ -284,3 +284,74 @@ def test_mpnet_linear_references_its_asset_and_round_trips(tiny_bert_dir: Path, 
     frame = pl.DataFrame({"text": _texts(small_reviews)})
     reloaded = DOMAIN.load(bundle, CPU)
     assert np.allclose(predictor.predict(frame)["confidence"], reloaded.predict(frame)["confidence"], atol=1e-5)
+
+
+def test_mpnet_finetune_starts_from_the_probe_and_saves_only_what_it_tuned(
+        tiny_bert_dir: Path, small_reviews: DomainData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LP-FT on a tiny stand-in for the asset: the head is fitted on frozen embeddings,
+    then the encoder trains; the checkpoint holds the tuned weights and the asset's name,
+    and reopens to the same scores."""
+    from transformers import AutoModel
+
+    from domains.text_classification import predictor as text_predictor
+    from domains.text_classification import train as text_train
+
+    monkeypatch.setattr(text_predictor, "mpnet_path", lambda: tiny_bert_dir)
+    spec = DOMAIN.spec("mpnet_finetune")
+    assert spec.source == text_predictor.MPNET_ASSET and "Apache-2.0" in spec.notes
+    outcome = train_and_save(DOMAIN, spec, small_reviews, TrainSettings(epochs=1), device=CPU,
+                             progress=lambda p: None, cancel=CancelToken(), out_dir=tmp_path / "full")
+    assert outcome.bundle is not None
+    assert "probe_val_accuracy" in outcome.history[0] and outcome.history[0]["best_epoch"] == 1
+    bundle = load_bundle(outcome.bundle.path)
+    tensors = bundle.tensors()
+    original = AutoModel.from_pretrained(tiny_bert_dir).state_dict()
+    tuned = {k.removeprefix("encoder."): v for k, v in tensors.items() if k.startswith("encoder.")}
+    assert bundle.metadata["tuned"] == [""] and set(tuned) == set(original)  # all of it trained
+    assert any(not torch.equal(tuned[k], original[k]) for k in original)
+    frame = pl.DataFrame({"text": _texts(small_reviews)})
+    reloaded = DOMAIN.load(bundle, CPU)
+    assert isinstance(outcome.predictor, TextPredictor)
+    assert np.allclose(outcome.predictor.predict(frame)["confidence"], reloaded.predict(frame)["confidence"],
+                       atol=1e-5)
+
+    # The cheaper recipe trains only the top layer: the checkpoint stores that layer alone.
+    monkeypatch.setitem(text_train.RECIPES, "mpnet_finetune", replace(text_train.RECIPES["mpnet_finetune"],
+                                                                      top_layers=1))
+    _, path = _train("mpnet_finetune", small_reviews, epochs=1, out=tmp_path / "top")
+    top = load_bundle(path)
+    assert top.metadata["tuned"] == ["encoder.layer.1."]
+    assert {k for k in top.tensors() if k.startswith("encoder.")} == {
+        f"encoder.{k}" for k in original if k.startswith("encoder.layer.1.")}
+
+
+def test_a_finetuned_checkpoint_that_does_not_fit_its_source_is_refused(
+        tiny_bert_dir: Path, small_reviews: DomainData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.torch import load_file, save_file
+
+    from domains.text_classification import predictor as text_predictor
+    from models.checkpoints import CheckpointError
+
+    monkeypatch.setattr(text_predictor, "mpnet_path", lambda: tiny_bert_dir)
+    _, path = _train("mpnet_finetune", small_reviews, epochs=1, out=tmp_path / "ft")
+    weights = next(path.glob("*.safetensors"))
+    tensors = load_file(weights)
+    tensors["encoder.encoder.layer.7.output.dense.weight"] = torch.zeros(2, 2)  # a deeper encoder's layer
+    save_file(tensors, weights)
+    with pytest.raises(CheckpointError, match="do not fit all-mpnet-base-v2"):
+        DOMAIN.load(load_bundle(path), CPU)
+
+
+def test_train_top_layers_freezes_everything_below() -> None:
+    from transformers import BertConfig, BertModel
+
+    from models.text import train_top_layers
+
+    model = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                                 intermediate_size=32))
+    assert train_top_layers(model, 2) == ["encoder.layer.1.", "encoder.layer.2."]
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("encoder.layer.1.", "encoder.layer.2.")) for n in trainable)
+    assert train_top_layers(model, None) == [""] and all(p.requires_grad for p in model.parameters())
+    with pytest.raises(ValueError, match="top 4 layers"):
+        train_top_layers(model, 4)
