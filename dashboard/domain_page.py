@@ -18,7 +18,7 @@ from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predict
 from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
 from domains.labels import display_name
-from domains.lineage import data_signature, fits, trained_on
+from domains.lineage import data_signature, fits, page_default, trained_on
 from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
 
@@ -96,9 +96,10 @@ def _upload_options(domain: Domain, name: str, payload: bytes, digest: str) -> t
 
 
 def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice:
-    """The sidebar's model menu. One rule for what a page opens with: the newest checkpoint
-    trained on data like the selected one, else the first menu entry. Checkpoints trained on
-    other data stay listed, marked, but are never the default."""
+    """The sidebar's model menu. One rule for what a page opens with: among the checkpoints
+    trained on data like the selected one, the best by the domain's ``default_metric`` (or
+    the newest), else the first menu entry. Checkpoints trained on other data stay listed,
+    marked, but are never the default."""
     bundles = list_bundles(domain.key)
     signature = data_signature(data) if data is not None else None
     fitting = [b for b in bundles if signature is None or fits(b.metadata, signature)]
@@ -118,7 +119,8 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
         st.session_state[f"{key}-generation"] = generation
         remember(f"{key}-{generation}", pending)
     widget = f"{key}-{generation}"
-    kept_choice = initial(widget, choices[0])
+    opening = page_default(fitting, domain.default_metric)
+    kept_choice = initial(widget, str(opening.path) if opening is not None else choices[0])
     index = choices.index(kept_choice) if kept_choice in labels else 0
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, help=labels[choices[index]],
                           **persisted(widget))

@@ -199,6 +199,9 @@ class Domain(Protocol):
     supports_cv: bool  # whether ``train`` honours ``TrainSettings.cv`` (k-fold cross-validation)
     evaluate_on_demand: bool  # evaluation is slow (e.g. translating a split): run it on request only
     summary_metrics: tuple[str, ...]  # checkpoint metrics that sum a model up in menus; the first present is shown
+    # The checkpoint metric (higher is better) that picks what a page opens with among the
+    # checkpoints fitting its data; None: the newest of them.
+    default_metric: str | None
 
     def datasets(self) -> Sequence[DataSource]:
         """The datasets that need no user input, the default first."""

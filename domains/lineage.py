@@ -1,18 +1,21 @@
 """What data a checkpoint was trained on, and whether it fits the data a user selected.
 
 Every checkpoint records the signature of its training data (columns, target, label
-values). A page opens on a model whose signature fits the selected dataset; a model
-trained on other data stays listed but is never the default.
+values). A page opens on a model whose signature fits the selected dataset (the best by
+the domain's ``default_metric``, else the newest); a model trained on other data stays
+listed but is never the default.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from domains.base import DomainData
+from models.checkpoints import Bundle
 
 MAX_LABELS = 50  # a target with more distinct values is not a label set (e.g. a rating)
 _BOOKKEEPING = {"split", "fold"}  # columns DomainLens adds; they say nothing about the schema
@@ -48,3 +51,20 @@ def trained_on(metadata: Mapping[str, Any]) -> str:
     """The training data's name for labels ("" when not recorded)."""
     trained = metadata.get("data")
     return str(trained.get("name", "")) if isinstance(trained, Mapping) else ""
+
+
+def page_default(fitting: Sequence[Bundle], metric: str | None) -> Bundle | None:
+    """What a page opens with among the checkpoints that fit its data (newest first): the
+    best by ``metric`` (the newest among equals), or the newest where no checkpoint records
+    it; None when there are none."""
+    if not fitting:
+        return None
+    scored = [b for b in fitting if metric and _finite(b.metrics.get(metric))]
+    if not scored:
+        return fitting[0]
+    best = max(float(b.metrics[metric]) for b in scored)  # type: ignore[index]
+    return next(b for b in scored if float(b.metrics[metric]) == best)  # type: ignore[index]
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)

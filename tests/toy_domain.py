@@ -100,6 +100,7 @@ class ToyDomain:
     supports_cv = False
     evaluate_on_demand = False
     summary_metrics: tuple[str, ...] = ("accuracy",)
+    default_metric: str | None = None
 
     def datasets(self) -> Sequence[DataSource]:
         return [DataSource("sensors", "Sensor readings (synthetic)", "400 parts, two sensors")]

@@ -73,6 +73,7 @@ class CreditRiskDomain:
     supports_cv = True
     evaluate_on_demand = False
     summary_metrics: tuple[str, ...] = ("auc", "val_auc")
+    default_metric: str | None = None
 
     def datasets(self) -> Sequence[DataSource]:
         return credit_data.SOURCES

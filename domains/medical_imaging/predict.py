@@ -21,7 +21,7 @@ from domains.capabilities import ImageExplanation
 from domains.images import frame_pixels
 from models.checkpoints import Bundle, BundleWriter, load_state_strict
 from models.explain import grad_cam
-from models.nets.vision import EfficientNetLite0, HFImageClassifier, SmallResNet, VisionNet
+from models.nets.vision import EfficientNetLite0, Ensemble, HFImageClassifier, SmallResNet, VisionNet
 
 INTENDED_USE = "not for diagnostic use: a demonstration of model behaviour, not a medical device"
 OUTPUT_COLUMNS = ("prediction", "score", "confidence", "flagged", "probabilities", "input_note")
@@ -49,8 +49,12 @@ def _display_square(pixels: np.ndarray) -> np.ndarray:
 def build_net(arch: str, classes: int, channels: int, options: dict[str, Any], hf_model: Any = None) -> VisionNet:
     net: VisionNet
     if arch == "cnn":
-        net = SmallResNet(channels, classes, widths=tuple(options.get("widths", (32, 64, 128))),
-                          input_size=int(options.get("size", 28)))
+        def member() -> SmallResNet:
+            return SmallResNet(channels, classes, widths=tuple(options.get("widths", (32, 64, 128))),
+                               input_size=int(options.get("size", 28)))
+
+        members = int(options.get("members", 1))
+        net = Ensemble([member() for _ in range(members)]) if members > 1 else member()
     elif arch == "efficientnet_lite0":
         net = EfficientNetLite0(classes, input_size=int(options.get("input_size", 112)))
     elif arch == "hf":

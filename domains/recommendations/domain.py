@@ -58,6 +58,7 @@ class RecommendationsDomain:
     supports_cv = False  # fixed protocol split; hyperparameters are tuned on an inner validation split
     evaluate_on_demand = False
     summary_metrics: tuple[str, ...] = ("ndcg@10",)
+    default_metric: str | None = None
 
     def datasets(self) -> Sequence[DataSource]:
         return rec_data.SOURCES

@@ -91,6 +91,7 @@ class TextClassificationDomain:
     supports_cv = False  # a fixed validation split picks epochs and regularisation
     evaluate_on_demand = False
     summary_metrics: tuple[str, ...] = ("accuracy", "val_accuracy")
+    default_metric: str | None = "val_accuracy"
 
     def datasets(self) -> Sequence[DataSource]:
         return text_data.SOURCES

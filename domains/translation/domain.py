@@ -79,6 +79,7 @@ class TranslationDomain:
     file_suffixes = (".txt", ".md", ".markdown")  # translated whole, as documents (``predict_file``)
     evaluate_on_demand = True  # the Evaluate tab waits for a click: it translates the whole split
     summary_metrics: tuple[str, ...] = ("val_chrf", "chrf")
+    default_metric: str | None = None
 
     def datasets(self) -> Sequence[DataSource]:
         return mt_data.SOURCES

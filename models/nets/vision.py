@@ -10,7 +10,7 @@ identity layer in the path to the logits), laid out as ``(B, K, h, w)``, so
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -73,9 +73,32 @@ class SmallResNet(VisionNet):
         self.head = nn.Linear(cin, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = _resize(x, self.input_size)
-        fmap = self.cam_point(self.stages(self.stem((x - 0.5) / 0.25)))
+        return self.classify(self.cam_point(self.features(x)))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's feature map, ``(B, width, h, w)``."""
+        return self.stages(self.stem((_resize(x, self.input_size) - 0.5) / 0.25))
+
+    def classify(self, fmap: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(fmap.mean(dim=(2, 3))))
+
+
+class Ensemble(VisionNet):
+    """Several ``SmallResNet``s (e.g. one per cross-validation fold) averaging their logits.
+    Their feature maps pass ``cam_point`` side by side along the channels, so Grad-CAM on
+    the ensemble is the sum of its members' Grad-CAMs toward the averaged logit."""
+
+    def __init__(self, members: list[SmallResNet]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members = [cast(SmallResNet, m) for m in self.members]
+        maps = [m.features(x) for m in members]
+        joined = self.cam_point(torch.cat(maps, dim=1))
+        parts = joined.split([m.shape[1] for m in maps], dim=1)
+        logits = [member.classify(part) for member, part in zip(members, parts, strict=True)]
+        return torch.stack(logits).mean(dim=0)
 
 
 class EfficientNetLite0(VisionNet):

@@ -163,3 +163,27 @@ def test_model_caption_says_which_path_scores_on_this_machine(tiny_classifier_di
             assert caption.value == "Scoring: CTranslate2 int8 (7-bit weights), checked on this machine."
         assert "probes" in caption.proto.help  # the numbers are one hover away
         assert any(m.label == "Prediction" for m in at.metric)  # the page works on either path
+
+
+def test_the_page_opens_on_the_best_checkpoint_not_the_newest(text_tfidf_dir: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A newer checkpoint with lower validation accuracy is listed, but the page opens on
+    the more accurate one (the text domain's default_metric)."""
+    import json
+    import shutil
+
+    home = tmp_path / "home"
+    best = home / KEY / "tfidf_lr" / "best"
+    worse = home / KEY / "tfidf_lr" / "worse"
+    shutil.copytree(text_tfidf_dir, best)
+    shutil.copytree(text_tfidf_dir, worse)
+    meta = json.loads((worse / "metadata.json").read_text())
+    meta["created"] = "2999-01-01T00:00:00+00:00"
+    meta["metrics"]["val_accuracy"] -= 0.05
+    (worse / "metadata.json").write_text(json.dumps(meta))
+    monkeypatch.setenv("DOMAINLENS_HOME", str(home))
+    assert [b.path.name for b in list_bundles(KEY)] == ["worse", "best"]  # the newest is listed first
+    at = open_page(KEY)
+    assert not at.exception
+    menu = next(s for s in at.sidebar.selectbox if s.label == "Model")
+    assert menu.value == str(best)

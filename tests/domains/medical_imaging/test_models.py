@@ -80,7 +80,7 @@ def test_multiclass_rgb(tmp_path: Path) -> None:
     path = write_npz(tmp_path / "cells.npz", {"train": 300, "val": 60, "test": 60}, channels=3, classes=3)
     data = _domain().load_data(path)
     assert data.info["labels"] == ["class 0", "class 1", "class 2"]
-    predictor = _train(_domain().spec("cnn"), data, tmp_path / "ckpt", epochs=4)
+    predictor = _train(_domain().spec("cnn"), data, tmp_path / "ckpt", epochs=4, folds=2)
     assert not predictor.binary and predictor.channels == 3
     report = _domain().evaluate(predictor, data, split="test")
     assert {"auc", "acc", "macro_f1", "ece"} <= set(report.metrics) and report.metrics["auc"] > 0.8
