@@ -1,6 +1,7 @@
 """Image inference throughput: the micro-batched predictor path against predict() one
 image at a time, in the same process, on the same model and the same images, for the
-CNN and the EfficientNet-Lite0 transfer model (and on CUDA when there is a GPU).
+CNN (one net, and the default recipe's ensemble of five), and the EfficientNet-Lite0
+transfer model (and on CUDA when there is a GPU).
 
 Weights do not change the arithmetic, so the nets are freshly initialised: no
 training, no data beyond the images (real PneumoniaMNIST val when DOMAINLENS_DATA
@@ -37,8 +38,8 @@ def images(n: int) -> tuple[pl.DataFrame, str]:
         return image_frame(rows), "synthetic 28 px"
 
 
-def predictor(arch: str, device: torch.device) -> ImagePredictor:
-    options = {"size": 28, "input_size": 112}
+def predictor(arch: str, device: torch.device, members: int = 1) -> ImagePredictor:
+    options = {"size": 28, "input_size": 112, "members": members}
     net = build_net(arch, 2, 1, options).to(device).eval()
     return ImagePredictor(arch, net, ("normal", "pneumonia"), 1, 28, device, positive=1, meta={"arch": arch})
 
@@ -66,9 +67,11 @@ def main() -> None:
     device = pick_device(args.device)
     frame, source = images(args.images)
     print(f"images: {frame.height:,} ({source})  device: {describe_device(device)}  batch: {args.batch_rows}")
-    for arch, n in (("cnn", args.images), ("efficientnet_lite0", args.images // 4)):
-        batched, single = measure(predictor(arch, device), frame.head(n), min(args.single, n), args.batch_rows)
-        print(f"{arch:>18}: micro-batched {batched:,.0f} images/s | one at a time {single:,.0f} images/s | "
+    for name, arch, members, n in (("cnn", "cnn", 1, args.images), ("cnn, 5 folds", "cnn", 5, args.images),
+                                   ("efficientnet_lite0", "efficientnet_lite0", 1, args.images // 4)):
+        batched, single = measure(predictor(arch, device, members), frame.head(n), min(args.single, n),
+                                  args.batch_rows)
+        print(f"{name:>18}: micro-batched {batched:,.0f} images/s | one at a time {single:,.0f} images/s | "
               f"ratio {batched / single:,.1f}x")
 
 

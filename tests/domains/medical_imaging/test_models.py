@@ -37,6 +37,10 @@ def test_cnn_checkpoint_roundtrip_and_metadata(imaging_cnn_dir: Path) -> None:
     assert meta["intended_use"] == INTENDED_USE and "not for diagnostic use" in meta["intended_use"]
     assert meta["labels"] == ["normal", "pneumonia"] and 0 < meta["threshold"] < 1
     assert meta["metrics"]["val_auc"] > 0.95  # the synthetic opacity is easy to learn
+    # The default recipe: one net per fold of train+val, kept as an ensemble; out-of-fold
+    # metrics with their spread across folds.
+    assert meta["options"]["members"] == 2 and meta["metrics"]["val_auc_std"] >= 0.0
+    assert meta["metrics"]["val_auc_min"] > 0.9
     data = _domain().load_data()
     first = _domain().load(load_bundle(imaging_cnn_dir), CPU)
     second = _domain().load(load_bundle(imaging_cnn_dir), CPU)

@@ -15,11 +15,12 @@ def test_cnn_on_real_pneumoniamnist(pneumonia_npz: Path) -> None:
     domain = registry.get("medical_imaging")
     data = domain.load_data(pneumonia_npz)
     assert data.info["splits"] == ["train", "val"] and data.frame.height == 4406
-    # Half the default recipe keeps CI short; the full recipe is measured in the README.
+    # Half the default recipe's epochs keeps it shorter; the full recipe is measured in the README.
     outcome = domain.train(domain.spec("cnn"), data, TrainSettings(epochs=10), device=torch.device("cpu"),
                            progress=lambda p: None, cancel=CancelToken())
-    metrics = outcome.metrics
-    assert metrics["val_auc"] >= 0.985, metrics
+    metrics = outcome.metrics  # out-of-fold over train+val (4,406 images), spread across the 5 folds
+    assert metrics["val_auc"] >= 0.985 and metrics["val_auc_min"] >= 0.98, metrics
     assert metrics["val_acc"] >= 0.93 and metrics["val_sensitivity"] >= 0.9 and metrics["val_specificity"] >= 0.9
-    report = domain.evaluate(outcome.predictor, data, split="val")
-    assert report.metrics["auc"] == pytest.approx(metrics["val_auc"], abs=1e-9)  # reload-free re-evaluation agrees
+    assert metrics["val_acc_min"] >= 0.9 and outcome.predictor.meta["options"]["members"] == 5
+    report = domain.evaluate(outcome.predictor, data, split="val")  # seen in training: only a sanity check
+    assert report.metrics["auc"] >= metrics["val_auc_min"]
