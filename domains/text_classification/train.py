@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -302,9 +303,7 @@ def _encoder_finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.Da
     y, yv = _targets(train_rows, labels), _targets(val_rows, labels)
     val_texts = val_rows["text"].to_list()
     pad = predictor.tokenizer.pad_token_id or 0
-    batches = bucketed_batches(ids, y, recipe.batch, pad_id=pad, device=device, seed=settings.seed,
-                               max_tokens=recipe.max_tokens)
-    steps = len(plan_batches(ids, recipe.batch, seed=settings.seed, max_tokens=recipe.max_tokens))
+    batches, steps = _length_batches(ids, y, recipe, pad, device, settings.seed)
 
     def loss_fn(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, mask, target = batch
@@ -312,16 +311,11 @@ def _encoder_finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.Da
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
         _adopt_head(predictor, net)
-        logits, _ = predictor.logits(val_texts, fast=False)  # the float network being trained
-        probs = softmax(logits.astype(np.float64), axis=1)
-        return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
-                "val_accuracy": float((probs.argmax(1) == yv).mean())}
+        return _score_validation(predictor, val_texts, yv)
 
-    epochs = settings.epochs or recipe.epochs
     result = fit(net, batches, steps, loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience, monitor="val_accuracy", mode="max"),
-                 device=device, progress=staged(progress, 4)(3, "fine-tuning the encoder"), cancel=cancel,
+                 config=_finetune_loop(recipe, settings.epochs), device=device,
+                 progress=staged(progress, 4)(3, "fine-tuning the encoder"), cancel=cancel,
                  lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     _adopt_head(predictor, net)
     predictor.encoder.eval().requires_grad_(False)
@@ -359,26 +353,44 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
     y = _targets(train_rows, labels)
     yv = _targets(val_rows, labels)
     val_texts = val_rows["text"].to_list()
-    batches = bucketed_batches(ids, y, recipe.batch, pad_id=tokenizer.pad_token_id or 0, device=device,
-                               seed=settings.seed, max_tokens=recipe.max_tokens)
-    steps = len(plan_batches(ids, recipe.batch, seed=settings.seed, max_tokens=recipe.max_tokens))
+    batches, steps = _length_batches(ids, y, recipe, tokenizer.pad_token_id or 0, device, settings.seed)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
         input_ids, mask, target = batch
         return F.cross_entropy(net(input_ids=input_ids, attention_mask=mask).logits, target)
 
     def validate(net: torch.nn.Module) -> dict[str, float]:
-        logits, _ = predictor.logits(val_texts, fast=False)  # the float network being trained
-        probs = softmax(logits.astype(np.float64), axis=1)
-        return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(yv)), yv], 1e-9, 1)).mean()),
-                "val_accuracy": float((probs.argmax(1) == yv).mean())}
+        return _score_validation(predictor, val_texts, yv)
 
-    epochs = settings.epochs or recipe.epochs
     result = fit(model, batches, steps, loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience, monitor="val_accuracy", mode="max"),
-                 device=device, progress=progress, cancel=cancel, lr_schedule=one_cycle(warmup=0.06, floor=0.0))
+                 config=_finetune_loop(recipe, settings.epochs), device=device, progress=progress, cancel=cancel,
+                 lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()
     predictor.forget_fast_copies()  # int8 copies are rebuilt from the trained weights on first use
     history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]
     return predictor, history
+
+
+# ---- what the fine-tunes share -----------------------------------------------------------------
+
+
+def _length_batches(ids: list[list[int]], y: np.ndarray, recipe: Recipe, pad: int, device: torch.device,
+                    seed: int) -> tuple[Callable[[int], Iterator[tuple[torch.Tensor, ...]]], int]:
+    """Length-bucketed training batches with dynamic padding, and how many an epoch has."""
+    batches = bucketed_batches(ids, y, recipe.batch, pad_id=pad, device=device, seed=seed,
+                               max_tokens=recipe.max_tokens)
+    return batches, len(plan_batches(ids, recipe.batch, seed=seed, max_tokens=recipe.max_tokens))
+
+
+def _finetune_loop(recipe: Recipe, epochs: int | None) -> LoopConfig:
+    """Early stopping on validation accuracy, the best epoch kept."""
+    return LoopConfig(epochs=epochs or recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
+                      patience=recipe.patience, monitor="val_accuracy", mode="max")
+
+
+def _score_validation(predictor: TransformerPredictor, texts: list[str], y: np.ndarray) -> dict[str, float]:
+    """Validation loss and accuracy of the float network being trained (never a fast path)."""
+    logits, _ = predictor.logits(texts, fast=False)
+    probs = softmax(logits.astype(np.float64), axis=1)
+    return {"val_loss": float(-np.log(np.clip(probs[np.arange(len(y)), y], 1e-9, 1)).mean()),
+            "val_accuracy": float((probs.argmax(1) == y).mean())}
