@@ -110,3 +110,29 @@ def test_each_model_keeps_its_own_threshold(trained_gbm_dir, served, browser_pag
     open_tab(page, "Predict")
     expect()(slider).to_have_value(str(round(stored, 2)), timeout=60_000)
     assert metric(page, "decision")
+
+
+def test_the_text_page_opens_on_its_most_accurate_checkpoint(text_tfidf_dir, served, browser_page) -> None:
+    """A newer sentiment checkpoint with lower validation accuracy is listed, but the page
+    opens on the more accurate one, and comes back to it after a refresh."""
+    best = install(text_tfidf_dir, served, "text_classification", "tfidf_lr", version="20000101-000000-best")
+    worse = served.artifacts / "text_classification" / "tfidf_lr" / "99991231-000000-worse"
+    if not worse.exists():
+        import shutil
+
+        shutil.copytree(best, worse)
+        meta = json.loads((worse / "metadata.json").read_text())
+        meta["created"] = "9999-12-31T00:00:00+00:00"
+        meta["metrics"]["val_accuracy"] -= 0.05
+        (worse / "metadata.json").write_text(json.dumps(meta))
+    page = browser_page
+    open_page(page, "Text Classification")
+    box = model_box(page)
+    box.wait_for(timeout=60_000)
+    expect()(box).to_have_value(re.compile("20000101-000000-best"), timeout=60_000)
+    box.click()
+    expect()(page.get_by_role("option", name=re.compile("99991231-000000-worse"))).to_be_visible()
+    page.keyboard.press("Escape")
+    page.reload(wait_until="domcontentloaded")
+    open_page(page, "Text Classification")
+    expect()(model_box(page)).to_have_value(re.compile("20000101-000000-best"), timeout=60_000)
