@@ -86,11 +86,11 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     setup = _Setup(spec, arch, recipe, labels, channels, size, options,
                    data.info.get("positive") if len(labels) == 2 else None, bool(data.info.get("flip", True)),
                    settings.epochs or recipe.epochs, device)
-    folds = int(settings.options.get("folds", recipe.folds))
+    pooled = pl.concat([train_rows, val_rows])
+    folds = _fold_count(int(settings.options.get("folds", recipe.folds)), arch, pooled)
     if folds > 1:
-        predictor, report, metrics, history = _train_folds(setup, pl.concat([train_rows, val_rows]), folds,
-                                                           settings.seed, progress, cancel)
-        info = {"train_images": train_rows.height + val_rows.height, "validation_images": 0,
+        predictor, report, metrics, history = _train_folds(setup, pooled, folds, settings.seed, progress, cancel)
+        info = {"train_images": pooled.height, "validation_images": pooled.height,
                 "validation": f"{folds}-fold cross-validation over train+val (out-of-fold scores)"}
     else:
         net, logits, result = _fit_one(setup, train_rows, val_rows, settings.seed, progress, cancel)
@@ -104,6 +104,15 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
                                                      "dataset": data.name})
     metrics.update({"threshold": predictor.threshold, "train_seconds": time.perf_counter() - started})
     return TrainOutcome(predictor, metrics, history=history, report=report, info=info)
+
+
+def _fold_count(asked: int, arch: str, rows: pl.DataFrame) -> int:
+    """The folds to train: as asked, but no more than the rarest class has images (each
+    fold needs one of every class); 1 means a single net checked on the validation split."""
+    if asked > 1 and arch != "cnn":
+        raise DataError(f"folds={asked}: only the CNN trains as a cross-validated ensemble; use folds=1")
+    rarest = int(np.unique(rows["label"].to_numpy(), return_counts=True)[1].min())
+    return max(1, min(asked, rarest))
 
 
 def _fit_one(setup: _Setup, train_rows: pl.DataFrame, val_rows: pl.DataFrame, seed: int, progress: ProgressFn,
@@ -213,8 +222,6 @@ def _train_folds(setup: _Setup, rows: pl.DataFrame, folds: int, seed: int, progr
         nets.append(net)
         history += [dict(h, fold=float(k + 1)) for h in result.history]
     members = [n for n in nets if isinstance(n, SmallResNet)]
-    if len(members) != len(nets):
-        raise DataError(f"{setup.spec.key}: only the CNN trains as a cross-validated ensemble; use folds=1")
     ensemble = Ensemble(members).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
     predictor = _finish(setup, ensemble, oof, y, members=len(members))
     report = evaluate_probs(predictor, rows, predictor.calibrate(oof))

@@ -147,3 +147,20 @@ def test_cancel_stops_training_and_writes_nothing(tmp_path: Path) -> None:
         train_and_save(_domain(), _domain().spec("cnn"), _domain().load_data(), TrainSettings(epochs=3), device=CPU,
                        progress=progress, cancel=cancel, out_dir=tmp_path / "never")
     assert not (tmp_path / "never").exists()
+
+
+def test_folds_shrink_to_the_rarest_class_and_only_the_cnn_takes_them(tmp_path: Path) -> None:
+    """Five folds asked of a file whose rarer class has three images: three nets, not a crash;
+    folds for a pretrained net are refused with what to do instead."""
+    from domains.base import DataError
+    from domains.medical_imaging.train import _fold_count
+
+    path = write_npz(tmp_path / "few.npz", {"train": 60, "val": 20})
+    data = _domain().load_data(path)
+    rows = data.frame
+    labels = rows["label"].to_numpy()
+    keep = np.concatenate([np.flatnonzero(labels == 0)[:3], np.flatnonzero(labels == 1)])
+    few = rows[keep]
+    assert _fold_count(5, "cnn", few) == 3 and _fold_count(1, "cnn", few) == 1
+    with pytest.raises(DataError, match="only the CNN"):
+        _fold_count(5, "efficientnet_lite0", few)
