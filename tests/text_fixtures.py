@@ -114,3 +114,18 @@ def break_fast_paths(monkeypatch: pytest.MonkeyPatch, *, ct2: bool = True, torch
             return quantize(net)
 
         monkeypatch.setattr(encoders, "quantize_int8", swapped)
+
+
+def copy_newer_and_worse(checkpoint: Path, target: Path, metric: str = "val_accuracy") -> Path:
+    """A copy of ``checkpoint`` at ``target`` that claims to be newer than anything else and
+    0.05 worse on ``metric``: the newest checkpoint a page must not open on."""
+    import json
+    import shutil
+
+    if not target.exists():
+        shutil.copytree(checkpoint, target)
+        meta = json.loads((target / "metadata.json").read_text())
+        meta["created"] = "9999-12-31T00:00:00+00:00"
+        meta["metrics"][metric] -= 0.05
+        (target / "metadata.json").write_text(json.dumps(meta))
+    return target

@@ -169,18 +169,14 @@ def test_the_page_opens_on_the_best_checkpoint_not_the_newest(text_tfidf_dir: Pa
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A newer checkpoint with lower validation accuracy is listed, but the page opens on
     the more accurate one (the text domain's default_metric)."""
-    import json
     import shutil
+
+    from tests.text_fixtures import copy_newer_and_worse
 
     home = tmp_path / "home"
     best = home / KEY / "tfidf_lr" / "best"
-    worse = home / KEY / "tfidf_lr" / "worse"
     shutil.copytree(text_tfidf_dir, best)
-    shutil.copytree(text_tfidf_dir, worse)
-    meta = json.loads((worse / "metadata.json").read_text())
-    meta["created"] = "2999-01-01T00:00:00+00:00"
-    meta["metrics"]["val_accuracy"] -= 0.05
-    (worse / "metadata.json").write_text(json.dumps(meta))
+    copy_newer_and_worse(text_tfidf_dir, home / KEY / "tfidf_lr" / "worse")
     monkeypatch.setenv("DOMAINLENS_HOME", str(home))
     assert [b.path.name for b in list_bundles(KEY)] == ["worse", "best"]  # the newest is listed first
     at = open_page(KEY)

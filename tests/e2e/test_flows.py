@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.credit_data import custom_credit_csv
-from tests.e2e.ui import choose_model, expect, install, metric, metric_number, model_box, open_page, open_tab
+from tests.e2e.ui import (
+    choose_model,
+    expect,
+    expect_listed,
+    install,
+    metric,
+    metric_number,
+    model_box,
+    open_page,
+    open_tab,
+)
+from tests.text_fixtures import copy_newer_and_worse
 
 pytestmark = pytest.mark.e2e
 
@@ -78,9 +89,7 @@ def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, ser
     box = model_box(page)
     box.wait_for(timeout=60_000)
     expect()(box).not_to_have_value(re.compile("99991231-000000-other"), timeout=10_000)
-    box.click()
-    expect()(page.get_by_role("option", name=re.compile("99991231-000000-other"))).to_be_visible()
-    page.keyboard.press("Escape")
+    expect_listed(page, "99991231-000000-other")
     open_tab(page, "Predict")
     assert 0.0 <= metric_number(page, "Probability of default") <= 100.0
     assert "Missing column" not in page.inner_text("body")
@@ -116,23 +125,13 @@ def test_the_text_page_opens_on_its_most_accurate_checkpoint(text_tfidf_dir, ser
     """A newer sentiment checkpoint with lower validation accuracy is listed, but the page
     opens on the more accurate one, and comes back to it after a refresh."""
     best = install(text_tfidf_dir, served, "text_classification", "tfidf_lr", version="20000101-000000-best")
-    worse = served.artifacts / "text_classification" / "tfidf_lr" / "99991231-000000-worse"
-    if not worse.exists():
-        import shutil
-
-        shutil.copytree(best, worse)
-        meta = json.loads((worse / "metadata.json").read_text())
-        meta["created"] = "9999-12-31T00:00:00+00:00"
-        meta["metrics"]["val_accuracy"] -= 0.05
-        (worse / "metadata.json").write_text(json.dumps(meta))
+    copy_newer_and_worse(best, best.parent / "99991231-000000-worse")
     page = browser_page
     open_page(page, "Text Classification")
     box = model_box(page)
     box.wait_for(timeout=60_000)
     expect()(box).to_have_value(re.compile("20000101-000000-best"), timeout=60_000)
-    box.click()
-    expect()(page.get_by_role("option", name=re.compile("99991231-000000-worse"))).to_be_visible()
-    page.keyboard.press("Escape")
+    expect_listed(page, "99991231-000000-worse")
     page.reload(wait_until="domcontentloaded")
     open_page(page, "Text Classification")
     expect()(model_box(page)).to_have_value(re.compile("20000101-000000-best"), timeout=60_000)

@@ -33,6 +33,13 @@ def model_box(page: Any) -> Any:
     return page.locator(SIDEBAR).get_by_role("combobox", name="Model")
 
 
+def expect_listed(page: Any, label: str) -> None:
+    """The sidebar's model menu lists ``label`` (opened to look, closed again)."""
+    model_box(page).click()
+    expect()(page.get_by_role("option", name=re.compile(re.escape(label)))).to_be_visible()
+    page.keyboard.press("Escape")
+
+
 def choose_model(page: Any, label: str) -> None:
     """Pick a model in the sidebar, as a user does (the first listed is the default)."""
     box = model_box(page)
