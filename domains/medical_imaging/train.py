@@ -211,17 +211,17 @@ def _train_folds(setup: _Setup, rows: pl.DataFrame, folds: int, seed: int, progr
     splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
     stage = staged(progress, folds)
     oof = np.zeros((len(y), len(setup.labels)), dtype=np.float32)
-    nets: list[VisionNet] = []
+    members: list[SmallResNet] = []
     history: list[dict[str, float]] = []
     for k, (tr, va) in enumerate(splits):
         net, logits, result = _fit_one(setup, rows[tr], rows[va], seed + k, stage(k, f"fold {k + 1} of {folds}"),
                                        cancel)
-        if setup.positive is not None and isinstance(net, SmallResNet):
+        assert isinstance(net, SmallResNet)  # _fold_count gives folds to the CNN only
+        if setup.positive is not None:
             logits = _calibrate_head(net, logits, y[va])
         oof[va] = logits
-        nets.append(net)
+        members.append(net)
         history += [dict(h, fold=float(k + 1)) for h in result.history]
-    members = [n for n in nets if isinstance(n, SmallResNet)]
     ensemble = Ensemble(members).to(memory_format=torch.channels_last).eval()  # type: ignore[call-overload]
     predictor = _finish(setup, ensemble, oof, y, members=len(members))
     report = evaluate_probs(predictor, rows, predictor.calibrate(oof))

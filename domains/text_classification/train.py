@@ -41,7 +41,6 @@ from models.text import (
     choose_max_length,
     load_pretrained,
     load_tokenizer,
-    mean_pool,
     plan_batches,
     train_top_layers,
 )
@@ -279,14 +278,14 @@ class _PooledClassifier(torch.nn.Module):
     def __init__(self, predictor: EncoderHeadPredictor) -> None:
         super().__init__()
         self.encoder = predictor.encoder
+        self.pooled = predictor.pooled  # the predictor's own pooling: training sees what scoring sees
         self.head = torch.nn.Linear(predictor.weight.shape[1], predictor.weight.shape[0])
         with torch.no_grad():
             self.head.weight.copy_(predictor.weight * predictor.scale)
             self.head.bias.copy_(predictor.bias)
 
     def forward(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        return self.head(F.normalize(mean_pool(hidden, mask), dim=-1))
+        return self.head(self.pooled(self.encoder.get_input_embeddings()(input_ids), mask))
 
 
 def _encoder_finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, ...],
@@ -295,7 +294,8 @@ def _encoder_finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.Da
     recipe = RECIPES[spec.key]
     predictor, probe_history = _linear_head(spec, train_rows, val_rows, labels, replace(settings, epochs=None),
                                             device, progress, cancel, stages=4)
-    probe_accuracy = probe_history[-1]["val_accuracy"] if probe_history else float("nan")
+    # The probe kept is its epoch of least validation loss; its accuracy there, not the last epoch's.
+    probe_accuracy = min(probe_history, key=lambda h: h["val_loss"])["val_accuracy"] if probe_history else float("nan")
     net = _PooledClassifier(predictor)
     tuned = train_top_layers(predictor.encoder, recipe.top_layers)
     fit_max_length(predictor, train_rows["text"].to_list(), cap=recipe.max_length_cap)
