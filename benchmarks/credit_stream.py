@@ -15,8 +15,8 @@ import torch
 
 from domains import registry
 from domains.base import TrainSettings
+from models.control import CancelToken
 from models.streaming import LatencyStats, MicroBatcher, replay
-from models.training import CancelToken
 
 
 def main() -> None:

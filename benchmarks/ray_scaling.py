@@ -80,7 +80,7 @@ def on_ray(recipe: OpenPredictor, source: Path, actors: int, folder: Path) -> tu
     marks: list[tuple[float, int]] = []
     started = time.perf_counter()
     score(str(source), out, recipe, RayOptions(actors=actors, batch_rows=BATCH_ROWS), env=env,
-          on_progress=lambda done, total: marks.append((time.perf_counter(), done)))
+          on_progress=lambda p: marks.append((time.perf_counter(), p.step)))
     seconds = time.perf_counter() - started
     first = next(((t, done) for t, done in marks if done > 0), (started + seconds, 0))
     end, rows = marks[-1]

@@ -17,8 +17,8 @@ import torch
 from domains import registry
 from domains.base import TrainSettings
 from domains.recommendations.predict import RecPredictor
+from models.control import CancelToken
 from models.device import pick_device
-from models.training import CancelToken
 
 
 def timed(fn: Callable[[], object], repeats: int) -> float:

@@ -32,11 +32,11 @@ import torch
 
 from domains.translation import data as mt_data
 from domains.translation.engines import OfflineEngine
+from models.control import CancelToken
 from models.ct2 import convert_to_ctranslate2
 from models.device import describe_device, pick_device
 from models.seq2seq import (
     Ct2Seq2Seq,
-    StopFlag,
     generate,
     load_seq2seq,
     new_marian,
@@ -97,11 +97,11 @@ def first_piece_seconds(stream: Callable[[], Iterator[str]], repeats: int = 5) -
 
 def stop_seconds(model: object, tokenizer: object) -> float:
     """From pressing Stop (after the first piece) until the generating thread has ended."""
-    flag = StopFlag.new()
+    flag = CancelToken()
     stream = stream_generate(model, tokenizer, TWENTY_WORDS * 5, stop=flag, max_new_tokens=500)
     next(stream)
     started = time.perf_counter()
-    flag.stop()
+    flag.cancel()
     for _ in stream:
         pass
     return time.perf_counter() - started
@@ -113,7 +113,7 @@ def time_to_first_token(corpus: pl.DataFrame, work: Path) -> None:
     print("(c) time to first output for a 20-word sentence (median of 5, streaming):")
     engine = OfflineEngine()
     engine.warm_up()
-    stop = StopFlag.new()
+    stop = CancelToken()
     offline = first_piece_seconds(lambda: engine.stream(TWENTY_WORDS, "en", "pt", stop))
     print(f"    offline engine (first sentence): {offline * 1000:.0f} ms")
     for size in ("tiny", "base"):

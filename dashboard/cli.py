@@ -26,15 +26,20 @@ from domains import registry
 from domains.base import DataError, Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
 from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck
 from models.checkpoints import list_bundles, load_bundle
+from models.control import CancelToken, Progress
 from models.device import pick_device
 from models.fastpath import Scoring
-from models.training import CancelToken, Progress
 
 if TYPE_CHECKING:
     from models.distributed import RayOptions
 
 
-def build_parser() -> argparse.ArgumentParser:
+DOMAIN_COMMANDS = ("train", "evaluate", "predict")  # their first argument is a domain key
+
+
+def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``domain``, its commands also take the flags that domain
+    declares (``Domain.data_options``: e.g. ``--target`` for credit, ``--src`` for translation)."""
     parser = argparse.ArgumentParser(prog="domainlens", description="DomainLens dashboard and model tools.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -48,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model and save a checkpoint")
     train.add_argument("domain")
     train.add_argument("--model", required=True)
-    _data_args(train)
+    _data_args(train, domain)
     train.add_argument("--cv", type=int, default=None, help="K-fold cross-validation; then refit on all data")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--source", default=None,
@@ -61,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="evaluate a checkpoint, or train-and-evaluate a model")
     evaluate.add_argument("domain")
     _model_or_checkpoint(evaluate)
-    _data_args(evaluate)
+    _data_args(evaluate, domain)
     evaluate.add_argument("--split", default=None, help="default: the domain's first split (usually test; a "
                           "text file without a split column is scored whole)")
     evaluate.add_argument("--device", default="auto")
@@ -81,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "4096 per Ray batch)")
     predict.add_argument("--device", default="auto")
     predict.add_argument("--source", default=None, help="weights for a Hugging Face --model: hub id or folder")
-    _pair_args(predict)
+    predict.add_argument("--threshold", type=float, default=None,
+                         help="decide at this threshold (0-1) instead of the model's stored one (thresholded models)")
+    _domain_args(predict, domain)
     _ray_args(predict)
     return parser
 
@@ -101,25 +108,30 @@ def _ray_args(p: argparse.ArgumentParser) -> None:
                      "--address); --no-ship-checkpoint reads a path on storage every node mounts")
 
 
-def _data_args(p: argparse.ArgumentParser) -> None:
+def _data_args(p: argparse.ArgumentParser, domain: Domain | None) -> None:
     source = p.add_mutually_exclusive_group()
     source.add_argument("--data", default=None, help="dataset key or file (default: the domain's bundled data)")
     source.add_argument("--dataset", default=None, help="a built-in dataset key (see the Data picker)")
-    p.add_argument("--target", default=None, help="target column of --data")
-    p.add_argument("--bad", default=None, help="target value that marks the positive/bad class")
-    p.add_argument("--text-col", default=None, help="text column of --data (text domains)")
-    p.add_argument("--label-col", default=None, help="label column of --data (text domains)")
-    _pair_args(p)
+    _domain_args(p, domain)
 
 
-def _pair_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--src", default=None, help="source language code, e.g. en (translation)")
-    p.add_argument("--tgt", default=None, help="target language code, e.g. pt (translation)")
+def _domain_args(p: argparse.ArgumentParser, domain: Domain | None) -> None:
+    """The domain's own flags: one per ``data_options`` field (``text_col`` -> ``--text-col``)."""
+    if domain is None:
+        return
+    group = p.add_argument_group(f"{domain.title} options")
+    for field in domain.data_options():
+        group.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, default=field.default,
+                           help=field.help or None)
+
+
+def _domain_options(domain: Domain, args: argparse.Namespace) -> dict[str, Any]:
+    """The values of the domain's own flags, by field name."""
+    return {field.name: getattr(args, field.name, None) for field in domain.data_options()}
 
 
 def _load_data(domain: Domain, args: argparse.Namespace) -> DomainData:
-    return domain.load_data(args.data or args.dataset, target=args.target, bad=args.bad, text_col=args.text_col,
-                            label_col=args.label_col, src=args.src, tgt=args.tgt)
+    return domain.load_data(args.data or args.dataset, **_domain_options(domain, args))
 
 
 def _model_or_checkpoint(p: argparse.ArgumentParser) -> None:
@@ -129,8 +141,9 @@ def _model_or_checkpoint(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        args = build_parser(_named_domain(argv)).parse_args(argv)
         return int(COMMANDS[args.command](args) or 0)
     except DomainLensError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,6 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: unexpected {type(exc).__name__}: {exc} (set DOMAINLENS_DEBUG=1 for details)",
               file=sys.stderr)
         return 1
+
+
+def _named_domain(argv: Sequence[str]) -> Domain | None:
+    """The domain a train/evaluate/predict command names (``DataError`` for an unknown key), so
+    its own flags can be parsed; None for the other commands."""
+    if len(argv) >= 2 and argv[0] in DOMAIN_COMMANDS and not argv[1].startswith("-"):
+        return registry.get(argv[1])
+    return None
 
 
 # ---- commands ---------------------------------------------------------------------------------
@@ -203,7 +224,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from domains.jobs import train_and_save
+    from domains.training import train_and_save
 
     domain = registry.get(args.domain)
     spec = domain.spec(args.model)
@@ -243,7 +264,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:  # ready-made models (an offline engine, given weights) are evaluated as they are
             predictor = registry.open_predictor(domain, spec, device)
         model_key = spec.key
-    predictor = registry.with_pair(predictor, args.src or data.info.get("src"), args.tgt or data.info.get("tgt"))
+    # The domain's flags configure the model; where one is not given, the data's own value does (its languages).
+    options = {k: v if v is not None else data.info.get(k) for k, v in _domain_options(domain, args).items()}
+    predictor = domain.configure(predictor, options)
     report = domain.evaluate(predictor, data, split=args.split or _default_split(domain, data))
     _finish(args, model_key, checkpoint, report.metrics, predictor)
     return 0
@@ -259,13 +282,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return _predict_on_ray(args)
     domain = registry.get(args.domain)
     device = pick_device(args.device)
-    predictor = registry.open_predictor(domain, args.checkpoint or args.model, device, source=args.source)
-    predictor = registry.with_pair(predictor, args.src, args.tgt)
+    predictor = registry.open_predictor(domain, args.checkpoint or args.model, device, source=args.source,
+                                        options=_domain_options(domain, args), threshold=args.threshold)
     _scoring(predictor)
     if isinstance(domain, HasFilePredictor):
         with _ProgressBar("predict", unit="sentences") as bar:
-            handled = domain.predict_file(predictor, args.input, args.output,
-                                          lambda done, total: bar.update(Progress(done, total)))
+            handled = domain.predict_file(predictor, args.input, args.output, bar.update)
         if handled:
             print(f"wrote {args.output}", file=sys.stderr)
             return 0
@@ -301,7 +323,7 @@ def _evaluate_on_ray(domain: Domain, args: argparse.Namespace) -> int:
         with _ProgressBar("evaluate on Ray", unit="rows") as bar:
             report = evaluate_on_ray(args.domain, args.checkpoint or args.model, data,
                                      args.split or _default_split(domain, data), options, device=args.device,
-                                     ship_checkpoint=args.ship_checkpoint, output=args.output, on_progress=bar.set)
+                                     ship_checkpoint=args.ship_checkpoint, output=args.output, on_progress=bar.update)
     except KeyboardInterrupt:
         print("cancelled: the Ray job stopped", file=sys.stderr)
         raise
@@ -319,8 +341,9 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
     try:
         with _ProgressBar("predict on Ray", unit="rows") as bar:
             rows = predict_on_ray(args.domain, model, str(args.input), args.output, options, device=args.device,
-                                  ship_checkpoint=args.ship_checkpoint, src=args.src, tgt=args.tgt,
-                                  on_progress=bar.set)
+                                  ship_checkpoint=args.ship_checkpoint,
+                                  configure=_domain_options(registry.get(args.domain), args),
+                                  threshold=args.threshold, on_progress=bar.update)
     except KeyboardInterrupt:
         print(f"cancelled: the Ray job stopped and nothing was written to {args.output}", file=sys.stderr)
         raise
@@ -390,8 +413,9 @@ class _ProgressBar:
         self._bar.close()
 
     def update(self, progress: Progress) -> None:
-        if self._bar.total != progress.total:
-            self._bar.total = progress.total
+        total = progress.total or None  # 0: not known yet
+        if self._bar.total != total:
+            self._bar.total = total
         self._bar.n = progress.step
         if progress.stage:
             self._bar.set_description_str(progress.stage[:40], refresh=False)
@@ -399,13 +423,6 @@ class _ProgressBar:
 
     def advance(self, rows: int) -> None:
         self._bar.update(rows)
-
-    def set(self, done: int, total: int | None) -> None:
-        """Jump to ``done`` of ``total`` (reports from another thread or process)."""
-        if total is not None and self._bar.total != total:
-            self._bar.total = total
-        self._bar.n = done
-        self._bar.refresh()
 
 
 if __name__ == "__main__":

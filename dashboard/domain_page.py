@@ -12,13 +12,13 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
-from dashboard.views.common import PageContext, field_input
-from domains import preparation, ray_jobs
+from dashboard.views.common import PageContext, field_input, with_user_threshold
 from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor
 from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
 from domains.labels import display_name
-from domains.lineage import data_signature, fits, page_default, trained_on
+from domains.lineage import fits, page_default, trained_on
+from domains.server import prepare, ray_jobs
 from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
 
@@ -47,8 +47,9 @@ def render_domain_page(key: str) -> None:
     if data is None:
         st.info("Choose a dataset in the sidebar to begin.")
         return
-    ctx = PageContext(domain, data, data_id, model.predictor, model.model_id, model.error, model.preparing,
-                      model.prepare_failed)
+    predictor = with_user_threshold(model.predictor, domain.key, model.model_id, data_id) if model.predictor else None
+    ctx = PageContext(domain, data, data_id, predictor, model.model_id, model.error, model.preparing,
+                      model.prepare_failed, stored=model.predictor)
     tabs = dict(zip(TABS, st.tabs(list(TABS)), strict=True))
     views = {"Explore": explore, "Predict": predict, "Live": live, "Train": train, "Evaluate": evaluate}
     # A script run draws the tabs one after another: the cheap ones first, so Predict is usable
@@ -101,7 +102,7 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     the newest), else the first menu entry. Checkpoints trained on other data stay listed,
     marked, but are never the default."""
     bundles = list_bundles(domain.key)
-    signature = data_signature(data) if data is not None else None
+    signature = resources.signature(data_id, data) if data is not None else None
     fitting = [b for b in bundles if signature is None or fits(b.metadata, signature)]
     others = [b for b in bundles if b not in fitting]
     labels = {str(b.path): bundle_label(b, domain) for b in fitting}
@@ -151,7 +152,7 @@ def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Predictor | Choic
     done, else the page's state while it runs (the tabs show its progress; Explore works
     meanwhile) or after it failed."""
     retry = st.session_state.pop(f"{domain.key}-prepare-retry", False)
-    job = preparation.prepare(domain, spec, resources.device(), retry=retry)
+    job = prepare(domain, spec, resources.device(), retry=retry)
     if job.state is JobState.DONE and job.result is not None:
         return job.result
     if job.state is JobState.RUNNING:

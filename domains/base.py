@@ -9,18 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import plotly.graph_objects as go
 import polars as pl
 import torch
 
+from domains.columns import Column
 from models.checkpoints import Bundle, BundleWriter
+from models.control import CancelToken, ProgressFn
 from models.errors import DomainLensError as DomainLensError  # the one user-error base, re-exported
-from models.training import CancelToken, ProgressFn
-
-if TYPE_CHECKING:  # domains.images builds on this module
-    pass
 
 InputKind = Literal["tabular", "text", "image", "text_pair", "interactions"]
 Family = Literal["hf", "torch", "sklearn", "external"]
@@ -145,6 +143,9 @@ class Predictor(Protocol):
         ...
 
 
+P = TypeVar("P", bound=Predictor)  # a domain's own predictor type
+
+
 @dataclass
 class TrainOutcome:
     """What a training run produced; ``bundle`` is set once it has been saved."""
@@ -180,14 +181,17 @@ class LiveMonitor(Protocol):
 
 
 @runtime_checkable
-class Domain(Protocol):
-    """A domain module: its data, model menu, training, evaluation, charts and live stream.
+class Domain(Protocol[P]):
+    """A domain module: its data, model menu, training, evaluation, charts and live stream,
+    generic in its own predictor type ``P`` (what ``load`` returns is what its other
+    methods receive).
 
-    Pages and the CLI use only these members and the optional capabilities in
+    Pages, the CLI and the HTTP API use only these members and the optional capabilities in
     ``domains.capabilities`` (checked with ``isinstance``), never a domain's own modules;
-    a new domain is one registry entry (``domains.registry.DOMAINS``). Problems the user
-    can fix raise ``DataError`` (or another ``DomainLensError``) with a message saying what
-    to do; anything else is a bug.
+    a new domain subclasses ``domains.base_domain.BaseDomain`` (the defaults) and is one
+    registry entry (``domains.registry.DOMAINS``). Problems the user can fix raise
+    ``DataError`` (or another ``DomainLensError``) with a message saying what to do;
+    anything else is a bug.
     """
 
     key: str
@@ -202,13 +206,20 @@ class Domain(Protocol):
     # The checkpoint metric (higher is better) that picks what a page opens with among the
     # checkpoints fitting its data; None: the newest of them.
     default_metric: str | None
+    labels: Mapping[str, Any]  # display names and formats of its own terms (``domains.labels.Label``)
 
     def datasets(self) -> Sequence[DataSource]:
         """The datasets that need no user input, the default first."""
         ...
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
-        """Load a bundled dataset by key, or a user file by path (``None``: default)."""
+        """Load a bundled dataset by key, or a user file by path (``None``: default), with
+        the ``data_options`` values as keywords."""
+        ...
+
+    def data_options(self) -> list[FieldSpec]:
+        """What ``load_data`` takes besides the source (a target column, a language pair);
+        the CLI offers each as a ``--flag`` of this domain."""
         ...
 
     def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
@@ -231,25 +242,41 @@ class Domain(Protocol):
         (``spec_by_key``)."""
         ...
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *, progress: ProgressFn | None = None) -> Predictor:
-        """A checkpoint, or a menu entry: ready-made, or fitted on the default data once (saved,
-        so later loads are fast) while reporting to ``progress``."""
+    def load(self, model: ModelSpec | Bundle, device: torch.device) -> P:
+        """A checkpoint, or a menu entry that is usable as it is (``needs_fit`` false).
+        Menu entries that must be fitted first are opened by ``registry.open_predictor``,
+        which fits them once (``first_fit``) and keeps the result."""
         ...
 
-    def train(
-        self,
-        spec: ModelSpec,
-        data: DomainData,
-        settings: TrainSettings,
-        *,
-        device: torch.device,
-        progress: ProgressFn,
-        cancel: CancelToken,
-    ) -> TrainOutcome:
+    def needs_fit(self, spec: ModelSpec) -> bool:
+        """Whether the menu entry must be fitted on data before it predicts anything."""
+        ...
+
+    def first_fit(self, spec: ModelSpec, data: DomainData) -> tuple[TrainSettings, DomainData]:
+        """The recipe and data a menu entry is fitted with when it is first used untrained
+        (``data`` is the default dataset): a short one where the full recipe takes long."""
+        ...
+
+    def configure(self, predictor: P, options: Mapping[str, Any]) -> P:
+        """A copy set up by ``data_options`` values (e.g. a translator's language pair, from
+        the command line or the data); unchanged where they do not apply."""
+        ...
+
+    def inputs(self, predictor: P, data: DomainData) -> list[Column]:
+        """The columns ``predictor.predict`` reads (``data``: the reference, for ranges)."""
+        ...
+
+    def outputs(self, predictor: P) -> list[Column]:
+        """Every column ``predictor.predict`` returns; the contract test checks real outputs
+        against it."""
+        ...
+
+    def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+              progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
         """Fit ``spec`` on ``data`` with ``settings``, reporting to ``progress`` and checking
-        ``cancel`` between steps (``TrainingCancelledError`` ends the run). Validates on the
+        ``cancel`` between steps (``CancelledError`` ends the run). Validates on the
         data's own split (or ``settings.cv`` folds where ``supports_cv``); never saves:
-        ``domains.jobs.train_and_save`` writes the checkpoint."""
+        ``domains.training.train_and_save`` writes the checkpoint."""
         ...
 
     def evaluation_splits(self, data: DomainData) -> Sequence[str]:
@@ -257,11 +284,12 @@ class Domain(Protocol):
         ...
 
     def evaluate(
-        self, predictor: Predictor, data: DomainData, *, split: str = "test", options: Mapping[str, Any] | None = None
+        self, predictor: P, data: DomainData, *, split: str = "test", options: Mapping[str, Any] | None = None
     ) -> Report:
         """Metrics and chart frames of ``predictor`` on ``split``; ``options`` are the values of
-        ``evaluation_fields`` (``HasEvaluationOptions``) and a ``threshold`` for thresholded
-        predictors. A split the data lacks raises ``DataError``."""
+        ``evaluation_fields`` (``HasEvaluationOptions``). A thresholded predictor decides at
+        its own threshold (the copy the faces configured). A split the data lacks raises
+        ``DataError``."""
         ...
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
@@ -272,7 +300,7 @@ class Domain(Protocol):
         """Overview figures of a dataset (no model needed), by name."""
         ...
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+    def input_fields(self, predictor: P, data: DomainData) -> list[FieldSpec]:
         """The single-prediction form: one field per input column ``predictor`` reads."""
         ...
 
@@ -280,6 +308,6 @@ class Domain(Protocol):
         """Events to replay live, in arrival order (the Live tab paces them)."""
         ...
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> LiveMonitor:
+    def monitor(self, predictor: P, data: DomainData) -> LiveMonitor:
         """A fresh monitor for one live run of ``predictor`` (``data`` is the reference)."""
         ...

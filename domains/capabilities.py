@@ -16,8 +16,8 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.base import DomainData, FieldSpec, Predictor, Report
+from models.control import CancelToken, ProgressFn
 from models.fastpath import Scoring
-from models.seq2seq import StopFlag
 
 if TYPE_CHECKING:  # domains.images builds on domains.base
     from domains.images import Study
@@ -289,7 +289,7 @@ class Translator(Predictor, Protocol):
         (None for an exact decoder). Callers share the result between sessions."""
         ...
 
-    def stream_text(self, text: str, *, stop: StopFlag | None = None,
+    def stream_text(self, text: str, *, stop: CancelToken | None = None,
                     on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:
         """The translation of ``text`` (any length) as it is produced: token pieces or whole
         sentences. ``stop`` ends it early; ``on_sentence`` gets each finished (source,
@@ -300,7 +300,7 @@ class Translator(Predictor, Protocol):
         """Up to ``n`` candidate translations of one sentence, best first."""
         ...
 
-    def translate_column(self, texts: Sequence[str | None], *, progress: Callable[[int, int], None] | None = None,
+    def translate_column(self, texts: Sequence[str | None], *, progress: ProgressFn | None = None,
                          resume: Path | None = None) -> list[str | None]:
         """Every cell translated (empty cells stay None), reporting (done, total) sentences;
         finished sentences are appended to ``resume`` so an interrupted run continues."""
@@ -319,7 +319,7 @@ class HasFilePredictor(Protocol):
     file_suffixes: tuple[str, ...]
 
     def predict_file(self, predictor: Predictor, source: Path, target: Path,
-                     progress: Callable[[int, int], None]) -> bool:
+                     progress: ProgressFn) -> bool:
         """Write the prediction for ``source`` to ``target``, reporting (done, total).
         Returns False, writing nothing, for a file it leaves to the table path; raises
         ``DataError`` for a missing, empty or unreadable file."""

@@ -9,16 +9,19 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from domains import registry
 from domains.base import DataError, DomainData, Predictor, Report
 from domains.capabilities import HasScoredEvaluation
+from models.control import ProgressFn
 from models.device import pick_device
-from models.distributed import ProgressFn, RayOptions, ScoreFn, head, score, score_frame_on_ray
+from models.distributed import RayOptions, ScoreFn, head, score, score_frame_on_ray
 from models.streaming import with_inputs
 
 # Settings the actors need to find the same data, cached models and offline mode as the driver.
@@ -34,17 +37,17 @@ def scored_rows(predict: ScoreFn, frame: pl.DataFrame) -> pl.DataFrame:
 @dataclass(frozen=True)
 class OpenPredictor:
     """Picklable recipe for an actor's scoring function: a domain and a model (menu key or
-    checkpoint), and a translator's pair. ``files`` carries a checkpoint's bytes to workers
-    without a shared disk; without it the checkpoint path is read where it is (shared
-    storage, or one machine)."""
+    checkpoint), and the domain's options it is configured with (a translator's pair).
+    ``files`` carries a checkpoint's bytes to workers without a shared disk; without it the
+    checkpoint path is read where it is (shared storage, or one machine)."""
 
     domain: str
     model: str
     checkpoint: bool
     device: str = "auto"
     files: dict[str, bytes] = field(default_factory=dict)
-    src: str | None = None
-    tgt: str | None = None
+    options: tuple[tuple[str, Any], ...] = ()  # ``Domain.data_options`` values (``Domain.configure``)
+    threshold: float | None = None  # replaces a thresholded model's stored one
     for_evaluation: bool = False  # run the domain's evaluation_predictions instead of predict
 
     def open(self) -> Predictor:
@@ -57,8 +60,8 @@ class OpenPredictor:
             model: str | Path = folder
         else:
             model = Path(self.model) if self.checkpoint else self.model
-        predictor = registry.open_predictor(domain, model, pick_device(self.device))
-        return registry.with_pair(predictor, self.src, self.tgt)
+        return registry.open_predictor(domain, model, pick_device(self.device), options=dict(self.options),
+                                       threshold=self.threshold)
 
     def __call__(self) -> ScoreFn:
         predictor = self.open()
@@ -75,7 +78,8 @@ def ship(folder: Path) -> dict[str, bytes]:
 
 
 def recipe_for(domain_key: str, model: str | Path, options: RayOptions, *, device: str = "auto",
-               ship_checkpoint: bool | None = None, src: str | None = None, tgt: str | None = None) -> OpenPredictor:
+               ship_checkpoint: bool | None = None, configure: Mapping[str, Any] | None = None,
+               threshold: float | None = None) -> OpenPredictor:
     """How the actors open ``model``. A checkpoint is shipped with the job when joining a
     cluster (any ``address``: its other nodes do not see this machine's disk) unless
     ``ship_checkpoint`` is False (a path on storage every node mounts, read in place)."""
@@ -85,7 +89,8 @@ def recipe_for(domain_key: str, model: str | Path, options: RayOptions, *, devic
     if ship_checkpoint is None:
         ship_checkpoint = checkpoint and options.address is not None
     files = ship(Path(model)) if checkpoint and ship_checkpoint else {}
-    return OpenPredictor(domain_key, str(model), checkpoint, device, files, src, tgt)
+    chosen = tuple(sorted((k, v) for k, v in (configure or {}).items() if v is not None))
+    return OpenPredictor(domain_key, str(model), checkpoint, device, files, chosen, threshold)
 
 
 def _job_env() -> dict[str, str]:
@@ -93,10 +98,12 @@ def _job_env() -> dict[str, str]:
 
 
 def predict_on_ray(domain_key: str, model: str | Path, source: str, output: Path, options: RayOptions, *,
-                   device: str = "auto", ship_checkpoint: bool | None = None, src: str | None = None,
-                   tgt: str | None = None, on_progress: ProgressFn | None = None) -> int:
+                   device: str = "auto", ship_checkpoint: bool | None = None,
+                   configure: Mapping[str, Any] | None = None, threshold: float | None = None,
+                   on_progress: ProgressFn | None = None) -> int:
     """Score ``source`` on Ray into ``output`` with the domain's model; returns rows written."""
-    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint, src=src, tgt=tgt)
+    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint,
+                        configure=configure, threshold=threshold)
     # Opened once here: a bad model, or input without the columns it needs, fails before any
     # cluster work; a menu entry fitted on first use is fitted once, not in every actor.
     first_rows = head(source)
@@ -130,8 +137,9 @@ def evaluate_on_ray(domain_key: str, model: str | Path, data: DomainData, split:
     if not isinstance(domain, HasScoredEvaluation):
         raise DataError(f"{domain.title} does not evaluate on Ray yet: its metrics rank each user's held-out "
                         "items against the whole catalogue; run `evaluate` without --backend ray")
-    src, tgt = data.info.get("src"), data.info.get("tgt")
-    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint, src=src, tgt=tgt)
+    configure = {f.name: data.info.get(f.name) for f in domain.data_options()}  # e.g. the data's languages
+    recipe = recipe_for(domain_key, model, options, device=device, ship_checkpoint=ship_checkpoint,
+                        configure=configure)
     recipe = dataclasses.replace(recipe, for_evaluation=True)
     predictor = recipe.open()
     rows = domain.evaluation_rows(predictor, data, split)

@@ -1,9 +1,9 @@
 """Display names and number formats for metrics, columns and fields: what people read
 instead of code names (``p_bad`` -> "Probability of default", 0.7312 -> "73.1%").
 
-The shared vocabulary lives here; a domain adds its own terms next to its code, with
-``register`` (credit's fields, in ``domains/credit_risk/domain.py``). Views never hold
-vocabulary: they call ``display_name`` and ``format_value``.
+The shared vocabulary (metrics every kind of model has) lives here; a domain's own terms
+(its fields, outputs and metrics) are its ``labels`` (``Domain.labels``), next to its code,
+and win over these. Views never hold vocabulary: they call ``display_name`` and ``format_value``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from domains.base import FieldSpec
+from domains.base import DomainLensError, FieldSpec
 
 Format = Literal["percent", "decimal", "integer", "ratio", "seconds", "rate", "money", "text"]
 
@@ -35,39 +35,36 @@ COMMON: dict[str, Label] = {
     "log_loss": Label("Log loss", "decimal", "Lower is better."),
     "ece": Label("Calibration error (ECE)", "decimal", "Expected calibration error; lower is better."),
     "sensitivity": Label("Sensitivity", "percent"), "specificity": Label("Specificity", "percent"),
-    "threshold": Label("Threshold", "decimal"), "optimal_threshold": Label("Cost-optimal threshold", "decimal"),
-    "approval_rate": Label("Approval rate", "percent"), "expected_cost": Label("Expected cost per applicant"),
-    "map": Label("MAP", "decimal"), "ndcg@10": Label("nDCG@10", "decimal"), "val_ndcg@10": Label("Validation nDCG@10"),
-    "precision@10": Label("Precision@10", "percent"), "recall@10": Label("Recall@10", "percent"),
-    "coverage": Label("Catalogue coverage", "percent"), "novelty": Label("Novelty", "decimal"),
-    "popularity_bias": Label("Popularity bias", "decimal", "Mean popularity percentile of recommended items."),
-    "bleu": Label("BLEU", "decimal"), "chrf": Label("chrF", "decimal"), "val_bleu": Label("Validation BLEU"),
-    "val_chrf": Label("Validation chrF"), "length_ratio": Label("Length ratio", "ratio"),
-    "sentences": Label("Sentences", "integer"), "sentences_per_s": Label("Sentences per second", "rate"),
-    "texts_per_s": Label("Texts per second", "rate"), "images": Label("Images", "integer"),
+    "threshold": Label("Threshold", "decimal"), "images": Label("Images", "integer"),
+    "texts_per_s": Label("Texts per second", "rate"),
     "train_loss": Label("Training loss"), "val_loss": Label("Validation loss"), "loss": Label("Loss"),
     "train_seconds": Label("Training time", "seconds"), "seconds": Label("Time", "seconds"),
     "prediction": Label("Prediction", "text"), "confidence": Label("Confidence", "percent"),
     "score": Label("Score", "decimal"), "decision": Label("Decision", "text"),
     "flagged": Label("Flagged for review", "text"), "rows": Label("Rows", "integer"),
     "step": Label("Training step", "integer"), "epoch": Label("Epoch", "integer"), "fold": Label("Fold", "integer"),
-    "ttft_ms": Label("Time to first sentence (ms)"), "latency_ms": Label("Latency (ms)"),
-    "detected_confidence": Label("Language confidence", "percent"), "arrival": Label("Arrival #", "integer"),
-    "p_bad": Label("Probability of default", "percent"), "tpr": Label("True positive rate", "percent"),
+    "latency_ms": Label("Latency (ms)"), "arrival": Label("Arrival #", "integer"),
+    "tpr": Label("True positive rate", "percent"),
     "fpr": Label("False positive rate", "percent"), "support": Label("Support", "integer"),
 }
-_BY_DOMAIN: dict[str, dict[str, Label]] = {}
 _PATTERNS = {"percent": "{:.1%}", "ratio": "{:.2f}x", "seconds": "{:,.1f} s", "rate": "{:,.1f} /s",
              "money": "{:,.0f}"}
 
 
-def register(domain_key: str, labels: Mapping[str, Label]) -> None:
-    """A domain's own terms (its fields and outputs); they win over the shared ones."""
-    _BY_DOMAIN.setdefault(domain_key, {}).update(labels)
+def _own_labels(domain: str | None) -> Mapping[str, Label]:
+    """The domain's own terms (``Domain.labels``); none for no domain or one not registered."""
+    if not domain:
+        return {}
+    from domains import registry  # the registry's domains import this module
+
+    try:
+        return registry.get(domain).labels
+    except DomainLensError:
+        return {}
 
 
 def label_of(name: str, domain: str | None = None) -> Label:
-    own = _BY_DOMAIN.get(domain or "", {})
+    own = _own_labels(domain)
     if name in own:
         return own[name]
     if name in COMMON:

@@ -14,11 +14,12 @@ import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from models.control import Progress, ProgressFn
 from models.errors import DomainLensError
 
 CHUNK = 8 * 2**20
@@ -61,10 +62,10 @@ def cache_root() -> Path:
     return Path(os.environ.get("DOMAINLENS_CACHE") or Path.home() / ".cache" / "domainlens").expanduser()
 
 
-def ensure(asset: SplitZipAsset, *, progress: Callable[[int, int], None] | None = None,
+def ensure(asset: SplitZipAsset, *, progress: ProgressFn | None = None,
            pieces: Sequence[Path] | None = None) -> Path:
     """The extracted folder of ``asset``, joining, verifying and extracting it the first time
-    (``progress(bytes_done, bytes_total)`` while it does). ``pieces`` overrides where the
+    (``progress(Progress(bytes_done, bytes_total))`` while it does). ``pieces`` overrides where the
     parts are (tests use small stand-ins)."""
     target = cache_root() / "assets" / asset.name
     if (target / DONE).is_file():
@@ -92,7 +93,7 @@ def ensure(asset: SplitZipAsset, *, progress: Callable[[int, int], None] | None 
     return target
 
 
-def _join(paths: Sequence[Path], joined: Path, progress: Callable[[int, int], None] | None) -> str:
+def _join(paths: Sequence[Path], joined: Path, progress: ProgressFn | None) -> str:
     total = sum(p.stat().st_size for p in paths)
     digest, done = hashlib.sha256(), 0
     with joined.open("wb") as out:
@@ -103,7 +104,7 @@ def _join(paths: Sequence[Path], joined: Path, progress: Callable[[int, int], No
                     out.write(chunk)
                     done += len(chunk)
                     if progress:
-                        progress(done, total)
+                        progress(Progress(done, total, stage="joining"))
     return digest.hexdigest()
 
 

@@ -14,6 +14,7 @@ import os
 import platform
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -169,22 +170,42 @@ def load_bundle(path: str | Path) -> Bundle:
     return Bundle(folder, meta)
 
 
+_listings: dict[tuple[str, str | None], tuple[tuple[tuple[str, int], ...], list[Bundle]]] = {}
+_listings_lock = threading.Lock()
+
+
 def list_bundles(domain: str | None = None, *, root: Path | None = None) -> list[Bundle]:
-    """All complete bundles under the root, newest first. Temp folders are invisible."""
+    """All complete bundles under the root, newest first. Temp folders are invisible.
+
+    Pages list checkpoints on every rerun: the parsed listing is kept per folder and reused
+    while the folder's state (each ``metadata.json`` and its modification time) is unchanged,
+    so a rerun costs a directory walk, not a JSON parse per checkpoint."""
     base = root or artifacts_root()
     if not base.is_dir():
         return []
-    found: list[Bundle] = []
-    for meta_path in base.glob("*/*/*/" + METADATA):
-        folder = meta_path.parent
-        if folder.name.startswith(".") or (domain and folder.parent.parent.name != domain):
+    state = []
+    for meta_path in base.glob(f"{domain or '*'}/*/*/{METADATA}"):
+        if meta_path.parent.name.startswith("."):
             continue
         try:
-            found.append(load_bundle(folder))
+            state.append((str(meta_path.parent), meta_path.stat().st_mtime_ns))
+        except FileNotFoundError:  # removed while we looked
+            continue
+    key, current = (str(base), domain), tuple(sorted(state))
+    with _listings_lock:
+        kept = _listings.get(key)
+    if kept is not None and kept[0] == current:
+        return list(kept[1])
+    found: list[Bundle] = []
+    for folder, _ in current:
+        try:
+            found.append(load_bundle(Path(folder)))
         except CheckpointError:
             continue
     found.sort(key=lambda b: str(b.metadata.get("created", "")), reverse=True)
-    return found
+    with _listings_lock:
+        _listings[key] = (current, found)
+    return list(found)
 
 
 def load_state_strict(module: torch.nn.Module, tensors: Mapping[str, torch.Tensor]) -> None:

@@ -28,12 +28,17 @@ from typing import Any
 
 import polars as pl
 
+from models.control import Progress, ProgressFn
 from models.errors import DomainLensError
 
 ScoreFn = Callable[[pl.DataFrame], pl.DataFrame]
-ProgressFn = Callable[[int, "int | None"], None]  # rows scored so far, total rows when known
 POLL_S = 0.5  # how often the driver asks how far the actors are
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".json": "json", ".jsonl": "json"}
+
+
+def _rows(done: int, total: int | None) -> Progress:
+    """Rows scored so far of ``total`` (0 while the total is not known)."""
+    return Progress(done, total or 0)
 
 
 class ClusterError(DomainLensError):
@@ -277,13 +282,13 @@ class _Poller:
                 rows = int(ray.get(self._state.get.remote(), timeout=5))
             except Exception:  # a missed poll only delays the bar
                 continue
-            self._on_progress(min(rows, self._total) if self._total is not None else rows, self._total)
+            self._on_progress(_rows(min(rows, self._total) if self._total is not None else rows, self._total))
 
 
 def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: RayOptions, *,
           env: dict[str, str] | None = None, on_progress: ProgressFn | None = None) -> int:
     """Score ``source`` into files under ``output``; returns the number of rows written.
-    ``on_progress(rows_done, total_rows)`` is called from a driver thread as batches finish.
+    ``on_progress(Progress(rows_done, total_rows))`` is called from a driver thread as batches finish.
 
     The result is written beside ``output`` first and moved into place only once every
     row is written, so an interrupted job (Ctrl-C, a failed actor Ray gave up on) never
@@ -309,7 +314,7 @@ def score(source: str, output: Path, factory: Callable[[], ScoreFn], options: Ra
             raise ClusterError(failure)
         rows = _rows_written(partial, options.output_format)
         if on_progress is not None:
-            on_progress(rows, total)
+            on_progress(_rows(rows, total))
         if output.exists():
             shutil.rmtree(output)
         os.replace(partial, output)
@@ -343,7 +348,7 @@ def score_frame_on_ray(frame: pl.DataFrame, columns: list[str], factory: Callabl
         raise ClusterError(failure)
     result = pl.concat(collected) if collected else pl.DataFrame()
     if on_progress is not None:
-        on_progress(result.height, frame.height)
+        on_progress(_rows(result.height, frame.height))
     return result
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from models.checkpoints import write_json_atomic
-from models.training import CancelToken, Progress, TrainingCancelledError
+from models.control import CancelledError, CancelToken, Progress
 
 T = TypeVar("T")
 
@@ -131,7 +131,7 @@ class Job(Generic[T]):
     def _run(self) -> None:
         try:
             value = self.target(self._report, self.cancel_token)
-        except TrainingCancelledError:
+        except CancelledError:
             self._finish(JobState.CANCELLED, error="cancelled by user")
         except Exception as exc:  # reported to the user; the thread must not die silently
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()

@@ -12,13 +12,13 @@ import queue
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from models.control import CancelToken
 from models.ct2 import keep_torch_threads
 from models.errors import DomainLensError
 from models.text import length_buckets, load_pretrained, load_tokenizer, pad_rows
@@ -66,25 +66,7 @@ def generate(model: Any, tokenizer: Any, texts: Sequence[str], *, num_beams: int
     return out
 
 
-@dataclass
-class StopFlag:
-    """Set by whoever consumes a stream (the Stop button, a closed generator)."""
-
-    event: threading.Event
-
-    @classmethod
-    def new(cls) -> StopFlag:
-        return cls(threading.Event())
-
-    def stop(self) -> None:
-        self.event.set()
-
-    @property
-    def stopped(self) -> bool:
-        return self.event.is_set()
-
-
-def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | None = None,
+def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: CancelToken | None = None,
                     timeout_s: float = 60.0, max_new_tokens: int | None = None) -> Iterator[str]:
     """Yield the translation of ``text`` piece by piece as tokens are generated.
 
@@ -95,12 +77,12 @@ def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | N
     piece arrives within ``timeout_s``."""
     from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-    flag = stop or StopFlag.new()
+    flag = stop or CancelToken()
     finished = threading.Event()  # this call's own end (the caller's flag may span many calls)
 
     class _Stop(StoppingCriteria):
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-            ended = flag.stopped or finished.is_set()
+            ended = flag.cancelled or finished.is_set()
             return torch.full((input_ids.shape[0],), ended, dtype=torch.bool, device=input_ids.device)
 
     device = next(model.parameters()).device
@@ -122,7 +104,7 @@ def stream_generate(model: Any, tokenizer: Any, text: str, *, stop: StopFlag | N
     worker.start()
     try:
         for piece in streamer:
-            if flag.stopped:
+            if flag.cancelled:
                 break
             if piece:
                 yield piece
@@ -181,7 +163,7 @@ class Ct2Seq2Seq:
                 out[i] = [self._decode(h) for h in result.hypotheses]
         return out
 
-    def stream(self, text: str, *, stop: StopFlag | None = None,
+    def stream(self, text: str, *, stop: CancelToken | None = None,
                target_prefix: list[str] | None = None) -> Iterator[str]:
         """Pieces of the translation as CTranslate2 emits tokens (greedy)."""
         ids: list[int] = []
@@ -190,7 +172,7 @@ class Ct2Seq2Seq:
         steps = self.translator.generate_tokens(self._tokens(text), max_decoding_length=self._budget([text]),
                                                 target_prefix=target_prefix)
         for step in steps:
-            if stop is not None and stop.stopped:
+            if stop is not None and stop.cancelled:
                 break
             if step.token_id == eos:
                 break

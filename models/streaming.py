@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from models.training import CancelToken
+from models.control import CancelToken
 
 _END = object()
 FEED_THREAD = "domainlens-feed"  # the producer thread's name

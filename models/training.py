@@ -1,5 +1,5 @@
-"""The one training loop for PyTorch models, plus the progress/cancel plumbing that
-every training job (torch or not) reports through.
+"""The one training loop for PyTorch models (progress and cancel come from
+``models.control``, shared with every other long piece of work).
 
 The loop is deliberately small: the caller supplies the per-batch loss and a
 validation function; the loop owns the optimiser steps, AMP on CUDA, gradient
@@ -11,63 +11,16 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
+from models.control import CancelToken, Progress, ProgressFn, no_progress
 from models.device import amp_dtype
 from models.memory import MemoryReleaser, release_freed_memory
-
-
-class TrainingCancelledError(RuntimeError):
-    """Raised inside a training job when its cancel token is set."""
-
-
-class CancelToken:
-    """Thread-safe cancel flag checked by training loops and streams."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-    def raise_if_cancelled(self) -> None:
-        if self._event.is_set():
-            raise TrainingCancelledError("training was cancelled")
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; return True early if cancelled."""
-        return self._event.wait(seconds)
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One progress report: ``step`` of ``total`` plus whatever metrics are fresh."""
-
-    step: int
-    total: int
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    stage: str = ""
-
-    @property
-    def fraction(self) -> float:
-        return min(1.0, self.step / self.total) if self.total else 0.0
-
-
-ProgressFn = Callable[[Progress], None]
-
-
-def no_progress(progress: Progress) -> None:
-    """Default progress sink."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +33,23 @@ class LoopConfig:
     mode: Literal["min", "max"] = "min"
     grad_clip: float | None = 1.0
     amp: bool = True
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A fine-tuning recipe: the loop's settings and the batch size (domains add their own
+    fields, e.g. a maximum sequence length)."""
+
+    epochs: int
+    lr: float
+    batch: int = 32
+    weight_decay: float = 0.01
+    patience: int = 2
+
+    def loop(self, epochs: int | None, *, monitor: str, mode: Literal["min", "max"], amp: bool = True) -> LoopConfig:
+        """The loop's configuration: ``epochs`` (the user's) or the recipe's, early stopping on ``monitor``."""
+        return LoopConfig(epochs=epochs or self.epochs, lr=self.lr, weight_decay=self.weight_decay,
+                          patience=self.patience, monitor=monitor, mode=mode, amp=amp)
 
 
 @dataclass
@@ -115,7 +85,7 @@ def fit(
     ``batches(epoch)`` yields tuples of tensors already on ``device``; ``validate``
     returns a metrics dict containing ``config.monitor``. ``lr_schedule(fraction_done)``
     scales each group's initial learning rate every step (e.g. ``one_cycle``). Raises
-    ``TrainingCancelledError`` when ``cancel`` is set (checked every step).
+    ``CancelledError`` when ``cancel`` is set (checked every step).
     """
     started = time.perf_counter()
     model.to(device)

@@ -49,8 +49,8 @@ def train_default_checkpoint(domain_key: str, root: Path) -> Path:
 
     from domains import registry
     from domains.base import TrainSettings
-    from domains.jobs import train_and_save
-    from models.training import CancelToken
+    from domains.training import train_and_save
+    from models.control import CancelToken
 
     domain = registry.get(domain_key)
     spec = domain.models()[0]

@@ -17,8 +17,8 @@ import torch
 
 from domains import registry
 from domains.base import TrainSettings
-from domains.jobs import train_and_save
-from models.training import CancelToken
+from domains.training import train_and_save
+from models.control import CancelToken
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("DOMAINLENS_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -7,10 +7,10 @@ import torch
 
 from domains import registry
 from domains.base import DomainData, TrainSettings
-from domains.jobs import train_and_save
 from domains.recommendations.predict import RecPredictor
+from domains.training import train_and_save
 from models.checkpoints import load_bundle
-from models.training import CancelToken
+from models.control import CancelToken
 
 
 @pytest.fixture(scope="session")

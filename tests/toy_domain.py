@@ -1,10 +1,11 @@
 """A small domain the dashboard has never heard of, built only on the public contract
-(``domains.base``). The fake-domain tests register it and open every tab: a new domain
-needs no dashboard edit."""
+(``domains.base_domain.BaseDomain``, which supplies every default). The fake-domain tests
+register it and open every tab: a new domain needs no dashboard edit, and writes only what
+is its own (this file) plus one registry line."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,21 +15,11 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DataSource, DomainData, FieldSpec, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain
+from domains.columns import Column
 from models.checkpoints import Bundle, BundleWriter
-from models.training import CancelToken, Progress, ProgressFn
+from models.control import CancelToken, Progress, ProgressFn
 
 KEY = "toy_quality"
 FEATURES = ("temperature", "pressure")
@@ -90,45 +81,20 @@ class ToyMonitor:
         return pl.DataFrame({"p_faulty": self.scores[-20:]}, schema={"p_faulty": pl.Float64})
 
 
-class ToyDomain:
-    key = KEY
-    title = "Toy quality control"
-    icon = ":material/factory:"
-    description = "Predicts faulty parts from two sensor readings (a test domain)."
-    input_kind: InputKind = "tabular"
-    upload_types: tuple[str, ...] = ("csv",)
-    supports_cv = False
-    evaluate_on_demand = False
-    summary_metrics: tuple[str, ...] = ("accuracy",)
-    default_metric: str | None = None
-
-    def datasets(self) -> Sequence[DataSource]:
-        return [DataSource("sensors", "Sensor readings (synthetic)", "400 parts, two sensors")]
+class ToyDomain(BaseDomain[LinearPredictor], key=KEY, title="Toy quality control",
+                icon=":material/factory:", input_kind="tabular",
+                description="Predicts faulty parts from two sensor readings (a test domain)."):
+    sources = (DataSource("sensors", "Sensor readings (synthetic)", "400 parts, two sensors"),)
+    menu = (ModelSpec("linear", "Linear score", "external"),)
+    upload_types = ("csv",)
+    summary_metrics = ("accuracy",)
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return DomainData("sensors", _frame(), target="faulty")
 
-    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
-        return []
-
-    def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
-        raise DataError("the toy domain reads no uploads")
-
-    def models(self) -> Sequence[ModelSpec]:
-        return [ModelSpec("linear", "Linear score", "external", ready=False)]
-
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(self.models(), key, self.key)
-
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            w = model.tensors()["weights"].tolist()
-            return LinearPredictor(tuple(w[:-1]), w[-1])
-        self.spec(model.key)
-        if progress is not None:
-            progress(Progress(1, 1, stage="fit"))
-        return fit(self.load_data().frame)
+    def from_bundle(self, bundle: Bundle, device: torch.device) -> LinearPredictor:
+        w = bundle.tensors()["weights"].tolist()
+        return LinearPredictor(tuple(w[:-1]), w[-1])
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
@@ -137,10 +103,11 @@ class ToyDomain:
         report = self.evaluate(predictor, data)
         return TrainOutcome(predictor, report.metrics, report=report)
 
-    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
-        return ["test", "all"]
+    def outputs(self, predictor: LinearPredictor) -> list[Column]:
+        return [Column("p_faulty", "number", "probability that the part is faulty", minimum=0.0, maximum=1.0),
+                Column("faulty", "integer", "1 when p_faulty reaches 0.5", choices=(0, 1))]
 
-    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+    def evaluate(self, predictor: LinearPredictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
         rows = data.frame if split == "all" else data.frame.filter(pl.col("split") == split)
         predicted = predictor.predict(rows)["faulty"].to_numpy()
@@ -157,11 +124,11 @@ class ToyDomain:
         return {"sensors": go.Figure(go.Scatter(x=data.frame["temperature"], y=data.frame["pressure"],
                                                 mode="markers"))}
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+    def input_fields(self, predictor: LinearPredictor, data: DomainData) -> list[FieldSpec]:
         return [FieldSpec(f, "number", default=0.0) for f in FEATURES]
 
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
         return data.frame.select(FEATURES).with_row_index("id")
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> ToyMonitor:
+    def monitor(self, predictor: LinearPredictor, data: DomainData) -> ToyMonitor:
         return ToyMonitor()

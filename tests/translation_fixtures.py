@@ -48,9 +48,9 @@ def tiny_marian_checkpoint(tmp_path_factory: pytest.TempPathFactory, bible_en_pt
 
     from domains import registry
     from domains.base import TrainSettings
-    from domains.jobs import train_and_save
+    from domains.training import train_and_save
     from domains.translation import data as mt_data
-    from models.training import CancelToken
+    from models.control import CancelToken
 
     small = bible_en_pt.frame.filter(pl.col("split") == "train").head(120)
     payload = "\n".join(f"{s}\t{r}" for s, r in zip(small["source"], small["reference"], strict=True)).encode()

@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.navigation import domain_page
 from domains import registry
-from domains.live import running_streams
+from domains.server import running_streams
 from models.checkpoints import list_bundles
 
 st.title("DomainLens")

@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard.state import short_id, visitor_id
 from dashboard.views.common import PageContext, queued_notice
 from domains.base import Predictor
-from domains.jobs import BATCH, job_registry, submit_batch
+from domains.server import BATCH, job_registry, submit_batch
 from models.jobs import Job, JobState
 
 

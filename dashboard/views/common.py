@@ -16,8 +16,8 @@ from dashboard.state import initial, short_id
 from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.io import flat_lists
-from domains.jobs import job_registry
 from domains.labels import display_name
+from domains.server import job_registry
 from models.jobs import ACTIVE, Job, JobRecord
 
 
@@ -31,6 +31,7 @@ class PageContext:
     model_error: str | None = None
     preparing: Job[Predictor] | None = None  # the default model's background fit, while it runs
     prepare_failed: bool = False
+    stored: Predictor | None = None  # the model as loaded, before the user's threshold (``predictor``)
 
 
 def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2) -> None:
@@ -83,15 +84,20 @@ def _preparing(job: Job[Predictor]) -> None:
     st.progress(latest.fraction if latest else 0.0, text=job.status_line())
 
 
-def threshold_key(ctx: PageContext) -> str:
-    """One decision threshold per selected model (and dataset)."""
-    return f"{ctx.domain.key}-threshold-{short_id(ctx.model_id + ctx.data_id)}"
+def threshold_key(domain_key: str, model_id: str, data_id: str) -> str:
+    """One decision threshold per selected model (and dataset): the Predict slider's key."""
+    return f"{domain_key}-threshold-{short_id(model_id + data_id)}"
 
 
-def user_threshold(ctx: PageContext, predictor: Thresholded) -> float:
-    """The threshold the user set for this model, else the one stored with it."""
-    key = threshold_key(ctx)
-    return float(st.session_state.get(key, initial(key, float(predictor.threshold))))
+def with_user_threshold(predictor: Predictor, domain_key: str, model_id: str, data_id: str) -> Predictor:
+    """The one place the user's threshold is applied: the selected model decides at the value
+    set for it (and this dataset) on the Predict slider, else at its stored threshold. Every
+    tab (Predict, batch scoring, Live, Evaluate) receives this copy."""
+    if not isinstance(predictor, Thresholded):
+        return predictor
+    key = threshold_key(domain_key, model_id, data_id)
+    chosen = float(st.session_state.get(key, initial(key, float(predictor.threshold))))
+    return predictor.with_threshold(chosen) if chosen != predictor.threshold else predictor
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~$:<])")

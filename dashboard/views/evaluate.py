@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted
-from dashboard.views.common import PageContext, figure_grid, labelled, need_model, user_threshold
+from dashboard.views.common import PageContext, figure_grid, labelled, need_model
 from domains.base import Predictor
 from domains.capabilities import HasEvaluationOptions, ModelComparer, Thresholded
 from domains.labels import display_name, format_value, label_of
@@ -29,13 +29,13 @@ def render(ctx: PageContext) -> None:
             options[field.name] = col.number_input(display_name(field.name, ctx.domain.key), min_value=field.minimum,
                                                    value=float(initial(key, field.default)), help=field.help,
                                                    **persisted(key))
-    if isinstance(predictor, Thresholded):
-        options["threshold"] = user_threshold(ctx, predictor)
+    # The model already decides at the user's threshold (the page applied it); it keys the cache.
+    threshold = predictor.threshold if isinstance(predictor, Thresholded) else None
     if ctx.domain.evaluate_on_demand and not _requested(ctx, split):
         return
     with guarded("Evaluation"):
-        report = resources.evaluation(ctx.domain.key, ctx.model_id, ctx.data_id, predictor, ctx.data, split,
-                                      tuple(sorted(options.items())))
+        report = resources.evaluation(ctx.domain.key, ctx.model_id, ctx.data_id, threshold, predictor, ctx.data,
+                                      split, tuple(sorted(options.items())))
         shown = [(k, report.metrics[k]) for k in report.headline or tuple(report.metrics) if k in report.metrics]
         for start in range(0, len(shown), 5):
             row = st.columns(5)
@@ -45,7 +45,8 @@ def render(ctx: PageContext) -> None:
         if "optimal_threshold" in report.metrics:
             st.caption(f"Threshold in use {report.metrics['threshold']:.2f} (this model's; set it in the Predict "
                        f"tab); cost-optimal on this split {report.metrics['optimal_threshold']:.2f}.")
-        figure_grid(ctx.domain.charts(report), key="evaluate")
+        figure_grid(resources.evaluation_charts(ctx.domain.key, ctx.model_id, ctx.data_id, threshold, split,
+                                                tuple(sorted(options.items())), report), key="evaluate")
         for name, title in report.tables.items():
             if name in report.frames and report.frames[name].height:
                 st.subheader(title)

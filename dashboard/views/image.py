@@ -13,8 +13,8 @@ from dashboard import resources
 from dashboard.views.batch import scored_batch, show_last
 from dashboard.views.common import PageContext, download_buttons, labelled
 from domains.base import Predictor
-from domains.capabilities import HasStudies, ImageExplainer
-from domains.charts import overlay_figure, study_figure
+from domains.capabilities import HasStudies, ImageExplainer, Thresholded
+from domains.charts import study_figure
 from domains.images import Study
 from domains.io import MAX_UPLOAD_MB
 
@@ -95,7 +95,10 @@ def _study_controls(domain: HasStudies, study: Study, key: str) -> pl.DataFrame:
 
 
 def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: str) -> None:
-    result = predictor.predict(row).row(0, named=True)
+    threshold = predictor.threshold if isinstance(predictor, Thresholded) else None
+    shape = row.select("height", "width", "channels").row(0)
+    digest = hashlib.sha256(row["pixels"][0] + repr(shape).encode()).hexdigest()
+    result, overlay = resources.image_prediction(ctx.domain.key, ctx.model_id, threshold, digest, predictor, row)
     cols = st.columns(4)
     cols[0].metric("Prediction", str(result["prediction"]))
     cols[1].metric("Score", f"{result['score']:.3f}")
@@ -107,11 +110,8 @@ def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: 
         labels = predictor.labels if isinstance(predictor, ImageExplainer) else ()
         truth = row["label"][0]
         st.caption(f"Recorded label: {labels[truth] if truth < len(labels) else truth}")
-    if isinstance(predictor, ImageExplainer):
-        explanation = predictor.explain_image(row)[0]
-        title = f"Grad-CAM toward '{explanation.label}' (P = {explanation.probability:.3f})"
-        st.plotly_chart(overlay_figure(explanation.image, explanation.heatmap, title), width="stretch",
-                        key=f"{key}-cam")
+    if overlay is not None:
+        st.plotly_chart(overlay, width="stretch", key=f"{key}-cam")
 
 
 def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:

@@ -16,10 +16,9 @@ import streamlit as st
 
 from dashboard.state import session_alive
 from dashboard.views.common import PageContext, figure_grid, labelled, need_model
-from domains.base import FieldSpec, Predictor
-from domains.capabilities import HasStreamOptions
-from domains.jobs import limits
-from domains.live import LiveRun, running_streams
+from domains.base import DomainLensError, FieldSpec, Predictor
+from domains.capabilities import HasStreamOptions, Thresholded
+from domains.server import LiveRun, start_live
 
 REFRESH_S = 1.0
 
@@ -33,6 +32,8 @@ def render(ctx: PageContext) -> None:
     if predictor is None:
         return
     key = _run_key(ctx)
+    if isinstance(predictor, Thresholded):
+        st.caption(f"Decision threshold {predictor.threshold:.2f}: this model's, as set on the Predict tab.")
     c1, c2, c3 = st.columns(3)
     c1.select_slider("Events per second", [5, 20, 50, 200, 1000, 5000], value=50, key=f"{key}-rate")
     c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, key=f"{key}-batch")
@@ -74,20 +75,18 @@ def _start(ctx: PageContext, predictor: Predictor) -> None:
     old: LiveRun | None = st.session_state.get(key)
     if old is not None:
         old.stop()
-    limit = limits()["stream"]
-    if running_streams() >= limit:  # paced replays are light, but each holds a scoring thread
-        st.session_state[f"{key}-error"] = (f"busy: {running_streams()} live streams are running on this server "
-                                            f"(its limit is {limit}). Try again when one stops.")
-        return
     try:
         events = ctx.domain.stream(ctx.data, options=options)
         monitor = ctx.domain.monitor(predictor, ctx.data)
-    except Exception as exc:  # shown where the status goes; the page keeps working
+        run = start_live(predictor, monitor, events, rows_per_s=rate, max_batch_rows=batch, alive=session_alive())
+    except DomainLensError as exc:  # e.g. the server's stream limit: shown where the status goes
+        st.session_state[f"{key}-error"] = str(exc)
+        return
+    except Exception as exc:  # the page keeps working
         st.session_state[f"{key}-error"] = f"{type(exc).__name__}: {exc}"
         return
     st.session_state.pop(f"{key}-error", None)
-    st.session_state[key] = LiveRun(predictor, monitor, events, rows_per_s=rate, max_batch_rows=batch,
-                                    alive=session_alive()).start()
+    st.session_state[key] = run
 
 
 def _stop(ctx: PageContext) -> None:

@@ -7,8 +7,8 @@ import streamlit as st
 from dashboard.state import visitor_id
 from dashboard.views.common import job_table
 from domains.charts import styled
-from domains.jobs import job_registry
 from domains.labels import display_name
+from domains.server import job_registry
 from models.checkpoints import Bundle, list_bundles
 
 
@@ -48,14 +48,16 @@ def _compare(chosen: list[Bundle]) -> None:
     left.plotly_chart(styled(roc, "ROC curves"), width="stretch", key="models-roc")
     curves = _history_metrics(chosen)
     if curves:
-        metric = right.selectbox("Training curve", curves, format_func=display_name, key="models-curve")
+        domain = chosen[0].domain  # the terms of the first checkpoint's domain name its metrics
+        metric = right.selectbox("Training curve", curves, format_func=lambda m: display_name(m, domain),
+                                 key="models-curve")
         history = go.Figure()
         for name, b in zip(names, chosen, strict=True):
             values = [h[metric] for h in b.metadata.get("history", []) if metric in h]
             if values:
                 history.add_trace(go.Scatter(y=values, mode="lines+markers", name=name))
         history.update_xaxes(title="record (fold, epoch or step)")
-        history.update_yaxes(title=display_name(metric))
+        history.update_yaxes(title=display_name(metric, domain))
         right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
     else:
         right.info("Neither checkpoint recorded training curves (e.g. a holdout fit without epochs or folds).")

@@ -12,10 +12,9 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import persisted
 from dashboard.views import batch, image, ray_batch, recommend, text, translate
-from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key, user_threshold
+from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key
 from domains.base import FieldSpec, Predictor
 from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, Thresholded, Translator
-from domains.charts import importance_chart, waterfall_chart
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
 from domains.labels import display_name, format_value, outside_training_range
 
@@ -24,7 +23,7 @@ def render(ctx: PageContext) -> None:
     predictor = need_model(ctx, "predict")
     if predictor is None:
         return
-    predictor = _with_user_threshold(ctx, predictor)
+    _threshold_slider(ctx, predictor)
     studies = ctx.domain if isinstance(ctx.domain, HasStudies) else None
     texts = ctx.domain if isinstance(ctx.domain, HasTextInputs) else None
     if isinstance(predictor, Translator):
@@ -61,14 +60,17 @@ def _translation(ctx: PageContext, predictor: Translator) -> None:
         translate.batch(ctx, predictor)
 
 
-def _with_user_threshold(ctx: PageContext, predictor: Predictor) -> Predictor:
+def _threshold_slider(ctx: PageContext, predictor: Predictor) -> None:
+    """The selected model's decision threshold. The page applies the value to the model before
+    any tab draws (``with_user_threshold``), so a move here reaches batch scoring, Live and
+    Evaluate on the same rerun."""
     if not isinstance(predictor, Thresholded):
-        return predictor
-    key = threshold_key(ctx)
-    value = st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01,
-                      value=user_threshold(ctx, predictor), **persisted(key),
-                      help="Each model starts at the threshold stored with it (chosen on its validation data).")
-    return predictor.with_threshold(value)
+        return
+    stored = ctx.stored.threshold if isinstance(ctx.stored, Thresholded) else predictor.threshold
+    st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01,
+              value=float(predictor.threshold), **persisted(threshold_key(ctx.domain.key, ctx.model_id, ctx.data_id)),
+              help=f"Each model starts at the threshold stored with it (this one: {stored:.2f}, chosen on its "
+                   "validation data). Live, batch scoring and Evaluate use the value set here.")
 
 
 def _single(ctx: PageContext, predictor: Predictor) -> None:
@@ -85,17 +87,17 @@ def _single(ctx: PageContext, predictor: Predictor) -> None:
             values[field.name] = _widget(ctx, field, base.get(field.name), f"{row_key}-{start}-{field.name}")
     for warning in outside_training_range(fields, values, ctx.domain.key):
         st.warning(warning, icon=":material/warning:")
-    batch = pl.DataFrame([values])
-    result = predictor.predict(batch).row(0, named=True)
+    threshold = predictor.threshold if isinstance(predictor, Thresholded) else None
+    result, waterfall = resources.single_prediction(ctx.domain.key, ctx.model_id, threshold, tuple(values.items()),
+                                                    predictor)
     cols = st.columns(len(result))
     for col, (name, value) in zip(cols, result.items(), strict=True):
         col.metric(display_name(name, ctx.domain.key), format_value(name, value, ctx.domain.key))
-    if isinstance(predictor, Explainer):
-        st.plotly_chart(waterfall_chart(predictor.explain(batch), ctx.domain.key), width="stretch",
-                        key=f"{row_key}-waterfall")
+    if waterfall is not None and isinstance(predictor, Explainer):
+        st.plotly_chart(waterfall, width="stretch", key=f"{row_key}-waterfall")
         with st.expander("Global importance"):
-            importance = resources.global_importance(ctx.model_id, ctx.data_id, predictor, ctx.data)
-            st.plotly_chart(importance_chart(importance, ctx.domain.key), width="stretch", key=f"{row_key}-global")
+            st.plotly_chart(resources.global_importance(ctx.domain.key, ctx.model_id, ctx.data_id, predictor,
+                                                        ctx.data), width="stretch", key=f"{row_key}-global")
 
 
 def _widget(ctx: PageContext, field: FieldSpec, current: Any, key: str) -> Any:

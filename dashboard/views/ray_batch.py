@@ -1,5 +1,5 @@
 """"Run on Ray": the batch file scored on the configured Ray cluster as a Ray job
-(``domains.ray_jobs``). Shown only when ``DOMAINLENS_RAY_ADDRESS`` is set. The page polls
+(``domains.server.ray_jobs``). Shown only when ``DOMAINLENS_RAY_ADDRESS`` is set. The page polls
 the job's status once a second; a refreshed page finds the visitor's last job from its
 record, with its progress, Stop, and the result to download when it is done."""
 
@@ -13,8 +13,9 @@ import streamlit as st
 
 from dashboard.state import visitor_id
 from dashboard.views.common import PageContext, download_buttons, labelled
-from domains import ray_jobs
 from domains.base import DomainLensError
+from domains.capabilities import Thresholded
+from domains.server import ray_jobs
 
 
 def enabled() -> bool:
@@ -46,8 +47,9 @@ def offer(ctx: PageContext, inputs: Callable[[], pl.DataFrame], source: str, mod
     if st.button("Submit to Ray", key=f"{_key(ctx)}-submit", type="primary",
                  help=f"Score this file on the Ray cluster at {ray_jobs.cluster_address()} instead of this server"):
         try:
+            threshold = ctx.predictor.threshold if isinstance(ctx.predictor, Thresholded) else None
             job = ray_jobs.submit(ctx.domain.key, ctx.model_id, inputs(), owner=visitor_id(), data=source,
-                                  model=model)
+                                  model=model, threshold=threshold)
         except DomainLensError as exc:
             st.error(f"Could not submit to Ray: {exc}")
             return

@@ -9,7 +9,6 @@ from dashboard import resources
 from dashboard.state import initial, persisted
 from dashboard.views.common import PageContext, figure_grid, labelled
 from domains.capabilities import HasUserProfiles, Recommender
-from domains.charts import item_map_chart
 
 MAX_COLD_START_PICKS = 20
 
@@ -36,7 +35,7 @@ def _for_user(ctx: PageContext, predictor: Recommender) -> None:
     right.markdown(f"**Top {k} for user {user}** (already-rated {predictor.item_noun} are never recommended)")
     right.dataframe(labelled(recs, ctx.domain.key), width="stretch", hide_index=True)
     if isinstance(ctx.domain, HasUserProfiles) and predictor.known_user(user):
-        history, figures = ctx.domain.user_profile(ctx.data, user)
+        history, figures = resources.user_profile(ctx.domain.key, ctx.data_id, str(user), ctx.data)
         st.subheader("Profile")
         figure_grid(figures, key=f"{ctx.domain.key}-profile")
         st.caption("Ratings in the protocol's train split feed the model; test-split ratings are what it should find.")
@@ -49,8 +48,7 @@ def _similar(ctx: PageContext, predictor: Recommender) -> None:
                         key=f"{ctx.domain.key}-movie")
     st.dataframe(labelled(predictor.similar_items(item, 10), ctx.domain.key), width="stretch", hide_index=True)
     with st.expander(f"Map of all {predictor.item_noun}", expanded=False):
-        frame = resources.item_map(ctx.model_id, predictor)
-        st.plotly_chart(item_map_chart(frame, predictor.item_noun), width="stretch", key=f"{ctx.domain.key}-item-map")
+        st.plotly_chart(resources.item_map(ctx.model_id, predictor), width="stretch", key=f"{ctx.domain.key}-item-map")
 
 
 def _cold_start(ctx: PageContext, predictor: Recommender) -> None:

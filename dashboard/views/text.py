@@ -3,14 +3,13 @@ words moved the prediction. User text is only ever shown escaped."""
 
 from __future__ import annotations
 
-import polars as pl
 import streamlit as st
 
 from dashboard import resources
 from dashboard.views.common import PageContext
 from domains.base import Predictor
 from domains.capabilities import HasTextInputs
-from domains.charts import attribution_chart, attribution_html, probability_bars
+from domains.charts import attribution_html
 
 
 def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> None:
@@ -23,12 +22,11 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     if not text.strip():
         st.info("Type or paste some text to classify (the box is empty or only spaces).")
         return
-    row = predictor.predict(pl.DataFrame({"text": [text]})).row(0, named=True)
+    row, probabilities = resources.text_prediction(ctx.domain.key, ctx.model_id, text, predictor)
     left, right = st.columns([1, 2])
     left.metric("Prediction", str(row["prediction"]))
     left.metric("Confidence", f"{row['confidence']:.1%}")
-    probs = {k.removeprefix("p_"): v for k, v in row.items() if k.startswith("p_")}
-    right.plotly_chart(probability_bars(probs), width="stretch", key=f"{key}-probs")
+    right.plotly_chart(probabilities, width="stretch", key=f"{key}-probs")
     attribution = resources.text_explanation(ctx.domain.key, ctx.model_id, text, predictor)
     if row["truncated"] or attribution.truncated:
         st.warning(f"This text is {len(text):,} characters long: the model read only its beginning (the "
@@ -38,6 +36,6 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     st.markdown(attribution_html(attribution.text, attribution.segments), unsafe_allow_html=True)
     gap = f"; completeness gap {attribution.gap:+.3f}" if attribution.gap else ""
     st.caption(f"Green words pushed toward '{attribution.label}', red words against it ({attribution.method}{gap}).")
-    words = attribution.frame()
-    if words.height:
-        st.plotly_chart(attribution_chart(words, attribution.label), width="stretch", key=f"{key}-words")
+    words = resources.attribution_figure(ctx.domain.key, ctx.model_id, text, attribution)
+    if words is not None:
+        st.plotly_chart(words, width="stretch", key=f"{key}-words")

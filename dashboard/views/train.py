@@ -18,7 +18,7 @@ from dashboard.state import visitor_id
 from dashboard.views.common import PageContext, job_table, labelled, queued_notice
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
-from domains.jobs import TRAINING, job_registry, submit_training
+from domains.server import TRAINING, job_registry, submit_training
 from models.jobs import ACTIVE, Job, JobState
 
 

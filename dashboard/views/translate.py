@@ -22,7 +22,7 @@ from dashboard.views.common import PageContext, download_buttons, plain_text_box
 from domains.base import DataError
 from domains.capabilities import HasFilePredictor, HasSampleTexts, Translator
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
-from models.seq2seq import StopFlag
+from models.control import CancelToken, Progress
 
 MAX_TYPED_CHARS = 20_000
 
@@ -112,13 +112,13 @@ def _offer_detected_language(ctx: PageContext, translator: Translator, text: str
 
 
 def _stop_previous(key: str) -> None:
-    flag: StopFlag | None = st.session_state.pop(f"{key}-flag", None)
+    flag: CancelToken | None = st.session_state.pop(f"{key}-flag", None)
     if flag is not None:
-        flag.stop()
+        flag.cancel()
 
 
 def _translate(key: str, translator: Translator, text: str) -> None:
-    flag = StopFlag.new()
+    flag = CancelToken()
     st.session_state[f"{key}-flag"] = flag
     record: dict[str, Any] = {"text": "", "segments": [], "ttft": None, "seconds": None,
                               "src": translator.src, "tgt": translator.tgt, "backend": translator.backend}
@@ -215,8 +215,8 @@ def _document(key: str, domain: HasFilePredictor, translator: Translator, file_n
         return
     bar = st.progress(0.0, text="Translating...")
 
-    def show(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{done:,} of {total:,} sentences")
+    def show(progress: Progress) -> None:
+        bar.progress(progress.fraction, text=f"{progress.step:,} of {progress.total:,} sentences")
 
     stem, _, suffix = file_name.rpartition(".")
     with tempfile.TemporaryDirectory(prefix="domainlens-doc-") as folder:
@@ -242,8 +242,8 @@ def _table(key: str, translator: Translator, file_name: str, payload: bytes) -> 
         st.info("Part of this column was translated before; that part is reused and the rest continues.")
     bar = st.progress(0.0, text="Translating...")
 
-    def show(done: int, total: int) -> None:
-        bar.progress(done / max(total, 1), text=f"{done:,} of {total:,} distinct sentences")
+    def show(progress: Progress) -> None:
+        bar.progress(progress.fraction, text=f"{progress.step:,} of {progress.total:,} distinct sentences")
 
     translated = translator.translate_column(texts, progress=show, resume=resume)
     resume.unlink(missing_ok=True)

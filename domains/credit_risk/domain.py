@@ -12,19 +12,9 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DomainData, FieldSpec, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain
+from domains.columns import Column
 from domains.credit_risk import data as credit_data
 from domains.credit_risk.charts import credit_charts
 from domains.credit_risk.live import CreditMonitor
@@ -34,10 +24,8 @@ from domains.credit_risk.train import costs_from
 from domains.credit_risk.train import train as run_training
 from domains.explore import distributions
 from domains.io import MAX_UPLOAD_BYTES, read_table_bytes
-from domains.jobs import fit_on_default_data
-from domains.labels import Label, register
-from models.checkpoints import Bundle
-from models.training import CancelToken, ProgressFn
+from domains.labels import Label
+from models.control import CancelToken, ProgressFn
 
 MODELS = (
     ModelSpec("gbm", "Gradient-boosted trees (LightGBM)", "sklearn", notes="Best CV AUC on German Credit."),
@@ -45,7 +33,7 @@ MODELS = (
     ModelSpec("neural", "Embeddings + MLP (PyTorch)", "torch", notes="Categorical embeddings, shared training loop."),
 )
 DRIFT_SHIFT = {"credit_amount": 2.5, "duration_in_month": 1.8}  # demo drift: bigger, longer loans
-register("credit_risk", {
+LABELS = {
     "p_bad": Label("Probability of default", "percent"), "score": Label("Credit score (points)", "integer"),
     "decision": Label("Decision", "text"), "credit_amount": Label("Credit amount (DM)", "money"),
     "duration_in_month": Label("Duration (months)", "integer"), "age_in_years": Label("Age (years)", "integer"),
@@ -60,23 +48,25 @@ register("credit_risk", {
     "other_debtors_or_guarantors": Label("Other debtors or guarantors", "text"),
     "cost_accept_bad": Label("Cost of approving a bad applicant", "decimal"),
     "cost_reject_good": Label("Cost of rejecting a good applicant", "decimal"),
-})
+    "optimal_threshold": Label("Cost-optimal threshold", "decimal"),
+    "approval_rate": Label("Approval rate", "percent"), "expected_cost": Label("Expected cost per applicant"),
+}
 
 
-class CreditRiskDomain:
-    key = "credit_risk"
-    title = "Credit Risk"
-    icon = ":material/account_balance:"
-    description = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
-    input_kind: InputKind = "tabular"
-    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
+DESCRIPTION = "Score loan applicants: calibrated default probability, cost-based decisions, reasons, fairness."
+
+
+class CreditRiskDomain(BaseDomain[CreditPredictor], key="credit_risk", title="Credit Risk",
+                       icon=":material/account_balance:", input_kind="tabular",
+                       description=DESCRIPTION):
+    sources = credit_data.SOURCES
+    data_fields = (FieldSpec("target", "text", help="target column of --data"),
+                   FieldSpec("bad", "text", help="target value that marks the positive/bad class"))
+    menu = MODELS
+    predictor_type = CreditPredictor
+    labels = LABELS
     supports_cv = True
-    evaluate_on_demand = False
-    summary_metrics: tuple[str, ...] = ("auc", "val_auc")
-    default_metric: str | None = None
-
-    def datasets(self) -> Sequence[DataSource]:
-        return credit_data.SOURCES
+    summary_metrics = ("auc", "val_auc")
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return credit_data.load(source, target=options.get("target"), bad=options.get("bad"))
@@ -98,62 +88,36 @@ class CreditRiskDomain:
             name, payload, target=options.get("target"), bad=options.get("bad"), max_bytes=MAX_UPLOAD_BYTES
         )
 
-    def models(self) -> Sequence[ModelSpec]:
-        return MODELS
-
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(MODELS, key, self.key)
-
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            return CreditPredictor.from_bundle(model, device)
-        return fit_on_default_data(self, model, device, progress=progress)
-
-    def train(
-        self,
-        spec: ModelSpec,
-        data: DomainData,
-        settings: TrainSettings,
-        *,
-        device: torch.device,
-        progress: ProgressFn,
-        cancel: CancelToken,
-    ) -> TrainOutcome:
+    def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
+              progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
         return run_training(self.spec(spec.key), data, settings, device=device, progress=progress, cancel=cancel)
+
+    def outputs(self, predictor: CreditPredictor) -> list[Column]:
+        return [Column("p_bad", "number", "calibrated probability that the applicant defaults", minimum=0.0,
+                       maximum=1.0),
+                Column("score", "number", "credit score in points (600 at 50:1 good:bad odds, 20 points to double)"),
+                Column("decision", "text", f"reject when p_bad reaches the threshold ({predictor.threshold:.2f})",
+                       choices=("approve", "reject"))]
 
     def evaluation_splits(self, data: DomainData) -> Sequence[str]:
         return ("test", "all")
 
-    def evaluate(
-        self,
-        predictor: Predictor,
-        data: DomainData,
-        *,
-        split: str = "test",
-        options: Mapping[str, Any] | None = None,
-    ) -> Report:
-        if not isinstance(predictor, CreditPredictor):
-            raise TypeError("credit evaluation needs a CreditPredictor")
+    def evaluate(self, predictor: CreditPredictor, data: DomainData, *, split: str = "test",
+                 options: Mapping[str, Any] | None = None) -> Report:
         frame = self._split(data, split)
         return self._report(predictor, data, frame, predictor.proba(frame), split, options)
 
-    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
+    def evaluation_rows(self, predictor: CreditPredictor, data: DomainData, split: str) -> pl.DataFrame:
         return self._split(data, split)
 
-    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
-        return predictor.predict(rows)
-
-    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+    def evaluate_scored(self, predictor: CreditPredictor, data: DomainData, rows: pl.DataFrame,
                         predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
-        assert isinstance(predictor, CreditPredictor)
         return self._report(predictor, data, rows, predictions["p_bad"].to_numpy(), split, None)
 
     def _report(self, predictor: CreditPredictor, data: DomainData, frame: pl.DataFrame, p: np.ndarray,
                 split: str, options: Mapping[str, Any] | None) -> Report:
-        costs = costs_from(dict(options or {})) if options else predictor.costs
-        threshold = float((options or {}).get("threshold", predictor.threshold))
-        report = build_report(self._labels(data, frame), p, threshold=threshold, costs=costs, frame=frame,
+        costs = costs_from(dict(options)) if options else predictor.costs
+        report = build_report(self._labels(data, frame), p, threshold=predictor.threshold, costs=costs, frame=frame,
                               labels=(predictor.schema.good_label, predictor.schema.bad_label))
         report.info["split"] = split
         return report
@@ -164,8 +128,7 @@ class CreditRiskDomain:
     def explore(self, data: DomainData) -> dict[str, go.Figure]:
         return distributions(data.frame, data.target, self.key)
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
-        assert isinstance(predictor, CreditPredictor)
+    def input_fields(self, predictor: CreditPredictor, data: DomainData) -> list[FieldSpec]:
         fields = []
         for col in predictor.schema.columns:
             if col.kind == "numeric":
@@ -201,8 +164,7 @@ class CreditRiskDomain:
             frame = frame.with_columns(exprs) if exprs else frame
         return frame
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> CreditMonitor:
-        assert isinstance(predictor, CreditPredictor)
+    def monitor(self, predictor: CreditPredictor, data: DomainData) -> CreditMonitor:
         return CreditMonitor(predictor)
 
     # ---- helpers --------------------------------------------------------------------------

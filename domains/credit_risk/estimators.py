@@ -5,6 +5,7 @@ and round-trips through tensors (plus a LightGBM text dump; never pickle).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ from sklearn.linear_model import LogisticRegression
 
 from domains.credit_risk.features import Schema
 from models.checkpoints import Bundle, load_state_strict
+from models.control import CancelToken, Progress, ProgressFn, no_progress
 from models.explain import integrated_gradients
 from models.nets.tabular import TabularNet
-from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, no_progress, tensor_batches
+from models.training import LoopConfig, fit, tensor_batches
 
 BOOSTER_FILE = "booster.txt"
 
@@ -170,12 +172,20 @@ class TreeEstimator:
     def margin(self, conformed: pl.DataFrame) -> np.ndarray:
         return np.asarray(self.booster.predict(self.matrix(self.schema, conformed), raw_score=True))
 
-    def attributions(self, conformed: pl.DataFrame) -> tuple[np.ndarray, float]:
+    @functools.cached_property
+    def explainer(self) -> Any:
+        """One SHAP explainer per model, built on first use (it walks every tree): reused by every
+        explanation and session. Two threads racing here both build one; either is the same."""
         import shap
 
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return shap.TreeExplainer(self.booster)
+
+    def attributions(self, conformed: pl.DataFrame) -> tuple[np.ndarray, float]:
+        explainer = self.explainer
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # shap warns about its output shape for binary LightGBM
-            explainer = shap.TreeExplainer(self.booster)
             values = np.asarray(explainer.shap_values(self.matrix(self.schema, conformed)))
         if values.ndim == 3:  # older shap: one array per class
             values = values[-1]

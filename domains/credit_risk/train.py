@@ -25,7 +25,8 @@ from domains.credit_risk.features import Schema
 from domains.credit_risk.predict import CreditPredictor
 from domains.credit_risk.report import build_report
 from domains.metrics import binary_metrics, expected_calibration_error
-from models.training import CancelToken, Progress, ProgressFn, staged
+from models.control import CancelToken, Progress, ProgressFn
+from models.training import staged
 
 CALIBRATION_FOLDS = 5
 REPORTED = ("auc", "gini", "ks", "brier", "log_loss", "ece")
@@ -77,15 +78,8 @@ def fit_calibrated(
     )
 
 
-def train(
-    spec: ModelSpec,
-    data: DomainData,
-    settings: TrainSettings,
-    *,
-    device: torch.device,
-    progress: ProgressFn,
-    cancel: CancelToken,
-) -> TrainOutcome:
+def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device, progress: ProgressFn,
+          cancel: CancelToken) -> TrainOutcome:
     if data.target is None:
         raise DataError("Credit training needs a target column.")
     options = dict(settings.options)

@@ -8,31 +8,19 @@ Not for diagnostic use: the UI and every checkpoint say so.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DomainData, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain, held_out_rows
+from domains.columns import Column
 from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, open_study
 from domains.io import MAX_UPLOAD_BYTES, check_upload_size
-from domains.jobs import fit_on_default_data
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging import evaluate as image_evaluation
 from domains.medical_imaging.charts import class_balance, image_grid, imaging_charts, intensity_histogram, mean_images
@@ -41,9 +29,7 @@ from domains.medical_imaging.live import TriageMonitor
 from domains.medical_imaging.predict import INTENDED_USE, ImagePredictor
 from domains.medical_imaging.scope import Typicality, fit_typicality, header_notes
 from domains.medical_imaging.train import train as run_training
-from models.checkpoints import Bundle
-from models.hub import ModelSourceError
-from models.training import CancelToken, ProgressFn
+from models.control import CancelToken, ProgressFn
 
 HF_DEFAULT = "google/vit-base-patch16-224-in21k"
 MODELS = (
@@ -66,79 +52,68 @@ DICOM_SAMPLES = {
 }
 
 
-class MedicalImagingDomain:
-    key = "medical_imaging"
-    title = "Medical Imaging"
-    icon = ":material/radiology:"
-    description = ("Chest X-ray classification (pneumonia vs normal) with Grad-CAM, DICOM viewing and a live "
-                   f"triage worklist. {INTENDED_USE.capitalize()}.")
-    input_kind: InputKind = "image"
-    upload_types: tuple[str, ...] = ("npz", "zip")
-    supports_cv = False  # the recipe's own folds (the CNN: 5 over train+val) pick epochs and the threshold
-    evaluate_on_demand = False
-    summary_metrics: tuple[str, ...] = ("auc", "val_auc", "val_accuracy")
-    default_metric: str | None = None
+DESCRIPTION = ("Chest X-ray classification (pneumonia vs normal) with Grad-CAM, DICOM viewing and a live triage "
+               f"worklist. {INTENDED_USE.capitalize()}.")
+
+
+class MedicalImagingDomain(BaseDomain[ImagePredictor], key="medical_imaging", title="Medical Imaging",
+                           icon=":material/radiology:", input_kind="image",
+                           description=DESCRIPTION):
+    sources = img_data.SOURCES
+    menu = MODELS
+    predictor_type = ImagePredictor
+    upload_types = ("npz", "zip")
+    summary_metrics = ("auc", "val_auc", "val_accuracy")
+    # supports_cv stays False: the recipe's own folds (the CNN: 5 over train+val) pick epochs and the threshold
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._typical: dict[tuple[object, ...], Typicality] = {}  # the latest data/model shape only
 
-    def datasets(self) -> Sequence[DataSource]:
-        return img_data.SOURCES
-
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return img_data.load(source)
-
-    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
-        return []  # the file's own layout says everything
 
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return img_data.from_upload(name, payload, max_bytes=MAX_UPLOAD_BYTES)
 
-    def models(self) -> Sequence[ModelSpec]:
-        return MODELS
-
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(MODELS, key, self.key)
-
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            return ImagePredictor.from_bundle(model, device)
+    def first_fit(self, spec: ModelSpec, data: DomainData) -> tuple[TrainSettings, DomainData]:
         # A full recipe takes minutes; a menu entry used before any training gets a short
         # one (the CNN: one net, 3 epochs, ~45 s on 2 CPU cores) so the page works from the start.
-        quick = TrainSettings(epochs=QUICK_EPOCHS.get(model.key, 1), options={"folds": 1})
-        return fit_on_default_data(self, model, device, quick, progress=progress)
+        return TrainSettings(epochs=QUICK_EPOCHS.get(spec.key, 1), options={"folds": 1}), data
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
-        try:
-            return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
-        except ModelSourceError as exc:
-            raise DataError(str(exc)) from exc
+        return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
 
-    def evaluation_splits(self, data: DomainData) -> Sequence[str]:
-        present = data.info.get("splits", [])
-        return [s for s in ("test", "val", "train") if s in present] + ["all"]
+    def inputs(self, predictor: ImagePredictor, data: DomainData) -> list[Column]:
+        return [Column("id", "text", "the image's name (kept with its prediction)", required=False),
+                Column("pixels", "bytes", "raw 8-bit pixels, row-major height x width x channels"),
+                Column("height", "integer", "rows of pixels", minimum=1),
+                Column("width", "integer", "columns of pixels", minimum=1),
+                Column("channels", "integer", "1 (grey) or 3 (RGB); converted to what the model reads",
+                       choices=(1, 3))]
 
-    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+    def outputs(self, predictor: ImagePredictor) -> list[Column]:
+        positive = predictor.labels[predictor.positive] if predictor.binary and predictor.positive is not None \
+            else None
+        flag = f"score reaches the threshold ({predictor.threshold:.2f})" if positive else "never, for multi-class"
+        return [Column("prediction", "text", "the predicted class", choices=predictor.labels),
+                Column("score", "number", f"probability of '{positive}'" if positive else
+                       "probability of the predicted class", minimum=0.0, maximum=1.0),
+                Column("confidence", "number", "probability of the predicted class", minimum=0.0, maximum=1.0),
+                Column("flagged", "bool", f"flagged for review: {flag}"),
+                Column("probabilities", "list", f"probability of each class, in the order {list(predictor.labels)}"),
+                Column("input_note", "text", "conversions applied to the image (colour, size); empty when none")]
+
+    def evaluate(self, predictor: ImagePredictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
-        if not isinstance(predictor, ImagePredictor):
-            raise TypeError("image evaluation needs an ImagePredictor")
-        if options and "threshold" in options:
-            predictor = predictor.with_threshold(float(options["threshold"]))
         return run_evaluation(predictor, data, split)
 
-    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
-        assert isinstance(predictor, ImagePredictor)
+    def evaluation_rows(self, predictor: ImagePredictor, data: DomainData, split: str) -> pl.DataFrame:
         return image_evaluation.evaluation_rows(predictor, data, split)
 
-    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
-        return predictor.predict(rows)
-
-    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+    def evaluate_scored(self, predictor: ImagePredictor, data: DomainData, rows: pl.DataFrame,
                         predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
-        assert isinstance(predictor, ImagePredictor)
         return image_evaluation.evaluate_scored(predictor, rows, predictions, split)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
@@ -153,19 +128,11 @@ class MedicalImagingDomain:
         return {"balance": class_balance(frame, labels), "intensity": intensity_histogram(frame, labels),
                 "mean": mean_images(frame, labels), "samples": image_grid(samples, captions, "Sample images")}
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
-        return []  # images are picked or uploaded, not typed into a form
-
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """Studies of the held-out split (test, else val) in a shuffled arrival order."""
-        splits = data.info.get("splits", [])
-        name = next((s for s in ("test", "val") if s in splits), "all")
-        rows = data.split(name)
-        order = np.random.default_rng(7).permutation(rows.height)
-        return rows[order.tolist()]
+        return held_out_rows(data)
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> TriageMonitor:
-        assert isinstance(predictor, ImagePredictor)
+    def monitor(self, predictor: ImagePredictor, data: DomainData) -> TriageMonitor:
         return TriageMonitor(predictor)
 
     # ---- image inputs (files, DICOM, samples) ---------------------------------------------------
@@ -184,9 +151,10 @@ class MedicalImagingDomain:
                 found[title] = Path(str(path))
         return found
 
-    def scope_notes(self, predictor: Predictor, data: DomainData, row: pl.DataFrame, study: Any = None) -> list[str]:
+    def scope_notes(self, predictor: ImagePredictor, data: DomainData, row: pl.DataFrame,
+                    study: Any = None) -> list[str]:
         notes = header_notes(study.header) if isinstance(study, Study) and study.header else []
-        if not isinstance(predictor, ImagePredictor) or "split" not in data.frame.columns:
+        if "split" not in data.frame.columns:
             return notes
         reference = self._typicality(predictor, data)
         image, _ = predictor.tensor(row)

@@ -31,9 +31,10 @@ from domains.medical_imaging import data as img_data
 from domains.medical_imaging.evaluate import evaluate_probs
 from domains.medical_imaging.predict import ImagePredictor, build_net
 from models.augment import Augment
+from models.control import CancelToken, ProgressFn
 from models.hub import resolve
 from models.nets.vision import Ensemble, SmallResNet, VisionNet
-from models.training import CancelToken, FitResult, LoopConfig, ProgressFn, fit, one_cycle, staged, tensor_batches
+from models.training import FitResult, LoopConfig, fit, one_cycle, staged, tensor_batches
 
 
 @dataclass(frozen=True)

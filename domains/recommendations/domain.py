@@ -11,31 +11,26 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DomainData, FieldSpec, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain
 from domains.charts import styled
+from domains.columns import Column
 from domains.io import MAX_UPLOAD_BYTES
-from domains.jobs import fit_on_default_data
+from domains.labels import Label
 from domains.recommendations import data as rec_data
 from domains.recommendations.charts import genre_chart, ratings_histogram, rec_charts
 from domains.recommendations.evaluate import evaluate as run_evaluation
 from domains.recommendations.live import RecMonitor
 from domains.recommendations.predict import RecPredictor
 from domains.recommendations.train import train as run_training
-from models.checkpoints import Bundle
-from models.training import CancelToken, ProgressFn
+from models.control import CancelToken, ProgressFn
 
+LABELS = {
+    "map": Label("MAP", "decimal"), "ndcg@10": Label("nDCG@10", "decimal"), "val_ndcg@10": Label("Validation nDCG@10"),
+    "precision@10": Label("Precision@10", "percent"), "recall@10": Label("Recall@10", "percent"),
+    "coverage": Label("Catalogue coverage", "percent"), "novelty": Label("Novelty", "decimal"),
+    "popularity_bias": Label("Popularity bias", "decimal", "Mean popularity percentile of recommended items."),
+}
 MODELS = (
     ModelSpec("dlae", "Denoising linear autoencoder (DLAE, closed form)", "torch",
               notes="Best on MovieLens-100K; EASE's cousin with dropout-shaped regularisation, tuned on validation."),
@@ -48,41 +43,36 @@ MODELS = (
 )
 
 
-class RecommendationsDomain:
-    key = "recommendations"
-    title = "Recommendations"
-    icon = ":material/movie:"
-    description = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
-    input_kind: InputKind = "interactions"
-    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
-    supports_cv = False  # fixed protocol split; hyperparameters are tuned on an inner validation split
-    evaluate_on_demand = False
-    summary_metrics: tuple[str, ...] = ("ndcg@10",)
-    default_metric: str | None = None
+DESCRIPTION = "Top-10 movies per user from past ratings: explanations, similar movies, cold start, live fold-in."
 
-    def datasets(self) -> Sequence[DataSource]:
-        return rec_data.SOURCES
+
+class RecommendationsDomain(BaseDomain[RecPredictor], key="recommendations", title="Recommendations",
+                            icon=":material/movie:", input_kind="interactions",
+                            description=DESCRIPTION):
+    sources = rec_data.SOURCES
+    menu = MODELS
+    predictor_type = RecPredictor
+    labels = LABELS
+    summary_metrics = ("ndcg@10",)
+    # supports_cv stays False: a fixed protocol split; hyperparameters are tuned on an inner validation split
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return rec_data.load(source)
 
-    def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
-        return []  # the file's own layout says everything
-
     def read_upload(self, name: str, payload: bytes, **options: Any) -> DomainData:
         return rec_data.from_upload(name, payload, max_bytes=MAX_UPLOAD_BYTES)
 
-    def models(self) -> Sequence[ModelSpec]:
-        return MODELS
+    def inputs(self, predictor: RecPredictor, data: DomainData) -> list[Column]:
+        return [Column("user", "text", "id of a user the model knows, or a new visitor's own id"),
+                Column("history", "list", f"ids of {predictor.item_noun} the user liked so far (folded in; optional)",
+                       required=False)]
 
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(MODELS, key, self.key)
-
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            return RecPredictor.from_bundle(model, device)
-        return fit_on_default_data(self, model, device, progress=progress)
+    def outputs(self, predictor: RecPredictor) -> list[Column]:
+        return [Column("items", "list", f"ids of the recommended {predictor.item_noun}, best first"),
+                Column("titles", "list", "their titles, in the same order"),
+                Column("scores", "list", "the model's score of each, in the same order"),
+                Column("note", "text", "why a row got no list (e.g. an unknown user); empty otherwise",
+                       nullable=True)]
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
@@ -92,10 +82,8 @@ class RecommendationsDomain:
     def evaluation_splits(self, data: DomainData) -> Sequence[str]:
         return ("test",)
 
-    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+    def evaluate(self, predictor: RecPredictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
-        if not isinstance(predictor, RecPredictor):
-            raise TypeError("recommendation evaluation needs a RecPredictor")
         return run_evaluation(predictor, rec_data.interactions_of(data), split)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
@@ -116,8 +104,7 @@ class RecommendationsDomain:
         figures["genres"] = genre_chart(genre_counts(inter, frame))
         return figures
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
-        assert isinstance(predictor, RecPredictor)
+    def input_fields(self, predictor: RecPredictor, data: DomainData) -> list[FieldSpec]:
         return [FieldSpec("user", "category", default=predictor.user_ids[0], choices=tuple(predictor.user_ids))]
 
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
@@ -133,8 +120,7 @@ class RecommendationsDomain:
             pl.concat_list("known", pl.col("_all").list.head(pl.col("_n") - 1)).alias("history")
         ).drop("known", "_all", "_n")
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> RecMonitor:
-        assert isinstance(predictor, RecPredictor)
+    def monitor(self, predictor: RecPredictor, data: DomainData) -> RecMonitor:
         return RecMonitor(predictor)
 
     # ---- the recommender views -----------------------------------------------------------------

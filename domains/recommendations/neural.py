@@ -14,8 +14,9 @@ import torch
 from domains.recommendations.algorithms import Scorer, top_k
 from domains.recommendations.ranking import ranking_metrics
 from models.checkpoints import load_state_strict
+from models.control import CancelToken, ProgressFn
 from models.nets.recsys import BPRMF, TwoTower
-from models.training import CancelToken, FitResult, LoopConfig, ProgressFn, fit
+from models.training import FitResult, LoopConfig, fit
 
 FOLD_IN_RIDGE = 1.0
 L2 = 1e-3

@@ -17,7 +17,8 @@ from domains.recommendations.evaluate import evaluate
 from domains.recommendations.features import side_features
 from domains.recommendations.neural import ndcg_validator, train_bpr, train_two_tower
 from domains.recommendations.predict import RecPredictor
-from models.training import CancelToken, Progress, ProgressFn, staged
+from models.control import CancelToken, Progress, ProgressFn
+from models.training import staged
 
 GRIDS: dict[str, list[dict[str, float]]] = {
     "itemknn": [{"neighbours": n} for n in (50, 100, 200, 400)],

@@ -9,27 +9,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DomainData, FieldSpec, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain, held_out_rows
 from domains.capabilities import TextAttribution
+from domains.columns import Column
 from domains.io import MAX_UPLOAD_BYTES, guess_text_column, read_table_bytes, read_table_file
-from domains.jobs import fit_on_default_data
 from domains.text_classification import data as text_data
 from domains.text_classification import evaluate as text_evaluation
 from domains.text_classification.charts import (
@@ -45,8 +33,7 @@ from domains.text_classification.predict import from_bundle
 from domains.text_classification.predictor import MINILM_ASSET, MPNET, MPNET_ASSET, TextPredictor
 from domains.text_classification.train import train as run_training
 from models.checkpoints import Bundle
-from models.hub import ModelSourceError
-from models.training import CancelToken, ProgressFn
+from models.control import CancelToken, ProgressFn
 
 # Column names that usually hold the label of a text (upload pickers preselect them).
 LABEL_COLUMN_NAMES = ("label", "labels", "category", "class", "target", "sentiment", "topic")
@@ -81,21 +68,20 @@ SAMPLES = {
 }
 
 
-class TextClassificationDomain:
-    key = "text_classification"
-    title = "Text Classification"
-    icon = ":material/article:"
-    description = ("Sentiment and topic classification: TF-IDF, zero-shot and fine-tuned MiniLM, word "
-                   "attributions, model comparison and a live feed.")
-    input_kind: InputKind = "text"
-    upload_types: tuple[str, ...] = ("csv", "parquet", "jsonl")
-    supports_cv = False  # a fixed validation split picks epochs and regularisation
-    evaluate_on_demand = False
-    summary_metrics: tuple[str, ...] = ("accuracy", "val_accuracy")
-    default_metric: str | None = "val_accuracy"
+DESCRIPTION = ("Sentiment and topic classification: TF-IDF, zero-shot and fine-tuned MiniLM, word attributions, "
+               "model comparison and a live feed.")
 
-    def datasets(self) -> Sequence[DataSource]:
-        return text_data.SOURCES
+
+class TextClassificationDomain(BaseDomain[TextPredictor], key="text_classification", title="Text Classification",
+                               icon=":material/article:", input_kind="text",
+                               description=DESCRIPTION):
+    sources = text_data.SOURCES
+    data_fields = (FieldSpec("text_col", "text", help="text column of --data"),
+                   FieldSpec("label_col", "text", help="label column of --data"))
+    menu = MODELS
+    summary_metrics = ("accuracy", "val_accuracy")
+    default_metric = "val_accuracy"
+    # supports_cv stays False: a fixed validation split picks epochs and regularisation
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return text_data.load(source, text_col=options.get("text_col"), label_col=options.get("label_col"))
@@ -117,32 +103,34 @@ class TextClassificationDomain:
         return text_data.from_upload(name, payload, text_col=options.get("text_col"),
                                      label_col=options.get("label_col"), max_bytes=MAX_UPLOAD_BYTES)
 
-    def models(self) -> Sequence[ModelSpec]:
-        return MODELS
+    def from_bundle(self, bundle: Bundle, device: torch.device) -> TextPredictor:
+        return from_bundle(bundle, device)
 
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(MODELS, key, self.key)
-
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            return from_bundle(model, device)
-        if model.key in QUICK_FIRST_FIT:
-            # A full fine-tune takes many minutes: used before it has been trained, the entry
-            # gets one epoch on a 2,000-review sample (MiniLM: about a minute on 2 CPU cores; MPNet: about six).
-            data = self.load_data()
-            sample = pl.concat([data.frame.filter(pl.col("split") == "train").sample(2000, seed=0),
-                                data.frame.filter(pl.col("split") != "train")])
-            quick = DomainData(f"{data.name} (2,000-review sample)", sample, data.target, data.info)
-            return fit_on_default_data(self, model, device, TrainSettings(epochs=1), data=quick, progress=progress)
-        return fit_on_default_data(self, model, device, progress=progress)
+    def first_fit(self, spec: ModelSpec, data: DomainData) -> tuple[TrainSettings, DomainData]:
+        if spec.key not in QUICK_FIRST_FIT:
+            return TrainSettings(), data
+        # A full fine-tune takes many minutes: used before it has been trained, the entry
+        # gets one epoch on a 2,000-review sample (MiniLM: about a minute on 2 CPU cores; MPNet: about six).
+        sample = pl.concat([data.frame.filter(pl.col("split") == "train").sample(2000, seed=0),
+                            data.frame.filter(pl.col("split") != "train")])
+        return TrainSettings(epochs=1), DomainData(f"{data.name} (2,000-review sample)", sample, data.target,
+                                                   data.info)
 
     def train(self, spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
               progress: ProgressFn, cancel: CancelToken) -> TrainOutcome:
-        try:
-            return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
-        except ModelSourceError as exc:
-            raise DataError(str(exc)) from exc
+        return run_training(spec, data, settings, device=device, progress=progress, cancel=cancel)
+
+    def inputs(self, predictor: TextPredictor, data: DomainData) -> list[Column]:
+        return [Column("text", "text", "the text to classify (another column holding text is found when there is "
+                       "no 'text' column)", nullable=True)]
+
+    def outputs(self, predictor: TextPredictor) -> list[Column]:
+        return [Column("prediction", "text", "the most probable class; empty for an empty text",
+                       choices=predictor.labels, nullable=True),
+                _probability("confidence", "probability of the predicted class"),
+                *[_probability(f"p_{name}", f"probability of '{name}'") for name in predictor.labels],
+                Column("truncated", "bool", "the model read only the beginning of the text"),
+                Column("note", "text", "why a row has no prediction (an empty text)", nullable=True)]
 
     def evaluation_splits(self, data: DomainData) -> Sequence[str]:
         present = data.info.get("splits", [])
@@ -150,19 +138,16 @@ class TextClassificationDomain:
         # A user file without a split column is an evaluation set as it is: all of it by default.
         return ["all", *held_out] if data.info.get("whole_file") else [*held_out, "all"]
 
-    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+    def evaluate(self, predictor: TextPredictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
-        return run_evaluation(_text(predictor), data, split)
+        return run_evaluation(predictor, data, split)
 
-    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
-        return text_evaluation.evaluation_rows(_text(predictor), data, split)
+    def evaluation_rows(self, predictor: TextPredictor, data: DomainData, split: str) -> pl.DataFrame:
+        return text_evaluation.evaluation_rows(predictor, data, split)
 
-    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
-        return predictor.predict(rows)
-
-    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+    def evaluate_scored(self, predictor: TextPredictor, data: DomainData, rows: pl.DataFrame,
                         predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
-        return text_evaluation.evaluate_scored(_text(predictor), rows, predictions, split, seconds)
+        return text_evaluation.evaluate_scored(predictor, rows, predictions, split, seconds)
 
     def charts(self, report: Report) -> dict[str, go.Figure]:
         return text_charts(report)
@@ -173,18 +158,15 @@ class TextClassificationDomain:
             figures = {"balance": class_balance(data.frame), **figures, "words": distinctive_words(data.frame)}
         return figures
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+    def input_fields(self, predictor: TextPredictor, data: DomainData) -> list[FieldSpec]:
         return [FieldSpec("text", "text", default=self.sample_texts(data)[0])]
 
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
         """The held-out split (test, else everything) in a shuffled arrival order."""
-        splits = data.info.get("splits", [])
-        rows = data.split("test" if "test" in splits else "all")
-        order = np.random.default_rng(7).permutation(rows.height)
-        return rows[order.tolist()].select("id", "text", "label")
+        return held_out_rows(data, prefer=("test",)).select("id", "text", "label")
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> FeedMonitor:
-        return FeedMonitor(_text(predictor).labels)
+    def monitor(self, predictor: TextPredictor, data: DomainData) -> FeedMonitor:
+        return FeedMonitor(predictor.labels)
 
     # ---- text inputs ------------------------------------------------------------------------------
 
@@ -193,19 +175,19 @@ class TextClassificationDomain:
         picks = data.split("test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(data.name, []), *picks["text"].head(8).to_list()]
 
-    def explain_text(self, predictor: Predictor, text: str) -> TextAttribution:
+    def explain_text(self, predictor: TextPredictor, text: str) -> TextAttribution:
         text = text.strip()
         if not text:
             raise DataError("Type or paste some text to classify (it is empty).")
-        return _text(predictor).explain_text(text)
+        return predictor.explain_text(text)
 
-    def compare(self, predictors: Mapping[str, Predictor], data: DomainData, split: str = "test") -> \
+    def compare(self, predictors: Mapping[str, TextPredictor], data: DomainData, split: str = "test") -> \
             tuple[pl.DataFrame, go.Figure]:
         """Every model on the same split: accuracy, macro-F1, ECE and texts per second."""
         rows = []
         for name, predictor in predictors.items():
             started = time.perf_counter()
-            report = run_evaluation(_text(predictor), data, split)
+            report = run_evaluation(predictor, data, split)
             rows.append({"model": name, "accuracy": report.metrics["accuracy"],
                          "macro_f1": report.metrics["macro_f1"], "ece": report.metrics["ece"],
                          "texts_per_s": report.metrics["texts_per_s"], "seconds": time.perf_counter() - started})
@@ -222,7 +204,7 @@ class TextClassificationDomain:
         return read_table_file(path)  # the predictor finds the text column
 
 
-def _text(predictor: Predictor) -> TextPredictor:
-    if not isinstance(predictor, TextPredictor):
-        raise TypeError("text classification needs a text predictor")
-    return predictor
+
+def _probability(name: str, meaning: str) -> Column:
+    """A probability column (empty for an empty text)."""
+    return Column(name, "number", meaning, minimum=0.0, maximum=1.0, nullable=True)

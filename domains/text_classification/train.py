@@ -35,6 +35,7 @@ from domains.text_classification.encoders import EncoderHeadPredictor, SequenceC
 from domains.text_classification.evaluate import evaluate_probs
 from domains.text_classification.predictor import TextPredictor, resolve_source
 from domains.text_classification.tfidf import TfidfPredictor
+from models.control import CancelToken, Progress, ProgressFn
 from models.fastpath import EXACT, probe_subset
 from models.text import (
     bucketed_batches,
@@ -44,32 +45,27 @@ from models.text import (
     plan_batches,
     train_top_layers,
 )
-from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged, tensor_batches
+from models.training import LoopConfig, Recipe, fit, one_cycle, staged, tensor_batches
 
 ZERO_SHOT_SCALE = 20.0  # 1 / temperature for cosine similarities in [-1, 1]
 INT8_TOLERANCE_POINTS = 0.5  # validation accuracy int8 scoring may give up against float32
 
 
 @dataclass(frozen=True)
-class Recipe:
-    epochs: int
-    lr: float
-    batch: int = 32
-    weight_decay: float = 0.01
-    patience: int = 2
+class TextRecipe(Recipe):
     max_length_cap: int = 256
     max_tokens: int | None = None  # rows x padded length per training batch (bounds activation memory)
     top_layers: int | None = None  # encoder layers that train (the top ones); None: all of them
 
 
 RECIPES = {
-    "minilm_linear": Recipe(epochs=100, lr=5e-3, batch=256, weight_decay=1e-4, patience=10),
+    "minilm_linear": TextRecipe(epochs=100, lr=5e-3, batch=256, weight_decay=1e-4, patience=10),
     # 2,048 tokens: 32 short reviews, or 8 news articles at the 256-token cap, per step (BBC peak: 5.5 GB
     # unbudgeted, 3.6 GB at 4,096 tokens).
-    "finetune": Recipe(epochs=3, lr=1e-4, batch=32, patience=2, max_tokens=2048),
+    "finetune": TextRecipe(epochs=3, lr=1e-4, batch=32, patience=2, max_tokens=2048),
     # A 110M-parameter encoder wants a lower rate than MiniLM's; two epochs (measured:
     # about 15 minutes each for the reviews on 2 CPU cores).
-    "mpnet_finetune": Recipe(epochs=2, lr=3e-5, batch=32, patience=1, max_tokens=2048),
+    "mpnet_finetune": TextRecipe(epochs=2, lr=3e-5, batch=32, patience=1, max_tokens=2048),
 }
 
 
@@ -254,8 +250,7 @@ def _linear_head(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFra
     epochs = settings.epochs or recipe.epochs
     result = fit(head, tensor_batches((x, y), recipe.batch, device=device, seed=settings.seed),
                  max(1, -(-len(y) // recipe.batch)), loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience, monitor="val_loss", mode="min", amp=False),
+                 config=recipe.loop(epochs, monitor="val_loss", mode="min", amp=False),
                  device=device, progress=stage(2, "training the head"), cancel=cancel)
     predictor.weight = head.weight.detach().to(device)
     predictor.bias = head.bias.detach().to(device)
@@ -374,7 +369,7 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
 # ---- what the fine-tunes share -----------------------------------------------------------------
 
 
-def _length_batches(ids: list[list[int]], y: np.ndarray, recipe: Recipe, pad: int, device: torch.device,
+def _length_batches(ids: list[list[int]], y: np.ndarray, recipe: TextRecipe, pad: int, device: torch.device,
                     seed: int) -> tuple[Callable[[int], Iterator[tuple[torch.Tensor, ...]]], int]:
     """Length-bucketed training batches with dynamic padding, and how many an epoch has."""
     batches = bucketed_batches(ids, y, recipe.batch, pad_id=pad, device=device, seed=seed,
@@ -382,10 +377,9 @@ def _length_batches(ids: list[list[int]], y: np.ndarray, recipe: Recipe, pad: in
     return batches, len(plan_batches(ids, recipe.batch, seed=seed, max_tokens=recipe.max_tokens))
 
 
-def _finetune_loop(recipe: Recipe, epochs: int | None) -> LoopConfig:
+def _finetune_loop(recipe: TextRecipe, epochs: int | None) -> LoopConfig:
     """Early stopping on validation accuracy, the best epoch kept."""
-    return LoopConfig(epochs=epochs or recipe.epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                      patience=recipe.patience, monitor="val_accuracy", mode="max")
+    return recipe.loop(epochs, monitor="val_accuracy", mode="max")
 
 
 def _score_validation(predictor: TransformerPredictor, texts: list[str], y: np.ndarray) -> dict[str, float]:

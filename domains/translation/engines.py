@@ -23,10 +23,11 @@ from domains.base import DataError
 from domains.translation.data import probe_sentences
 from domains.translation.languages import NAMES, name
 from domains.translation.postedit import post_edit
+from models.control import CancelToken
 from models.ct2 import INT8_PATH, cached_conversion, folder_stamp
 from models.fastpath import EXACT, Candidate, Check, FastPathUnavailableError, Scoring, choose
 from models.hub import ModelSourceError
-from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
+from models.seq2seq import Ct2Seq2Seq, generate, load_seq2seq, stream_generate
 
 Pair = tuple[str, str]
 
@@ -38,7 +39,7 @@ class Engine(Protocol):
 
     def translate(self, sentences: Sequence[str], src: str, tgt: str) -> list[str]: ...
 
-    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+    def stream(self, sentence: str, src: str, tgt: str, stop: CancelToken) -> Iterator[str]:
         """Pieces of one sentence's translation as they are produced."""
         ...
 
@@ -110,8 +111,8 @@ class OfflineEngine:
         """One sentence at a time, each waited for before the next (the benchmark's baseline)."""
         return [self.translate([s], src, tgt)[0] for s in sentences]
 
-    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
-        if not stop.stopped:
+    def stream(self, sentence: str, src: str, tgt: str, stop: CancelToken) -> Iterator[str]:
+        if not stop.cancelled:
             yield self.translate([sentence], src, tgt)[0]
 
     def alternatives(self, sentence: str, src: str, tgt: str, n: int) -> list[str]:
@@ -245,7 +246,7 @@ class HFEngine:
             inputs = self._inputs(sentences, src, tgt)
             return [c[0] for c in generate(self.model, self.tokenizer, inputs, num_beams=self.num_beams)]
 
-    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+    def stream(self, sentence: str, src: str, tgt: str, stop: CancelToken) -> Iterator[str]:
         with self._lock:
             (text,) = self._inputs([sentence], src, tgt)
             yield from stream_generate(self.model, self.tokenizer, text, stop=stop)
@@ -328,7 +329,7 @@ class Ct2Engine:
         return [c[0] for c in self.ct2.generate(inputs, num_beams=self.hf.num_beams,
                                                 target_prefix=self.hf.target_prefix(tgt))]
 
-    def stream(self, sentence: str, src: str, tgt: str, stop: StopFlag) -> Iterator[str]:
+    def stream(self, sentence: str, src: str, tgt: str, stop: CancelToken) -> Iterator[str]:
         (text,) = self.hf._inputs([sentence], src, tgt)
         yield from self.ct2.stream(text, stop=stop, target_prefix=self.hf.target_prefix(tgt))
 

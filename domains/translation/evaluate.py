@@ -4,13 +4,13 @@ per-sentence chrF, length ratio, and the worst sentences."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import polars as pl
 
 from domains.base import DataError, DomainData, Report
 from domains.translation.languages import name
 from domains.translation.translator import TranslationPredictor
+from models.control import Progress, ProgressFn
 
 CHUNK = 32
 
@@ -46,7 +46,7 @@ def evaluate_scored(rows: pl.DataFrame, predictions: pl.DataFrame, seconds: floa
 
 
 def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
-             progress: Callable[[int, int], None] | None = None) -> Report:
+             progress: ProgressFn | None = None) -> Report:
     rows = _referenced(data, split)
     src, tgt = data.info.get("src", predictor.src), data.info.get("tgt", predictor.tgt)
     sources, references = rows["source"].to_list(), rows["reference"].to_list()
@@ -55,7 +55,7 @@ def evaluate(predictor: TranslationPredictor, data: DomainData, split: str,
     for start in range(0, len(sources), CHUNK):
         hypotheses += predictor.translate_sentences(sources[start : start + CHUNK], src, tgt)
         if progress:
-            progress(len(hypotheses), len(sources))
+            progress(Progress(len(hypotheses), len(sources)))
     seconds = time.perf_counter() - started
     return score(sources, references, hypotheses, src=src, tgt=tgt, seconds=seconds,
                  ids=rows["id"].to_list())

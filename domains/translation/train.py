@@ -20,24 +20,21 @@ from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSe
 from domains.translation.data import PROBE_SENTENCES
 from domains.translation.engines import HFEngine
 from domains.translation.translator import TranslationPredictor
+from models.control import CancelToken, Progress, ProgressFn
 from models.fastpath import probe_subset
 from models.seq2seq import encode_pairs, generate, load_seq2seq, new_marian, pair_batches
-from models.training import CancelToken, LoopConfig, Progress, ProgressFn, fit, one_cycle, staged
+from models.training import Recipe, fit, one_cycle, staged
 
 VAL_PAIRS = 200
 
 
 @dataclass(frozen=True)
-class Recipe:
-    epochs: int
-    lr: float
+class PairRecipe(Recipe):
     batch: int = 16
     max_length: int = 128
-    patience: int = 2
-    weight_decay: float = 0.01
 
 
-RECIPES = {"pretrained": Recipe(epochs=3, lr=5e-5), "scratch": Recipe(epochs=10, lr=1e-3, batch=32)}
+RECIPES = {"pretrained": PairRecipe(epochs=3, lr=5e-5), "scratch": PairRecipe(epochs=10, lr=1e-3, batch=32)}
 
 
 def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device: torch.device,
@@ -84,8 +81,7 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     epochs = settings.epochs or recipe.epochs
     steps = -(-len(src_ids) // recipe.batch)
     result = fit(model, batches, steps, loss_fn=loss_fn, validate=validate,
-                 config=LoopConfig(epochs=epochs, lr=recipe.lr, weight_decay=recipe.weight_decay,
-                                   patience=recipe.patience, monitor="val_chrf", mode="max", amp=False),
+                 config=recipe.loop(epochs, monitor="val_chrf", mode="max", amp=False),
                  device=device, progress=stage(1, "training"), cancel=cancel,
                  lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()

@@ -34,9 +34,8 @@ from domains.translation.segment import (
     split_sentences,
 )
 from models.checkpoints import BundleWriter, artifacts_root
+from models.control import CancelToken, Progress, ProgressFn
 from models.fastpath import PROBE_FILE, Scoring, write_probe
-from models.seq2seq import StopFlag
-from models.training import CancelToken
 
 MAX_CHARS = 200_000  # one request; documents are read in full but translated sentence by sentence
 DOCUMENT_CHUNK = 16  # sentences per progress update / partial-output flush
@@ -203,7 +202,7 @@ class TranslationPredictor:
                            notes)
 
     def stream_text(self, text: str, *, src: str | None = None, tgt: str | None = None,
-                    stop: StopFlag | None = None,
+                    stop: CancelToken | None = None,
                     on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:
         """The translation as it is produced: token pieces (Hugging Face, CTranslate2)
         or whole sentences (offline engine). Sentences with masked markup or glossary
@@ -211,11 +210,11 @@ class TranslationPredictor:
         receives each finished (source sentence, translation) for the side-by-side view."""
         src, tgt = src or self.src, tgt or self.tgt
         check_pair(self.engine, src, tgt)
-        flag = stop or StopFlag.new()
+        flag = stop or CancelToken()
         pieces = split_sentences(text[:MAX_CHARS])
         try:
             for piece in pieces:
-                if flag.stopped:
+                if flag.cancelled:
                     return
                 masked = self._mask(piece.text, src)
                 if masked.originals:
@@ -227,14 +226,14 @@ class TranslationPredictor:
                         parts.append(part)
                         yield part
                     translated = "".join(parts).strip()
-                if flag.stopped:
+                if flag.cancelled:
                     return
                 if on_sentence is not None:
                     on_sentence(piece.text, translated)
                 if piece.tail:
                     yield piece.tail
         finally:
-            flag.stop()
+            flag.cancel()
 
     def alternatives(self, text: str, n: int = 3, src: str | None = None, tgt: str | None = None) -> list[str]:
         """Up to ``n`` candidate translations of one sentence (beam search n-best)."""
@@ -267,7 +266,7 @@ class TranslationPredictor:
     # ---- documents ----------------------------------------------------------------------------------
 
     def translate_document(self, text: str, *, markdown: bool, src: str | None = None, tgt: str | None = None,
-                           progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
+                           progress: ProgressFn | None = None, cancel: CancelToken | None = None,
                            resume: Path | None = None) -> str:
         """Translate a TXT/Markdown document line by line, markup kept. Sentences are
         translated in chunks; each finished chunk is appended to ``resume`` (JSON lines),
@@ -285,7 +284,7 @@ class TranslationPredictor:
         return "\n".join(out_lines) + ("\n" if text.endswith("\n") else "")
 
     def translate_column(self, texts: Sequence[str | None], *, src: str | None = None, tgt: str | None = None,
-                         progress: Callable[[int, int], None] | None = None, cancel: CancelToken | None = None,
+                         progress: ProgressFn | None = None, cancel: CancelToken | None = None,
                          resume: Path | None = None) -> list[str | None]:
         """Every cell of a table column (sentence by sentence, resumable like documents);
         empty cells stay empty (None)."""
@@ -297,7 +296,7 @@ class TranslationPredictor:
         return [join(pieces, [done[p.text] for p in pieces]) if pieces else None for pieces in cells]
 
     def _translate_resumable(self, sentences: list[str], src: str, tgt: str,
-                             progress: Callable[[int, int], None] | None, cancel: CancelToken | None,
+                             progress: ProgressFn | None, cancel: CancelToken | None,
                              resume: Path | None) -> dict[str, str]:
         """Each distinct sentence once, in chunks; every finished chunk is appended to
         ``resume`` (JSON lines) so an interrupted run continues where it stopped."""
@@ -306,7 +305,7 @@ class TranslationPredictor:
         todo = [s for s in unique if s not in done]
         total = len(unique)
         if progress:
-            progress(total - len(todo), total)
+            progress(Progress(total - len(todo), total))
         for start in range(0, len(todo), DOCUMENT_CHUNK):
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -315,7 +314,7 @@ class TranslationPredictor:
             done.update(translated)
             append_partial(resume, translated)
             if progress:
-                progress(total - len(todo) + start + len(chunk), total)
+                progress(Progress(total - len(todo) + start + len(chunk), total))
         return done
 
     def partial_path(self, text: str, src: str | None = None, tgt: str | None = None) -> Path:

@@ -52,7 +52,8 @@ def test_every_tab_renders(page: AppTest) -> None:
     specs = _charts(at)
     for title in ("Sentence length", "Source vs reference length", "Per-sentence chrF", "Length ratio per sentence"):
         assert title in specs, title
-    assert any({display_name("chrf"), display_name("translation")} <= set(df.value.columns) for df in at.dataframe)
+    shown = {display_name("chrf", KEY), display_name("translation", KEY)}
+    assert any(shown <= set(df.value.columns) for df in at.dataframe)
     assert any("Detected language: English" in c.value for c in at.caption)
 
 
@@ -116,7 +117,7 @@ def test_live_feed_translates_mixed_messages(page: AppTest) -> None:
     at.run()
     assert not run.error and not at.exception
     assert "Latency per message" in _charts(at) and "Language mix" in _charts(at)
-    table = next(df.value for df in at.dataframe if display_name("ttft_ms") in df.value.columns)
+    table = next(df.value for df in at.dataframe if display_name("ttft_ms", KEY) in df.value.columns)
     assert {"en->pt", "pt->en"} <= set(table[display_name("pair")].dropna())
     at.button(key=f"{KEY}-live-run-stop").click().run()
     assert not run.running

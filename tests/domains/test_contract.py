@@ -6,9 +6,11 @@ import plotly.graph_objects as go
 import polars as pl
 import pytest
 import torch
+from polars.testing import assert_frame_equal
 
 from domains import registry
 from domains.base import Domain, DomainData, LiveMonitor, Predictor
+from domains.columns import Column, frame_problems
 from models.checkpoints import load_bundle
 from models.streaming import MicroBatcher, replay
 
@@ -20,14 +22,21 @@ def test_domain_contract(key: str, trained_gbm_dir) -> None:
     assert domain.key == key and domain.models() and domain.datasets()
     data = domain.load_data()
     assert data.frame.height > 0
-    predictor = domain.load(domain.models()[0], torch.device("cpu"))
+    predictor = registry.open_predictor(domain, domain.models()[0], torch.device("cpu"))
     assert isinstance(predictor, Predictor)
 
-    batch = data.frame.head(50)
+    events = domain.stream(data)
+    batch = events.head(20)
     out = predictor.predict(batch)
     assert out.height == batch.height  # one output row per input row
+    assert frame_problems(out, domain.outputs(predictor)) == []  # what it returns is what it declares
+    # What it declares it reads is enough: the declared input columns alone score the same.
+    inputs = [c.name for c in domain.inputs(predictor, data) if c.name in batch.columns]
+    assert {c.name for c in domain.inputs(predictor, data) if c.required} <= set(inputs)
+    alone = predictor.predict(batch.select(inputs))
+    assert frame_problems(alone, domain.outputs(predictor)) == []
+    assert_frame_equal(alone.drop(_timings(alone)), out.drop(_timings(out)), rel_tol=1e-9)
 
-    events = domain.stream(data)
     monitor = domain.monitor(predictor, data)
     assert isinstance(monitor, LiveMonitor)
     rows = 0
@@ -47,6 +56,28 @@ def test_domain_contract(key: str, trained_gbm_dir) -> None:
     if key == "credit_risk":  # the checkpoint path of the same contract
         reloaded = domain.load(load_bundle(trained_gbm_dir), torch.device("cpu"))
         assert reloaded.predict(batch).height == batch.height
+
+
+def _timings(frame: pl.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c.endswith("_ms")]  # how long a row took differs between two runs
+
+
+def test_the_output_check_fails_on_an_undeclared_or_broken_column() -> None:
+    """The check the contract runs can fail: a predictor returning a column it never declared,
+    a declared one missing, or a value outside its declaration is each named."""
+    declared = [Column("p_bad", "number", "probability", minimum=0.0, maximum=1.0),
+                Column("decision", "text", "verdict", choices=("approve", "reject"))]
+    good = pl.DataFrame({"p_bad": [0.1, 0.9], "decision": ["approve", "reject"]})
+    assert frame_problems(good, declared) == []
+    assert frame_problems(good.with_columns(pl.lit(1).alias("debug")), declared) == [
+        "'debug' is returned but not declared"]
+    assert frame_problems(good.drop("decision"), declared) == ["'decision' is declared but missing"]
+    broken = pl.DataFrame({"p_bad": [1.5, None], "decision": ["approve", "maybe"]})
+    assert frame_problems(broken, declared) == [
+        "'p_bad' has 1 null(s) but is not declared nullable", "'p_bad' goes up to 1.5, above its maximum 1.0",
+        "'decision' has values ['maybe'] outside its choices ['approve', 'reject']"]
+    assert frame_problems(good.with_columns(pl.col("p_bad").cast(pl.String)), declared) == [
+        "'p_bad' is String, declared number"]
 
 
 def _evaluation_sample(key: str, data: DomainData) -> DomainData:

@@ -155,7 +155,7 @@ def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, l
 def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
     seen: list[tuple[int, int | None]] = []
     rows = predict_on_ray("credit_risk", "gbm", str(loans), tmp_path / "out", RayOptions(batch_rows=16),
-                          on_progress=lambda done, total: seen.append((done, total)))
+                          on_progress=lambda p: seen.append((p.step, p.total)))
     assert rows == 300 and seen[-1] == (300, 300)
     done = [d for d, _ in seen]
     assert done == sorted(done) and all(total == 300 for _, total in seen)
@@ -208,8 +208,8 @@ def test_evaluate_on_ray_gives_the_in_process_metrics(domain_key: str, ray_clust
     # 60 verse pairs for translation (its built-in test split takes half a minute to translate twice).
     data = domain.load_data(request.getfixturevalue("pairs_tsv") if domain_key == "translation" else None)
     split = domain.evaluation_splits(data)[0]
-    predictor = registry.with_pair(registry.open_predictor(domain, model, torch.device("cpu")),
-                                   data.info.get("src"), data.info.get("tgt"))
+    predictor = registry.open_predictor(domain, model, torch.device("cpu"),
+                                        options={"src": data.info.get("src"), "tgt": data.info.get("tgt")})
     local = domain.evaluate(predictor, data, split=split)
     # Two keep the scored rows in a folder; two bring the predictions back through the object store.
     output = tmp_path / "scored" if domain_key in ("credit_risk", "translation") else None

@@ -6,7 +6,7 @@ import time
 
 import polars as pl
 
-from domains.live import LiveRun, running_streams
+from domains.server.live import LiveRun, running_streams
 
 
 class _Predictor:

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from domains import ray_jobs
+from domains.server import ray_jobs
 from models.distributed import ClusterError
 
 

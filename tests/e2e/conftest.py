@@ -54,7 +54,7 @@ def prepared_defaults(tmp_path_factory: pytest.TempPathFactory, synthetic_data_d
     import torch
 
     from domains import registry
-    from domains.jobs import PREPARED
+    from domains.registry import PREPARED
 
     home = tmp_path_factory.mktemp("prepared")
     with mock.patch.dict(os.environ, {"DOMAINLENS_HOME": str(home), "DOMAINLENS_DATA": str(synthetic_data_dir)}):
@@ -62,7 +62,7 @@ def prepared_defaults(tmp_path_factory: pytest.TempPathFactory, synthetic_data_d
             domain = registry.get(key)
             spec = domain.models()[0]
             if not spec.ready:
-                domain.load(spec, torch.device("cpu"))
+                registry.open_predictor(domain, spec, torch.device("cpu"))
     return home / PREPARED
 
 

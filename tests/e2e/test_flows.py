@@ -34,8 +34,8 @@ def other_schema_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from domains import registry
     from domains.base import TrainSettings
-    from domains.jobs import train_and_save
-    from models.training import CancelToken
+    from domains.training import train_and_save
+    from models.control import CancelToken
 
     folder = tmp_path_factory.mktemp("other-schema")
     csv = custom_credit_csv(folder / "loans.csv")
@@ -98,16 +98,9 @@ def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, ser
 def test_each_model_keeps_its_own_threshold(trained_gbm_dir, served, browser_page) -> None:
     """Two German Credit models with different stored thresholds: switching models moves the
     slider to the other model's threshold, and Evaluate uses it."""
-    first = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20990101-000000-first")
-    second = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20990101-000001-second")
-    meta = json.loads((second / "metadata.json").read_text())
-    meta["threshold"], meta["created"] = 0.37, "2099-01-01T00:00:01+00:00"
-    (second / "metadata.json").write_text(json.dumps(meta))
-    stored = json.loads((first / "metadata.json").read_text())["threshold"]
-    assert abs(stored - 0.37) > 0.02
+    stored = _two_credit_models(trained_gbm_dir, served, "20990101-000000-first", "20990101-000001-second", 0.37)
     page = browser_page
-    open_page(page, "Credit Risk")
-    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Decision threshold").get_by_role("slider")
+    slider = _threshold_slider(page)
     choose_model(page, "20990101-000000-first")
     open_tab(page, "Predict")
     expect()(slider).to_have_value(str(round(stored, 2)), timeout=60_000)
@@ -135,3 +128,64 @@ def test_the_text_page_opens_on_its_most_accurate_checkpoint(text_tfidf_dir, ser
     page.reload(wait_until="domcontentloaded")
     open_page(page, "Text Classification")
     expect()(model_box(page)).to_have_value(re.compile("20000101-000000-best"), timeout=60_000)
+
+
+def test_a_threshold_set_on_predict_reaches_live_and_evaluate(trained_gbm_dir, served, browser_page) -> None:
+    """The threshold an analyst sets on Predict is the one Live and Evaluate decide at, for that
+    model only: another model keeps its own stored threshold, and the first keeps the one set."""
+    stored = _two_credit_models(trained_gbm_dir, served, "20980101-000000-tuned", "20980101-000001-other", 0.61)
+    assert abs(stored - 0.42) > 0.02
+    page = browser_page
+    slider = _threshold_slider(page)
+    choose_model(page, "20980101-000000-tuned")
+    open_tab(page, "Predict")
+    expect()(slider).to_have_value(str(round(stored, 2)), timeout=60_000)
+    slider.focus()
+    page.keyboard.press("Home")  # 0.00, then 42 steps of 0.01, as a keyboard user moves it
+    for _ in range(42):
+        page.keyboard.press("ArrowRight")
+    expect()(slider).to_have_value("0.42", timeout=30_000)
+    live_threshold = page.get_by_text(re.compile(r"Decision threshold 0\.42: this model's"))
+    open_tab(page, "Live")
+    live_threshold.first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+        .some(m => /events scored/i.test(m.innerText) && /[1-9]/.test(m.innerText.split('\\n').pop()))""",
+                           timeout=60_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect()(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=10_000)
+    open_tab(page, "Evaluate")
+    page.get_by_text(re.compile(r"Threshold in use 0\.42")).first.wait_for(timeout=120_000)
+
+    choose_model(page, "20980101-000001-other")  # another model: its own stored threshold, untouched
+    open_tab(page, "Predict")
+    expect()(slider).to_have_value("0.61", timeout=60_000)
+    open_tab(page, "Live")
+    page.get_by_text(re.compile(r"Decision threshold 0\.61: this model's")).first.wait_for(timeout=60_000)
+    open_tab(page, "Evaluate")
+    page.get_by_text(re.compile(r"Threshold in use 0\.61")).first.wait_for(timeout=120_000)
+
+    choose_model(page, "20980101-000000-tuned")  # and back: the value set for it is kept
+    open_tab(page, "Predict")
+    expect()(slider).to_have_value("0.42", timeout=60_000)
+    open_tab(page, "Live")
+    live_threshold.first.wait_for(timeout=60_000)
+
+
+def _two_credit_models(trained_gbm_dir: Path, served, first: str, second: str, threshold: float) -> float:
+    """Two German Credit checkpoints in the served dashboard, ``second`` newer and storing
+    ``threshold``; returns the threshold ``first`` stores (far from ``threshold``)."""
+    install(trained_gbm_dir, served, "credit_risk", "gbm", version=first)
+    other = install(trained_gbm_dir, served, "credit_risk", "gbm", version=second)
+    meta = json.loads((other / "metadata.json").read_text())
+    meta["threshold"], meta["created"] = threshold, f"{second[:4]}-01-01T00:00:01+00:00"
+    (other / "metadata.json").write_text(json.dumps(meta))
+    stored = float(json.loads((trained_gbm_dir / "metadata.json").read_text())["threshold"])
+    assert abs(stored - threshold) > 0.02
+    return stored
+
+
+def _threshold_slider(page):
+    """Credit Risk's page open, and its Predict tab's threshold slider."""
+    open_page(page, "Credit Risk")
+    return page.locator('[data-testid="stSlider"]').filter(has_text="Decision threshold").get_by_role("slider")

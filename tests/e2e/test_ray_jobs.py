@@ -51,7 +51,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            from domains import ray_jobs
+            from domains.server import ray_jobs
 
             with pytest.MonkeyPatch.context() as patch:
                 patch.setenv(ray_jobs.ADDRESS_ENV, address)

@@ -41,7 +41,7 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_parts_are_joined_checked_and_extracted_once(tmp_path: Path) -> None:
     pieces, sha = _parts(tmp_path, {"tiny-model/config.json": b'{"a": 1}', "tiny-model/weights.bin": bytes(5000)})
     seen: list[tuple[int, int]] = []
-    folder = ensure(_asset(sha), pieces=pieces, progress=lambda done, total: seen.append((done, total)))
+    folder = ensure(_asset(sha), pieces=pieces, progress=lambda p: seen.append((p.step, p.total)))
     assert (folder / "config.json").read_bytes() == b'{"a": 1}' and (folder / "weights.bin").stat().st_size == 5000
     assert seen[-1][0] == seen[-1][1] == sum(p.stat().st_size for p in pieces)
     for piece in pieces:

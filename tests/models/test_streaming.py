@@ -3,8 +3,8 @@ import time
 import polars as pl
 import pytest
 
+from models.control import CancelToken
 from models.streaming import LatencyStats, MicroBatcher, replay
-from models.training import CancelToken
 
 
 def _double(frame: pl.DataFrame) -> pl.DataFrame:

@@ -3,16 +3,9 @@ import time
 import pytest
 import torch
 
+from models.control import CancelledError, CancelToken, Progress
 from models.jobs import Job, JobState
-from models.training import (
-    CancelToken,
-    LoopConfig,
-    Progress,
-    TrainingCancelledError,
-    fit,
-    staged,
-    tensor_batches,
-)
+from models.training import LoopConfig, fit, staged, tensor_batches
 
 
 def _problem(n: int = 256):
@@ -60,7 +53,7 @@ def test_cancel_raises_promptly() -> None:
                 token.cancel()
 
     sink = Cancelling()
-    with pytest.raises(TrainingCancelledError):
+    with pytest.raises(CancelledError):
         _fit(LoopConfig(epochs=50), cancel=token, reports=sink)
     assert max(p.step for p in sink) == 3
 

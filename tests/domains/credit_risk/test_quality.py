@@ -9,7 +9,7 @@ from domains.base import TrainSettings
 from domains.capabilities import Explainer
 from domains.credit_risk.decision import Costs, optimal_threshold
 from domains.credit_risk.drift import ALERT_PSI
-from models.training import CancelToken
+from models.control import CancelToken
 
 CPU = torch.device("cpu")
 

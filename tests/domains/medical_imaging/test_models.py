@@ -11,10 +11,10 @@ import torch
 from domains import registry
 from domains.base import DomainData, ModelSpec, TrainSettings
 from domains.capabilities import ImageExplainer
-from domains.jobs import train_and_save
 from domains.medical_imaging.predict import INTENDED_USE, ImagePredictor
+from domains.training import train_and_save
 from models.checkpoints import load_bundle
-from models.training import CancelToken, TrainingCancelledError
+from models.control import CancelledError, CancelToken
 from tests.imaging_fixtures import synthetic_images, write_npz
 
 CPU = torch.device("cpu")
@@ -127,9 +127,9 @@ def test_hf_vision_model_from_a_local_folder(tmp_path: Path) -> None:
 
 
 def test_hf_hub_id_offline_is_a_clear_error() -> None:
-    from domains.base import DataError
+    from domains.base import DomainLensError
 
-    with pytest.raises(DataError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(DomainLensError, match="HF_HUB_OFFLINE"):  # ModelSourceError, printed as one line
         _domain().train(_domain().spec("vit"), _domain().load_data(), TrainSettings(epochs=1), device=CPU,
                         progress=lambda p: None, cancel=CancelToken())
 
@@ -143,7 +143,7 @@ def test_cancel_stops_training_and_writes_nothing(tmp_path: Path) -> None:
         if len(seen) == 2:
             cancel.cancel()
 
-    with pytest.raises(TrainingCancelledError):
+    with pytest.raises(CancelledError):
         train_and_save(_domain(), _domain().spec("cnn"), _domain().load_data(), TrainSettings(epochs=3), device=CPU,
                        progress=progress, cancel=cancel, out_dir=tmp_path / "never")
     assert not (tmp_path / "never").exists()

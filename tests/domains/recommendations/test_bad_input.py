@@ -65,7 +65,7 @@ def test_uploaded_interactions_train_and_recommend(tmp_path) -> None:
     import torch
 
     from domains.base import TrainSettings
-    from models.training import CancelToken
+    from models.control import CancelToken
 
     rows = [(u, i) for u in range(40) for i in range(30) if (u * 7 + i * 3) % 5 < 2]
     csv = "user,item\n" + "\n".join(f"u{u},m{i}" for u, i in rows)

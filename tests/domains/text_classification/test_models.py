@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from domains import registry
-from domains.base import DataError, DomainData, TrainSettings
+from domains.base import DataError, DomainData, DomainLensError, TrainSettings
 from domains.charts import attribution_html
-from domains.jobs import train_and_save
 from domains.text_classification.encoders import SequenceClassifierPredictor, TransformerPredictor
 from domains.text_classification.predictor import TORCH_INT8, TextPredictor
+from domains.training import train_and_save
 from models.checkpoints import list_bundles, load_bundle
+from models.control import CancelledError, CancelToken
 from models.ct2 import INT8_PATH
 from models.fastpath import EXACT
-from models.training import CancelToken, TrainingCancelledError
 from tests.text_fixtures import break_fast_paths
 
 CPU = torch.device("cpu")
@@ -94,7 +94,7 @@ def test_finetune_saves_pretrained_folder_and_reloads(tiny_bert_dir: Path, small
 
 
 def test_hub_model_offline_is_a_clear_error(small_reviews: DomainData) -> None:
-    with pytest.raises(DataError, match="HF_HUB_OFFLINE"):
+    with pytest.raises(DomainLensError, match="HF_HUB_OFFLINE"):  # ModelSourceError, printed as one line
         _train("distilbert", small_reviews)
 
 
@@ -105,7 +105,7 @@ def test_cancel_writes_no_checkpoint(tiny_bert_dir: Path, small_reviews: DomainD
     def stop_soon(progress: object) -> None:
         cancel.cancel()
 
-    with pytest.raises(TrainingCancelledError):
+    with pytest.raises(CancelledError):
         train_and_save(DOMAIN, spec, small_reviews, TrainSettings(epochs=2), device=CPU, progress=stop_soon,
                        cancel=cancel)
     assert list_bundles("text_classification") == []

@@ -8,7 +8,7 @@ import torch
 
 from domains import registry
 from domains.base import TrainSettings
-from models.training import CancelToken
+from models.control import CancelToken
 
 DOMAIN = registry.get("text_classification")
 

@@ -12,9 +12,10 @@ import torch
 
 from domains.base import DataError
 from domains.translation.engines import Ct2Engine, HFEngine, OfflineEngine, check_pair
+from models.control import CancelToken
 from models.ct2 import INT8_PATH, convert_to_ctranslate2
 from models.fastpath import EXACT
-from models.seq2seq import Ct2Seq2Seq, StopFlag, generate, load_seq2seq, stream_generate
+from models.seq2seq import Ct2Seq2Seq, generate, load_seq2seq, stream_generate
 
 SENTENCE = "In the beginning God created the heavens and the earth, and the earth was without form and void."
 
@@ -54,11 +55,11 @@ def test_stream_matches_greedy_generate(tiny_marian_dir: Path) -> None:
 def test_stop_ends_generation_within_a_second(tiny_marian_dir: Path) -> None:
     model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
     before = {t.name for t in threading.enumerate() if t.name == "domainlens-generate" and t.is_alive()}
-    stop = StopFlag.new()
+    stop = CancelToken()
     stream = stream_generate(model, tokenizer, SENTENCE * 4, stop=stop, max_new_tokens=480)
     first = next(stream)
     assert first
-    stop.stop()
+    stop.cancel()
     stopped_at = time.perf_counter()
     rest = list(stream)
     elapsed = time.perf_counter() - stopped_at
@@ -69,13 +70,13 @@ def test_stop_ends_generation_within_a_second(tiny_marian_dir: Path) -> None:
 
 def test_closing_the_stream_stops_the_worker(tiny_marian_dir: Path) -> None:
     model, tokenizer = load_seq2seq(tiny_marian_dir, torch.device("cpu"))
-    stop = StopFlag.new()
+    stop = CancelToken()
     stream = stream_generate(model, tokenizer, SENTENCE * 4, stop=stop, max_new_tokens=480)
     next(stream)
     stream.close()  # what Streamlit does when the page reruns mid-stream
     time.sleep(0.2)
     assert not [t for t in threading.enumerate() if t.name == "domainlens-generate" and t.is_alive()]
-    assert not stop.stopped  # the caller's flag is theirs: the next sentence of the request still runs
+    assert not stop.cancelled  # the caller's flag is theirs: the next sentence of the request still runs
 
 
 def test_ctranslate2_conversion_decodes_like_transformers(tiny_marian_dir: Path, tmp_path: Path) -> None:

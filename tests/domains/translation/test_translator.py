@@ -16,7 +16,7 @@ from domains.translation.engines import OfflineEngine
 from domains.translation.glossary import parse_glossary
 from domains.translation.translator import TranslationPredictor
 from models.checkpoints import list_bundles, load_bundle
-from models.training import CancelToken, TrainingCancelledError
+from models.control import CancelledError, CancelToken, Progress
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_ten_thousand_word_document_is_segmented_with_progress(translator: Trans
     text = "\n\n".join(paragraphs)
     assert len(text.split()) >= 10_000
     seen: list[tuple[int, int]] = []
-    out = translator.translate_document(text, markdown=False, progress=lambda d, t: seen.append((d, t)))
+    out = translator.translate_document(text, markdown=False, progress=lambda p: seen.append((p.step, p.total)))
     assert seen[-1][0] == seen[-1][1] == 750 and len(seen) > 10  # steady progress, nothing skipped
     assert out.count("\n\n") == 74 and "mercado" in out  # paragraphs kept, every sentence translated
 
@@ -95,11 +95,11 @@ def test_document_translation_resumes_after_an_interruption(tmp_path: Path) -> N
     resume = tmp_path / "partial.jsonl"
     cancel = CancelToken()
 
-    def stop_after_first_chunk(done: int, total: int) -> None:
-        if done >= 16:
+    def stop_after_first_chunk(progress: Progress) -> None:
+        if progress.step >= 16:
             cancel.cancel()
 
-    with pytest.raises(TrainingCancelledError):
+    with pytest.raises(CancelledError):
         translator.translate_document(text, markdown=False, progress=stop_after_first_chunk, cancel=cancel,
                                       resume=resume)
     first_run = engine.calls
@@ -167,13 +167,13 @@ def test_marian_checkpoint_round_trip(tiny_marian_checkpoint: Path) -> None:
 
 def test_cancelled_training_writes_nothing(tmp_path: Path, pairs_tsv: Path) -> None:
     from domains.base import TrainSettings
-    from domains.jobs import train_and_save
+    from domains.training import train_and_save
 
     domain = registry.get("translation")
     data = domain.load_data(pairs_tsv)
     cancel = CancelToken()
     cancel.cancel()
-    with pytest.raises(TrainingCancelledError):
+    with pytest.raises(CancelledError):
         train_and_save(domain, domain.spec("marian_scratch"), data,
                        TrainSettings(epochs=1, options={"size": "tiny"}), device=torch.device("cpu"),
                        progress=lambda p: None, cancel=cancel, root=tmp_path)

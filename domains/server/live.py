@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 import polars as pl
 
-from domains.base import LiveMonitor, Predictor
+from domains.base import DataError, LiveMonitor, Predictor
+from domains.server.jobs import limits
+from models.control import CancelToken
 from models.streaming import LatencyStats, MicroBatcher, replay
-from models.training import CancelToken
 
 THREAD_NAME = "domainlens-live"
 _RUNS: weakref.WeakSet[LiveRun] = weakref.WeakSet()  # every run of this process, for running_streams()
@@ -38,7 +39,6 @@ class LiveRun:
         grace_s: float = 2.0,
     ) -> None:
         self.monitor = monitor
-        self.stop_reason: str | None = None
         self.stats = LatencyStats()
         self.error: str | None = None
         self._stop = CancelToken()
@@ -65,6 +65,11 @@ class LiveRun:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run stopped when it was not its owner's Stop (e.g. the browser session ended)."""
+        return self._stop.reason or None
+
     def summary(self) -> dict[str, float]:
         with self._lock:
             return self.stats.summary()
@@ -79,8 +84,7 @@ class LiveRun:
             elif gone_since is None:
                 gone_since = time.monotonic()
             elif time.monotonic() - gone_since >= self._grace_s:
-                self.stop_reason = "its browser session ended"
-                self._stop.cancel()
+                self._stop.cancel("its browser session ended")
                 return
             time.sleep(0.25)
 
@@ -97,3 +101,15 @@ class LiveRun:
 def running_streams() -> int:
     """Live runs scoring in this process now (the server's, across every browser session)."""
     return sum(1 for run in list(_RUNS) if run.running)
+
+
+def start_live(predictor: Predictor, monitor: LiveMonitor, events: pl.DataFrame, *, rows_per_s: float,
+               max_batch_rows: int, alive: Callable[[], bool] | None = None) -> LiveRun:
+    """A live run, started, within the server's limit of streams (paced replays are light,
+    but each holds a scoring thread); at the limit, ``DataError`` says so."""
+    limit, running = limits()["stream"], running_streams()
+    if running >= limit:
+        raise DataError(f"busy: {running} live streams are running on this server (its limit is {limit}). "
+                        "Try again when one stops.")
+    return LiveRun(predictor, monitor, events, rows_per_s=rows_per_s, max_batch_rows=max_batch_rows,
+                   alive=alive).start()

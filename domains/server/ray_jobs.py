@@ -76,9 +76,11 @@ class RayJobStatus:
         return self.state in TERMINAL
 
 
-def submit(domain_key: str, model_id: str, frame: pl.DataFrame, *, owner: str, data: str, model: str) -> RayJob:
+def submit(domain_key: str, model_id: str, frame: pl.DataFrame, *, owner: str, data: str, model: str,
+           threshold: float | None = None) -> RayJob:
     """Write ``frame`` to a new job folder and submit its scoring to the cluster.
-    ``model_id`` is ``spec:<key>`` for a menu model or a checkpoint folder."""
+    ``model_id`` is ``spec:<key>`` for a menu model or a checkpoint folder; ``threshold``
+    the one a thresholded model decides at (the user's, else its stored one)."""
     address = _address()
     folder = jobs_root() / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     folder.mkdir(parents=True)
@@ -86,6 +88,8 @@ def submit(domain_key: str, model_id: str, frame: pl.DataFrame, *, owner: str, d
     frame.write_parquet(source)
     chosen = ["--model", model_id.removeprefix("spec:")] if model_id.startswith("spec:") else \
         ["--checkpoint", model_id]
+    if threshold is not None:
+        chosen += ["--threshold", repr(float(threshold))]
     python = os.environ.get(PYTHON_ENV) or sys.executable
     entrypoint = shlex.join([python, "-m", "dashboard.cli", "predict", domain_key, *chosen, "--input", str(source),
                              "--output", str(folder / "scored"), "--backend", "ray", "--address", "auto"])
