@@ -53,10 +53,16 @@ class BaseDomain(Generic[P]):
                                icon=":material/account_balance:", input_kind="tabular", description="...")
     """
 
-    def __init_subclass__(cls, *, key: str, title: str, icon: str, input_kind: InputKind, description: str,
-                          **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, key: str | None = None, title: str | None = None, icon: str | None = None,
+                          input_kind: InputKind | None = None, description: str | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.key, cls.title, cls.icon, cls.input_kind, cls.description = key, title, icon, input_kind, description
+        named = {"key": key, "title": title, "icon": icon, "input_kind": input_kind, "description": description}
+        for name, value in named.items():
+            if value is not None:
+                setattr(cls, name, value)
+        missing = [name for name in named if not hasattr(cls, name)]  # a subclass of a domain inherits them
+        if missing:
+            raise TypeError(f"{cls.__name__} must name its {', '.join(missing)} in its class line")
 
     key: ClassVar[str]
     title: ClassVar[str]

@@ -62,3 +62,31 @@ def test_errors_are_one_line_without_traceback(argv, needle, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and needle in err[0]
     assert "Traceback" not in err[0]
+
+
+def test_each_domain_offers_its_own_flags(capsys) -> None:
+    """Flags come from what the named domain declares: credit's --target is no text flag."""
+    with pytest.raises(SystemExit) as shown:
+        main(["train", "credit_risk", "--help"])
+    assert shown.value.code == 0
+    helptext = capsys.readouterr().out
+    assert "Credit Risk options" in helptext and "--target" in helptext and "--bad" in helptext
+    assert "--text-col" not in helptext and "--src" not in helptext
+    with pytest.raises(SystemExit) as refused:
+        main(["train", "text_classification", "--model", "tfidf_lr", "--target", "label"])
+    assert refused.value.code == 2 and "unrecognized arguments: --target" in capsys.readouterr().err
+
+
+def test_predict_decides_at_the_threshold_given(trained_gbm_dir, german_credit_csv, tmp_path) -> None:
+    """--threshold replaces the stored threshold for this run (what "Run on Ray" sends), and
+    a model without a threshold says so."""
+    outputs = {}
+    for threshold in ("0.05", "0.95"):
+        out = tmp_path / f"at-{threshold}.parquet"
+        assert main(["predict", "credit_risk", "--checkpoint", str(trained_gbm_dir), "--threshold", threshold,
+                     "--input", str(german_credit_csv), "--output", str(out)]) == 0
+        outputs[threshold] = pl.read_parquet(out)
+    low, high = outputs["0.05"], outputs["0.95"]
+    assert low["p_bad"].equals(high["p_bad"])  # the same scores, decided at another cut-off
+    assert (low["decision"] == "reject").sum() == (low["p_bad"] >= 0.05).sum() > (high["decision"] == "reject").sum()
+    assert (high["decision"] == "reject").sum() == (high["p_bad"] >= 0.95).sum()

@@ -1,7 +1,7 @@
 """Menu entries that must be fitted before first use (the imaging CNN, the recommenders'
 closed forms, credit's trees) are prepared by one background job per entry and process,
 shared by every browser session: pages render at once and show the job's progress.
-The fitted model is kept on disk (``fit_on_default_data``), so after a restart the same
+The fitted model is kept on disk (``registry.open_predictor``), so after a restart the same
 job only reads it back."""
 
 from __future__ import annotations

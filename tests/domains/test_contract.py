@@ -120,3 +120,17 @@ def test_metric_prefixes_read_as_labels() -> None:
     assert display_name("fold_auc") == "Per-fold AUC"
     assert display_name("val_log_loss") == f"Validation {display_name('log_loss').lower()}"
     assert display_name("fold_") == "Fold"  # a bare prefix is just a name
+
+
+def test_open_predictor_applies_a_threshold_only_where_there_is_one(trained_gbm_dir) -> None:
+    from domains.base import DataError
+
+    credit = registry.get("credit_risk")
+    tuned = registry.open_predictor(credit, trained_gbm_dir, torch.device("cpu"), threshold=0.3)
+    assert tuned.threshold == 0.3  # type: ignore[attr-defined]
+    stored = registry.open_predictor(credit, trained_gbm_dir, torch.device("cpu"))
+    assert stored.threshold != 0.3  # type: ignore[attr-defined]  # the shared copy is unchanged
+    with pytest.raises(DataError, match="outside 0-1"):
+        registry.open_predictor(credit, trained_gbm_dir, torch.device("cpu"), threshold=30)
+    with pytest.raises(DataError, match="no decision threshold"):
+        registry.open_predictor(registry.get("translation"), "offline", torch.device("cpu"), threshold=0.5)
