@@ -1,4 +1,4 @@
-"""``domainlens`` command line: serve, models, train, evaluate, predict.
+"""``domainlens`` command line: serve, models, columns, train, evaluate, predict.
 
 Human-readable progress goes to stderr; with ``--json`` the last stdout line is one
 JSON object ``{"domain", "model", "checkpoint", "metrics"}``. User errors exit 2 with
@@ -8,6 +8,7 @@ a one-line message and no traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import math
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from models.distributed import RayOptions
 
 
-DOMAIN_COMMANDS = ("train", "evaluate", "predict")  # their first argument is a domain key
+DOMAIN_COMMANDS = ("train", "evaluate", "predict", "columns")  # their first argument is a domain key
 
 
 def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
@@ -49,6 +50,12 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="list models (default first) and saved checkpoints")
     models.add_argument("domain", nargs="?")
+
+    columns = sub.add_parser("columns", help="the columns a model reads and returns (name, type, meaning)")
+    columns.add_argument("domain")
+    _model_or_checkpoint(columns)
+    columns.add_argument("--device", default="auto")
+    columns.add_argument("--json", action="store_true")
 
     train = sub.add_parser("train", help="train a model and save a checkpoint")
     train.add_argument("domain")
@@ -223,6 +230,25 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_columns(args: argparse.Namespace) -> int:
+    """The model's declared inputs and outputs (``Domain.inputs`` / ``Domain.outputs``): what a
+    file for ``predict`` needs and what comes back; the HTTP API's schemas are built from the same."""
+    domain = registry.get(args.domain)
+    predictor = registry.open_predictor(domain, args.checkpoint or args.model, pick_device(args.device))
+    sides = {"inputs": domain.inputs(predictor, domain.load_data()), "outputs": domain.outputs(predictor)}
+    if args.json:
+        print(json.dumps({side: [dataclasses.asdict(c) for c in cols] for side, cols in sides.items()}, default=str))
+        return 0
+    for side, cols in sides.items():
+        print(f"# {side}")
+        for c in cols:
+            allowed = f" one of {', '.join(map(str, c.choices))}" if c.choices else ""
+            span = f" in [{c.minimum:g}, {c.maximum:g}]" if c.minimum is not None and c.maximum is not None else ""
+            optional = " (optional)" if not c.required else ""
+            print(f"{c.name}\t{c.type}{optional}\t{c.meaning}{allowed}{span}")
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from domains.training import train_and_save
 
@@ -353,8 +379,8 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "models": cmd_models, "train": cmd_train, "evaluate": cmd_evaluate,
-            "predict": cmd_predict}
+COMMANDS = {"serve": cmd_serve, "models": cmd_models, "columns": cmd_columns, "train": cmd_train,
+            "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 
 # ---- helpers ----------------------------------------------------------------------------------

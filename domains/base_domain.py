@@ -38,7 +38,7 @@ from domains.base import (
     spec_by_key,
 )
 from domains.columns import Column, columns_of_fields
-from domains.labels import Label
+from domains.labels import Label, display_name
 from models.checkpoints import Bundle
 from models.control import CancelToken, ProgressFn
 
@@ -138,7 +138,8 @@ class BaseDomain(Generic[P]):
     # ---- the predictor's columns --------------------------------------------------------------
 
     def inputs(self, predictor: P, data: DomainData) -> list[Column]:
-        return columns_of_fields(self.input_fields(predictor, data))
+        fields = self.input_fields(predictor, data)
+        return columns_of_fields(fields, {f.name: f.title or display_name(f.name, self.key) for f in fields})
 
     def outputs(self, predictor: P) -> list[Column]:
         raise NotImplementedError

@@ -5,7 +5,7 @@ what the code returns (``tests/domains/test_contract.py`` runs it on every domai
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,7 +79,14 @@ _FIELD_TYPES: dict[str, ColumnType] = {"number": "number", "integer": "integer",
                                        "text": "text", "bool": "bool"}
 
 
-def columns_of_fields(fields: Sequence[FieldSpec]) -> list[Column]:
-    """Input columns from a form's fields (their types, choices and the training range)."""
-    return [Column(f.name, _FIELD_TYPES[f.kind], f.help or f.title or f.name.replace("_", " "),
-                   choices=tuple(f.choices), minimum=f.minimum, maximum=f.maximum) for f in fields]
+def columns_of_fields(fields: Sequence[FieldSpec], names: Mapping[str, str]) -> list[Column]:
+    """Input columns from a form's fields: their types and choices, meaning from ``names`` (the
+    display name of each). A range the training data spanned is told, not enforced: a value
+    beyond it is still scored (the faces flag it as an extrapolation)."""
+    columns = []
+    for f in fields:
+        seen = f" (seen in training: {f.minimum:g} to {f.maximum:g})" if f.minimum is not None and \
+            f.maximum is not None else ""
+        columns.append(Column(f.name, _FIELD_TYPES[f.kind], (f.help or names.get(f.name) or f.name) + seen,
+                              choices=tuple(f.choices)))
+    return columns

@@ -90,3 +90,16 @@ def test_predict_decides_at_the_threshold_given(trained_gbm_dir, german_credit_c
     assert low["p_bad"].equals(high["p_bad"])  # the same scores, decided at another cut-off
     assert (low["decision"] == "reject").sum() == (low["p_bad"] >= 0.05).sum() > (high["decision"] == "reject").sum()
     assert (high["decision"] == "reject").sum() == (high["p_bad"] >= 0.95).sum()
+
+
+def test_columns_lists_what_predict_reads_and_returns(trained_gbm_dir, german_credit_csv, tmp_path, capsys) -> None:
+    assert main(["columns", "credit_risk", "--checkpoint", str(trained_gbm_dir), "--json"]) == 0
+    declared = _last_json(capsys)
+    inputs, outputs = [c["name"] for c in declared["inputs"]], [c["name"] for c in declared["outputs"]]
+    assert outputs == ["p_bad", "score", "decision"] and "credit_amount" in inputs and "creditability" not in inputs
+    only_inputs = tmp_path / "inputs.csv"
+    pl.read_csv(german_credit_csv).select(inputs).write_csv(only_inputs)  # the declared inputs are enough
+    out = tmp_path / "scored.parquet"
+    assert main(["predict", "credit_risk", "--checkpoint", str(trained_gbm_dir), "--input", str(only_inputs),
+                 "--output", str(out)]) == 0
+    assert pl.read_parquet(out).columns[:3] == outputs
