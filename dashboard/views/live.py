@@ -32,15 +32,19 @@ def render(ctx: PageContext) -> None:
     if predictor is None:
         return
     key = _run_key(ctx)
-    if isinstance(predictor, Thresholded):
-        st.caption(f"Decision threshold {predictor.threshold:.2f}: this model's, as set on the Predict tab.")
+    run: LiveRun | None = st.session_state.get(key)
+    # A running stream keeps the model it started with: its threshold is the one in use until Start.
+    scoring = run.predictor if run is not None and run.running else predictor
+    if isinstance(scoring, Thresholded) and isinstance(predictor, Thresholded):
+        since = " when the stream started; Start again to use the new one" \
+            if scoring.threshold != predictor.threshold else ""
+        st.caption(f"Decision threshold {scoring.threshold:.2f}: this model's, as set on the Predict tab{since}.")
     c1, c2, c3 = st.columns(3)
     c1.select_slider("Events per second", [5, 20, 50, 200, 1000, 5000], value=50, key=f"{key}-rate")
     c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, key=f"{key}-batch")
     for field in _stream_fields(ctx):
         c3.checkbox(field.name.replace("_", " "), value=bool(field.default), help=field.help or None,
                     key=f"{key}-{field.name}")
-    run: LiveRun | None = st.session_state.get(key)
     # Poll only while a stream runs: an idle tab costs the server nothing, which is what lets
     # many analysts share it. Each fragment switches to the other with a page rerun.
     (_panel_running if run is not None and run.running else _panel_idle)(ctx, predictor)

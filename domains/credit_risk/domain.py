@@ -57,12 +57,10 @@ DESCRIPTION = "Score loan applicants: calibrated default probability, cost-based
 
 
 class CreditRiskDomain(BaseDomain[CreditPredictor], key="credit_risk", title="Credit Risk",
-                       icon=":material/account_balance:", input_kind="tabular",
-                       description=DESCRIPTION):
-    sources = credit_data.SOURCES
+                       icon=":material/account_balance:", input_kind="tabular", description=DESCRIPTION):
+    sources, menu = credit_data.SOURCES, MODELS
     data_fields = (FieldSpec("target", "text", help="target column of --data"),
                    FieldSpec("bad", "text", help="target value that marks the positive/bad class"))
-    menu = MODELS
     predictor_type = CreditPredictor
     labels = LABELS
     supports_cv = True

@@ -57,10 +57,8 @@ DESCRIPTION = ("Chest X-ray classification (pneumonia vs normal) with Grad-CAM, 
 
 
 class MedicalImagingDomain(BaseDomain[ImagePredictor], key="medical_imaging", title="Medical Imaging",
-                           icon=":material/radiology:", input_kind="image",
-                           description=DESCRIPTION):
-    sources = img_data.SOURCES
-    menu = MODELS
+                           icon=":material/radiology:", input_kind="image", description=DESCRIPTION):
+    sources, menu = img_data.SOURCES, MODELS
     predictor_type = ImagePredictor
     upload_types = ("npz", "zip")
     summary_metrics = ("auc", "val_auc", "val_accuracy")

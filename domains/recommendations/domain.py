@@ -47,10 +47,8 @@ DESCRIPTION = "Top-10 movies per user from past ratings: explanations, similar m
 
 
 class RecommendationsDomain(BaseDomain[RecPredictor], key="recommendations", title="Recommendations",
-                            icon=":material/movie:", input_kind="interactions",
-                            description=DESCRIPTION):
-    sources = rec_data.SOURCES
-    menu = MODELS
+                            icon=":material/movie:", input_kind="interactions", description=DESCRIPTION):
+    sources, menu = rec_data.SOURCES, MODELS
     predictor_type = RecPredictor
     labels = LABELS
     summary_metrics = ("ndcg@10",)

@@ -38,7 +38,7 @@ class LiveRun:
         alive: Callable[[], bool] | None = None,
         grace_s: float = 2.0,
     ) -> None:
-        self.monitor = monitor
+        self.predictor, self.monitor = predictor, monitor
         self.stats = LatencyStats()
         self.error: str | None = None
         self._stop = CancelToken()

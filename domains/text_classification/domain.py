@@ -73,12 +73,10 @@ DESCRIPTION = ("Sentiment and topic classification: TF-IDF, zero-shot and fine-t
 
 
 class TextClassificationDomain(BaseDomain[TextPredictor], key="text_classification", title="Text Classification",
-                               icon=":material/article:", input_kind="text",
-                               description=DESCRIPTION):
-    sources = text_data.SOURCES
+                               icon=":material/article:", input_kind="text", description=DESCRIPTION):
+    sources, menu = text_data.SOURCES, MODELS
     data_fields = (FieldSpec("text_col", "text", help="text column of --data"),
                    FieldSpec("label_col", "text", help="label column of --data"))
-    menu = MODELS
     summary_metrics = ("accuracy", "val_accuracy")
     default_metric = "val_accuracy"
     # supports_cv stays False: a fixed validation split picks epochs and regularisation

@@ -69,12 +69,10 @@ DESCRIPTION = ("Machine translation with streaming output: an offline English↔
 
 
 class TranslationDomain(BaseDomain[TranslationPredictor], key="translation", title="Translation",
-                        icon=":material/translate:", input_kind="text_pair",
-                        description=DESCRIPTION):
-    sources = mt_data.SOURCES
+                        icon=":material/translate:", input_kind="text_pair", description=DESCRIPTION):
+    sources, menu = mt_data.SOURCES, MODELS
     data_fields = (FieldSpec("src", "text", help="source language code, e.g. en"),
                    FieldSpec("tgt", "text", help="target language code, e.g. pt"))
-    menu = MODELS
     labels = LABELS
     upload_types = ("tsv", "txt", "csv", "parquet", "jsonl")
     file_suffixes = (".txt", ".md", ".markdown")  # translated whole, as documents (``predict_file``)
