@@ -51,6 +51,21 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list models (default first) and saved checkpoints")
     models.add_argument("domain", nargs="?")
 
+    api = sub.add_parser("serve-models", help="serve every model over HTTP (Ray Serve): /v1/{domain}/predict")
+    api.add_argument("--address", default=None, help="auto, host:port or ray://host:10001 (default: start a local "
+                     "Ray sized to this machine)")
+    api.add_argument("--host", default="127.0.0.1", help="interface to listen on (loopback unless --insecure)")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--domains", nargs="+", default=None, help="domains to serve (default: all)")
+    api.add_argument("--replicas", default="1", help="replicas per domain, or auto (autoscaling)")
+    api.add_argument("--max-replicas", type=int, default=2, help="with --replicas auto")
+    api.add_argument("--num-cpus", type=float, default=0.2, help="CPUs per replica (fractional: all schedule on 2)")
+    api.add_argument("--num-gpus", type=float, default=None, help="GPUs per replica (default: 1 when there are GPUs)")
+    api.add_argument("--models-per-replica", type=int, default=3, help="checkpoints kept loaded per replica (LRU)")
+    api.add_argument("--batch", action="append", default=[], metavar="DOMAIN=SIZE[:WAIT_S]",
+                     help="dynamic batching for a domain, e.g. credit_risk=64:0.005 (default: measured per domain)")
+    api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host (no API keys yet)")
+
     columns = sub.add_parser("columns", help="the columns a model reads and returns (name, type, meaning)")
     columns.add_argument("domain")
     _model_or_checkpoint(columns)
@@ -230,6 +245,28 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve_models(args: argparse.Namespace) -> int:
+    """Start the model API and keep it up until Ctrl-C; ready once every default model is loaded."""
+    from dashboard.api import ServeOptions, serve_until_interrupted
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.insecure:
+        raise DataError(f"--host {args.host} would expose the models to the network without API keys; serve on "
+                        "127.0.0.1 (the default) or pass --insecure")
+    batch = {}
+    for spec in args.batch:
+        key, _, value = spec.partition("=")
+        size, _, wait = value.partition(":")
+        if not key or not size.isdigit():
+            raise DataError(f"--batch {spec!r}: write DOMAIN=SIZE[:WAIT_S], e.g. credit_risk=64:0.005")
+        batch[key] = (int(size), float(wait or 0.01))
+    replicas: int | str = "auto" if args.replicas == "auto" else int(args.replicas)
+    options = ServeOptions(domains=tuple(args.domains or ()), host=args.host, port=args.port, num_cpus=args.num_cpus,
+                           num_gpus=args.num_gpus, replicas=replicas, max_replicas=args.max_replicas,
+                           models_per_replica=args.models_per_replica, batch=batch)
+    serve_until_interrupted(options, args.address)
+    return 0
+
+
 def cmd_columns(args: argparse.Namespace) -> int:
     """The model's declared inputs and outputs (``Domain.inputs`` / ``Domain.outputs``): what a
     file for ``predict`` needs and what comes back; the HTTP API's schemas are built from the same."""
@@ -379,8 +416,8 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "models": cmd_models, "columns": cmd_columns, "train": cmd_train,
-            "evaluate": cmd_evaluate, "predict": cmd_predict}
+COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "models": cmd_models, "columns": cmd_columns,
+            "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -66,5 +66,29 @@ def trained_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_default_checkpoint("credit_risk", tmp_path_factory.mktemp("artifacts"))
 
 
+@pytest.fixture(scope="session")
+def prepared_defaults(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
+    """The default models every page opens with, fitted once for the session, as a server keeps
+    them after its first start (``<artifacts>/_prepared``). Each served dashboard (and model
+    server) starts with a copy, as a restarted server would: the browser and API tests then wait
+    on pages and requests, not on fits (the preparation itself, with its progress, is what the
+    AppTest page tests wait through)."""
+    from unittest import mock
+
+    import torch
+
+    from domains import registry
+    from domains.registry import PREPARED
+
+    home = tmp_path_factory.mktemp("prepared")
+    with mock.patch.dict(os.environ, {"DOMAINLENS_HOME": str(home), "DOMAINLENS_DATA": str(synthetic_data_dir)}):
+        for key in registry.domain_keys():
+            domain = registry.get(key)
+            spec = domain.models()[0]
+            if not spec.ready:
+                registry.open_predictor(domain, spec, torch.device("cpu"))
+    return home / PREPARED
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium") or None

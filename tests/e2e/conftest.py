@@ -43,29 +43,6 @@ def start_dashboard(artifacts: Path, data_dir: Path, extra_env: dict[str, str] |
         pytest.fail(str(exc))
 
 
-@pytest.fixture(scope="session")
-def prepared_defaults(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path) -> Path:
-    """The default models every page opens with, fitted once for the session, as a server keeps
-    them after its first start (``<artifacts>/_prepared``). Each served dashboard starts with a
-    copy, as a restarted server would: the browser tests then wait on pages, not on fits (the
-    preparation itself, with its progress, is what the AppTest page tests wait through)."""
-    from unittest import mock
-
-    import torch
-
-    from domains import registry
-    from domains.registry import PREPARED
-
-    home = tmp_path_factory.mktemp("prepared")
-    with mock.patch.dict(os.environ, {"DOMAINLENS_HOME": str(home), "DOMAINLENS_DATA": str(synthetic_data_dir)}):
-        for key in registry.domain_keys():
-            domain = registry.get(key)
-            spec = domain.models()[0]
-            if not spec.ready:
-                registry.open_predictor(domain, spec, torch.device("cpu"))
-    return home / PREPARED
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path, prepared_defaults: Path,
            ) -> Iterator[Served]:
