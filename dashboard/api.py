@@ -31,8 +31,9 @@ from ray import serve
 
 from domains import registry
 from domains.base import DomainLensError, Predictor
-from domains.capabilities import Thresholded, Translator
+from domains.capabilities import Translator
 from domains.columns import Column
+from domains.distributed import ENV
 from domains.serving import RequestError, checkpoint_ids, json_rows, open_model, rows_frame
 from models.control import CancelToken
 from models.device import pick_device
@@ -95,11 +96,10 @@ def domain_deployment(options: ServeOptions) -> Any:
             predictor = await self.model(model_id) if model_id else self.default
             if threshold is None:
                 return predictor
-            if not isinstance(predictor, Thresholded):
-                raise RequestError(f"{self.domain.title} models have no decision threshold", 422, "threshold")
-            if not 0.0 <= threshold <= 1.0:
-                raise RequestError(f"threshold {threshold} is outside 0-1", 422, "threshold")
-            return predictor.with_threshold(threshold)
+            try:
+                return registry.decide_at(self.domain, predictor, threshold)
+            except DomainLensError as exc:
+                raise RequestError(str(exc), 422, "threshold") from exc
 
         async def predict(self, model_id: str, threshold: float | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
             """One request: its rows checked and typed here, then scored in a batch with others."""
@@ -314,10 +314,6 @@ class Gateway:
                 yield event + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
-
-
-ENV = ("DOMAINLENS_HOME", "DOMAINLENS_DATA", "DOMAINLENS_DEVICE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-       "HF_HOME", "DOMAINLENS_CACHE")
 
 
 def application(options: ServeOptions) -> Any:

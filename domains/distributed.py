@@ -24,9 +24,10 @@ from models.device import pick_device
 from models.distributed import RayOptions, ScoreFn, head, score, score_frame_on_ray
 from models.streaming import with_inputs
 
-# Settings the actors need to find the same data, cached models and offline mode as the driver.
-ENV = ("DOMAINLENS_HOME", "DOMAINLENS_DATA", "DOMAINLENS_DEVICE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
-       "HF_HOME", "CT2_USE_MKL")
+# Settings Ray workers (scoring actors, the model API's replicas) need to find the same data,
+# cached models and offline mode as the process that started them.
+ENV = ("DOMAINLENS_HOME", "DOMAINLENS_DATA", "DOMAINLENS_CACHE", "DOMAINLENS_DEVICE", "HF_HUB_OFFLINE",
+       "TRANSFORMERS_OFFLINE", "HF_HOME", "CT2_USE_MKL")
 
 
 def scored_rows(predict: ScoreFn, frame: pl.DataFrame) -> pl.DataFrame:

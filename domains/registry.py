@@ -83,10 +83,14 @@ def open_predictor(domain: Domain[Any], model: ModelSpec | str | Path, device: t
         predictor = _fitted_once(domain, spec, device, progress) if fit else domain.load(spec, device)
     if options:
         predictor = domain.configure(predictor, options)
-    if threshold is None:
-        return predictor
+    return predictor if threshold is None else decide_at(domain, predictor, threshold)
+
+
+def decide_at(domain: Domain[Any], predictor: Predictor, threshold: float) -> Predictor:
+    """A copy of a thresholded model deciding at ``threshold``; ``DataError`` for a model without
+    a threshold or a value outside 0-1 (the CLI's ``--threshold``, the API's ``?threshold=``)."""
     if not isinstance(predictor, Thresholded):
-        raise DataError(f"{domain.title} models have no decision threshold; drop --threshold")
+        raise DataError(f"{domain.title} models have no decision threshold; leave the threshold out")
     if not 0.0 <= threshold <= 1.0:
         raise DataError(f"threshold {threshold} is outside 0-1: give a probability, e.g. 0.3")
     return predictor.with_threshold(threshold)

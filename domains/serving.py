@@ -16,7 +16,7 @@ import polars as pl
 import torch
 
 from domains import registry
-from domains.base import Domain, DomainLensError, Predictor
+from domains.base import DataError, Domain, DomainLensError, Predictor
 from domains.capabilities import HasStudies
 from domains.columns import Column, ColumnType
 from models.checkpoints import artifacts_root, list_bundles
@@ -41,9 +41,11 @@ def open_model(domain: Domain[Any], model_id: str, device: torch.device) -> Pred
     if not model_id:
         return registry.open_predictor(domain, domain.models()[0], device)
     if "/" not in model_id:
-        if model_id not in {s.key for s in domain.models()}:
-            raise RequestError(f"unknown model '{model_id}' for {domain.key}; see GET /v1/models", 404, "model")
-        return registry.open_predictor(domain, model_id, device)
+        try:
+            spec = domain.spec(model_id)
+        except DataError as exc:  # names the menu's keys
+            raise RequestError(f"{exc}; see GET /v1/models", 404, "model") from exc
+        return registry.open_predictor(domain, spec, device)
     base = (artifacts_root() / domain.key).resolve()
     folder = (base / model_id).resolve()
     if base not in folder.parents or not (folder / "metadata.json").is_file():
@@ -67,19 +69,15 @@ def rows_frame(domain: Domain[Any], declared: Sequence[Column], rows: Sequence[M
         raise RequestError(f"{len(rows):,} rows in one request; at most {MAX_ROWS:,} (split it)", 413, "rows")
     if isinstance(domain, HasStudies) and "image" in rows[0]:
         return pl.concat([_image_row(domain, i, row) for i, row in enumerate(rows)], how="vertical_relaxed")
-    columns: dict[str, list[Any]] = {}
+    series = []
     for column in declared:
         present = [row.get(column.name) for row in rows]
         if column.required and all(value is None for value in present) and not column.nullable:
             raise RequestError(f"missing column '{column.name}' ({column.meaning})", 422, column.name)
         if any(column.name in row for row in rows):
-            columns[column.name] = [_typed(column, value, i) for i, value in enumerate(present)]
-    return pl.DataFrame({name: pl.Series(name, values, dtype=_dtype(next(c for c in declared if c.name == name)))
-                         for name, values in columns.items()})
-
-
-def _dtype(column: Column) -> pl.DataType:
-    return _POLARS[column.type] if column.type in _POLARS else pl.String()
+            typed = [_typed(column, value, i) for i, value in enumerate(present)]
+            series.append(pl.Series(column.name, typed, dtype=_POLARS.get(column.type, pl.String())))
+    return pl.DataFrame(series)
 
 
 def _typed(column: Column, value: Any, index: int) -> Any:
