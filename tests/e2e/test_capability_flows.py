@@ -49,7 +49,7 @@ def test_similar_items_and_a_cold_start(browser_page: Any) -> None:
     page.get_by_text(re.compile(r"Top 10 for user")).first.wait_for(timeout=180_000)
     page.get_by_role("tab", name="Similar movies").click()
     page.get_by_role("combobox", name="Find movies like").wait_for(timeout=60_000)
-    expect()(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible()
+    expect()(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible(timeout=60_000)
     page.get_by_role("tab", name="Cold start (new visitor)").click()
     picker = page.get_by_role("combobox", name=re.compile(r"Pick a few movies you like"))
     picker.click()

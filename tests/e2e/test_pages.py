@@ -31,7 +31,7 @@ def _imaging(page: Any) -> None:
 
 def _recommendations(page: Any) -> None:
     page.get_by_text(re.compile(r"Top 10 for user")).first.wait_for(timeout=180_000)
-    expect()(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible()
+    expect()(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible(timeout=60_000)
 
 
 def _text(page: Any) -> None:
