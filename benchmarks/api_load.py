@@ -11,6 +11,8 @@ setting, and the ratio of requests/s batching gives.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import signal
 import socket
@@ -18,7 +20,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -62,33 +63,43 @@ def sample_rows(domain: str, n: int = 200) -> list[dict[str, Any]]:
     return events.select(pl.exclude(pl.Binary)).to_dicts()
 
 
-def load(client: ModelServerClient, domain: str, rows: list[dict[str, Any]], clients: int,
-         seconds: float) -> dict[str, float]:
+def load(url: str, domain: str, rows: list[dict[str, Any]], clients: int, seconds: float) -> dict[str, float]:
+    """``clients`` callers, each sending one single-row request after the other over its own
+    kept-alive connection (one event loop, so the load generator itself stays cheap)."""
+    return asyncio.run(_load(url, domain, rows, clients, seconds))
+
+
+async def _load(url: str, domain: str, rows: list[dict[str, Any]], clients: int,
+                seconds: float) -> dict[str, float]:
+    import aiohttp
+
     latencies: list[float] = []
     batches: list[int] = []
-    lock = threading.Lock()
-    end = time.monotonic() + seconds
+    bodies = [json.dumps({"rows": [row]}).encode() for row in rows]
+    target = f"{url}/v1/{domain}/predict"
+    headers = {"Content-Type": "application/json"}
 
-    def worker(offset: int) -> None:
+    async def caller(session: aiohttp.ClientSession, offset: int, end: float) -> None:
         i = offset
         while time.monotonic() < end:
             started = time.perf_counter()
-            answer = client.predict_json(domain, [rows[i % len(rows)]])
-            took = time.perf_counter() - started
-            with lock:
-                latencies.append(took)
-                batches.append(int(answer["batch_rows"]))
+            async with session.post(target, data=bodies[i % len(bodies)], headers=headers) as answer:
+                payload = await answer.json()
+                if answer.status != 200:
+                    raise SystemExit(f"{domain}: {answer.status} {payload}")
+            latencies.append(time.perf_counter() - started)
+            batches.append(int(payload["batch_rows"]))
             i += clients
 
-    for _ in range(2):  # warm the path (first requests load code and caches)
-        client.predict_json(domain, rows[:1])
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        await caller(session, 0, time.monotonic() + 2.0)  # warm the path (code, caches, connections)
+        latencies.clear()
+        batches.clear()
+        started = time.perf_counter()
+        end = time.monotonic() + seconds
+        await asyncio.gather(*(caller(session, k, end) for k in range(clients)))
+        wall = time.perf_counter() - started
     ordered = sorted(latencies)
     return {"requests_per_s": len(latencies) / wall, "p50_ms": 1000 * statistics.median(ordered),
             "p95_ms": 1000 * ordered[int(0.95 * (len(ordered) - 1))], "mean_batch": statistics.mean(batches),
@@ -110,7 +121,7 @@ def main() -> None:
         proc, client = start(home, args.domains, batch)
         try:
             for domain in args.domains:
-                results[domain][setting] = load(client, domain, rows[domain], args.clients, args.seconds)
+                results[domain][setting] = load(client.url, domain, rows[domain], args.clients, args.seconds)
         finally:
             stop(proc)
     print(f"{args.clients} concurrent clients, single-row requests, {args.seconds:.0f} s each, "

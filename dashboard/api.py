@@ -1,13 +1,21 @@
-"""The HTTP prediction API on Ray Serve (``domainlens serve-models``): one deployment per
-domain wrapping the same ``Predictor`` the pages and the CLI open (``registry.open_predictor``
-through ``domains.serving.open_model``), behind a FastAPI gateway.
+"""The HTTP prediction API on Ray Serve (``domainlens serve-models``): one application per
+domain at ``/v1/{domain}``, wrapping the same ``Predictor`` the pages and the CLI open
+(``registry.open_predictor`` through ``domains.serving.open_model``), and a small front
+application at ``/`` for health, readiness, the model list and the combined docs.
 
+- Each domain's deployment is its own HTTP ingress: the proxy hands a request straight to the
+  replica that scores it (no second hop through a gateway, which cost a third of the
+  throughput on 2 cores).
 - Dynamic batching: concurrent requests for one model are scored as one ``predict`` call
   (``@serve.batch``), off the replica's event loop; ``max_ongoing_requests`` is kept above the
   batch size, or Serve would cap every batch at its default of 5.
 - Many checkpoints per replica: ``@serve.multiplexed`` loads a model by id (a menu key or
-  ``<model>/<version>``) and evicts the least recently used beyond ``models_per_replica``.
+  ``<model>/<version>``, from ``?model=`` or the ``serve_multiplexed_model_id`` header, which
+  also routes the request to a replica that has it loaded) and evicts the least recently used.
+- Request and response schemas (``/docs``) are built from the columns each domain declares.
 - Errors are JSON ``{"error", "field"}`` with the status a caller can act on, never a traceback.
+- Optional API keys (``DOMAINLENS_API_KEYS``, see ``domains.access``): a Bearer key on every
+  call but health and readiness, and per-key request-per-minute limits counted in one place.
 
 No streamlit here: this face shares the dashboard package with the CLI, not its pages.
 """
@@ -26,18 +34,31 @@ from typing import Any
 import polars as pl
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from ray import serve
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domains import registry
+from domains.access import ApiKeys, RateBuckets, RateLimited
 from domains.base import DomainLensError, Predictor
 from domains.capabilities import Translator
-from domains.columns import Column
+from domains.columns import Column, json_schema
 from domains.distributed import ENV
-from domains.serving import RequestError, checkpoint_ids, json_rows, open_model, rows_frame
+from domains.serving import (
+    MAX_EXPLAIN_ROWS,
+    MAX_ROWS,
+    RequestError,
+    checkpoint_ids,
+    explanations,
+    json_rows,
+    open_model,
+    rows_frame,
+)
 from models.control import CancelToken
 from models.device import pick_device
 
+ROOT_APP = "domainlens"  # the front application's name; each domain's application is named by its key
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a request body's size limit (an imaging batch of a few hundred images)
 # Measured on 2 CPU cores (benchmarks/api_load.py): batches this size keep per-request latency low
 # while the model runs far fewer, larger calls.
@@ -60,24 +81,134 @@ class ServeOptions:
     max_replicas: int = 2
     models_per_replica: int = 3
     batch: dict[str, tuple[int, float]] = field(default_factory=dict)  # domain -> (max size, wait s)
+    keys: ApiKeys | None = None  # None: open (and then only on loopback)
+    access_log: bool = False  # one log line per request costs the replicas time under load
 
     def batching(self, domain: str) -> tuple[int, float]:
         return self.batch.get(domain) or BATCH.get(domain, DEFAULT_BATCH)
 
 
-def _error(status: int, message: str, field_name: str | None = None) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
+# Helpers the ingress classes call are defined above them: Serve serializes those classes.
+def _error(status: int, message: str, field_name: str | None = None, retry_after_s: float = 5.0) -> JSONResponse:
+    headers = {"Retry-After": str(max(1, round(retry_after_s)))} if status in (429, 503) else None
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
     return JSONResponse({"error": message, "field": field_name}, status_code=status, headers=headers)
 
 
-def domain_deployment(options: ServeOptions) -> Any:
-    """The per-domain deployment class, sized by ``options`` (multiplexing's LRU size is fixed
-    when the class is made)."""
+def _refusal(exc: RequestError) -> JSONResponse:
+    wait = exc.retry_after_s if isinstance(exc, RateLimited) else 5.0
+    return _error(exc.status, str(exc), exc.field, wait)
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    size = int(request.headers.get("content-length") or 0)
+    if size > MAX_BODY_BYTES:
+        raise RequestError(f"the body is {size:,} bytes; at most {MAX_BODY_BYTES:,}", 413)
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise RequestError(f"the body is {len(raw):,} bytes; at most {MAX_BODY_BYTES:,}", 413)
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        raise RequestError(f"malformed JSON: {exc}", 400) from exc
+    if not isinstance(body, dict):
+        raise RequestError("the body must be a JSON object: {\"rows\": [...]}", 400)
+    return body
+
+
+def _rows_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = body.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise RequestError("the body must be {\"rows\": [{column: value, ...}, ...]}", 422, "rows")
+    return rows
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's own checks (a query parameter of the wrong type) in the API's error shape."""
+    first = exc.errors()[0] if exc.errors() else {}
+    where = first.get("loc", ["", ""])[-1]
+    return _error(422, f"{where}: {first.get('msg', 'invalid value')}", str(where) or None)
+
+
+async def _not_found(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """An unknown path or method in the API's error shape."""
+    if exc.status_code == 404:
+        return _error(404, f"no such endpoint: {request.method} {request.url.path}; see /docs", "path")
+    return _error(exc.status_code, str(exc.detail))
+
+
+def _api(title: str, description: str, **docs: Any) -> FastAPI:
+    app = FastAPI(title=title, version="1", description=description, **docs)
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _not_found)  # type: ignore[arg-type]
+    return app
+
+
+class Guard:
+    """The API-key check and rate limit every keyed route runs first (a no-op without keys)."""
+
+    def __init__(self, keys: ApiKeys | None) -> None:
+        self.keys = keys
+        self.limits: Any = None  # the shared counter, looked up on first use
+
+    async def __call__(self, request: Request) -> None:
+        if self.keys is None:
+            return
+        key = self.keys.check(request.headers.get("authorization"))
+        per_minute = self.keys.limits[key]
+        if per_minute is None:
+            return
+        if self.limits is None:
+            self.limits = serve.get_deployment_handle("limits", app_name=ROOT_APP)
+        wait = await self.limits.take.remote(key, per_minute)
+        if wait > 0:
+            raise RateLimited(wait)
+
+
+def _column(column: Column) -> dict[str, Any]:
+    return {"name": column.name, "type": column.type, "meaning": column.meaning, "choices": list(column.choices),
+            "required": column.required, "nullable": column.nullable}
+
+
+def _documented(app: FastAPI, title: str, inputs: list[Column], outputs: list[Column]) -> dict[str, Any]:
+    """The app's OpenAPI document with the domain's declared rows as request and response schemas."""
+    schema = app.openapi()
+    name = title.replace(" ", "")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components[f"{name}Input"] = json_schema(inputs, f"{title} input row")
+    components[f"{name}Output"] = json_schema(outputs, f"{title} output row")
+    row = {"$ref": f"#/components/schemas/{name}Input"}
+    rows = {"type": "array", "minItems": 1, "maxItems": MAX_ROWS, "items": row}
+    answer = {"type": "object", "properties": {
+        "model": {"type": "string", "description": "the model that answered"},
+        "batch_rows": {"type": "integer", "description": "rows in the batch this request was scored in"},
+        "rows": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}Output"}}}}
+    for path, limit in (("/predict", MAX_ROWS), ("/explain", MAX_EXPLAIN_ROWS)):
+        operation = schema["paths"].get(path, {}).get("post")
+        if operation is None:
+            continue
+        body = {"type": "object", "required": ["rows"], "properties": {"rows": {**rows, "maxItems": limit}}}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        if path == "/predict":
+            operation["responses"]["200"] = {"description": "one output row per input row, in order",
+                                             "content": {"application/json": {"schema": answer}}}
+    app.openapi_schema = schema
+    return schema
+
+
+def domain_application(key: str, options: ServeOptions) -> Any:
+    """One domain's Serve application: its FastAPI routes on a deployment that holds its models."""
+    domain = registry.get(key)
+    app = _api(f"DomainLens {domain.title} API", f"{domain.title} predictions: {domain.description}")
+    size, wait = options.batching(key)
 
     class DomainModels:
-        def __init__(self, domain_key: str, max_batch_size: int, batch_wait_timeout_s: float) -> None:
+        def __init__(self, domain_key: str, max_batch_size: int, batch_wait_timeout_s: float,
+                     keys: ApiKeys | None) -> None:
             self.domain = registry.get(domain_key)
             self.device = pick_device()
+            self.guard = Guard(keys)
             self.default = open_model(self.domain, "", self.device)  # ready means this one is loaded
             self.reference = self.domain.load_data()  # what declared input ranges are read from
             self.declared: dict[str, list[Column]] = {}  # each model's declared inputs, worked out once
@@ -85,6 +216,8 @@ def domain_deployment(options: ServeOptions) -> Any:
             # Serve's batch wrapper has these setters; its type hints do not show them.
             self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
             self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
+            self.schema = _documented(app, self.domain.title, self.domain.inputs(self.default, self.reference),
+                                      self.domain.outputs(self.default))
 
         @serve.multiplexed(max_num_models_per_replica=options.models_per_replica)
         async def model(self, model_id: str) -> Predictor:
@@ -101,18 +234,29 @@ def domain_deployment(options: ServeOptions) -> Any:
             except DomainLensError as exc:
                 raise RequestError(str(exc), 422, "threshold") from exc
 
-        async def predict(self, model_id: str, threshold: float | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
-            """One request: its rows checked and typed here, then scored in a batch with others."""
+        async def _frame(self, request: Request, model_id: str, threshold: float | None,
+                         ) -> tuple[Predictor, pl.DataFrame]:
+            """The caller checked, the body read and its rows typed as the model declares them."""
+            await self.guard(request)
+            rows = _rows_of(await _json_body(request))
+            predictor = await self._predictor(model_id, threshold)
+            if model_id not in self.declared:
+                self.declared[model_id] = self.domain.inputs(predictor, self.reference)
+            return predictor, rows_frame(self.domain, self.declared[model_id], rows)
+
+        @app.post("/predict")
+        async def predict(self, request: Request, model: str = "", threshold: float | None = None) -> JSONResponse:
+            """``{"rows": [{...}, ...]}`` in, ``{"model": ..., "rows": [...]}`` out: the columns the
+            CLI's ``predict`` writes first. ``model``: a menu key or ``<model>/<version>``."""
+            model_id = model or serve.get_multiplexed_model_id()
             try:
-                predictor = await self._predictor(model_id, threshold)
-                if model_id not in self.declared:
-                    self.declared[model_id] = self.domain.inputs(predictor, self.reference)
-                frame = rows_frame(self.domain, self.declared[model_id], rows)
+                _, frame = await self._frame(request, model_id, threshold)
+                answer = await self.score((model_id, threshold, frame))
             except RequestError as exc:
-                return {"error": str(exc), "status": exc.status, "field": exc.field}
-            except DomainLensError as exc:
-                return {"error": str(exc), "status": 422, "field": None}
-            return await self.score((model_id, threshold, frame))
+                return _refusal(exc)
+            if "error" in answer:
+                return _error(int(answer["status"]), str(answer["error"]), answer.get("field"))
+            return JSONResponse(answer)
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
         async def score(self, requests: list[tuple[str, float | None, pl.DataFrame]]) -> list[dict[str, Any]]:
@@ -139,203 +283,203 @@ def domain_deployment(options: ServeOptions) -> Any:
                     start += frame.height
             return answers
 
-        async def columns(self, model_id: str) -> dict[str, Any]:
-            predictor = await self._predictor(model_id, None)
-            return {"inputs": [_column(c) for c in self.domain.inputs(predictor, self.reference)],
-                    "outputs": [_column(c) for c in self.domain.outputs(predictor)]}
-
-        async def stream(self, model_id: str, text: str, src: str | None, tgt: str | None) -> AsyncIterator[str]:
-            """A translation as it is produced, one JSON line per event: the pair and the detected
-            language first, then each piece, then ``done``. A caller that goes away cancels this
-            at its next ``await`` (Serve raises only there), and the engine stops at once."""
+        @app.post("/explain")
+        async def explain(self, request: Request, model: str = "") -> JSONResponse:
+            """Why the model said what it did, per row (at most 16): feature contributions (credit),
+            word attributions (text) or a Grad-CAM heatmap as a PNG data URL (imaging)."""
+            model_id = model or serve.get_multiplexed_model_id()
             try:
-                predictor = await self._predictor(model_id, None)
+                predictor, frame = await self._frame(request, model_id, None)
+                if frame.height > MAX_EXPLAIN_ROWS:  # before the costly part
+                    raise RequestError(f"{frame.height} rows to explain; at most {MAX_EXPLAIN_ROWS}", 413, "rows")
+                explained = await asyncio.to_thread(explanations, self.domain, predictor, frame)
             except RequestError as exc:
-                yield json.dumps({"error": str(exc), "status": exc.status, "field": exc.field})
-                return
-            if not isinstance(predictor, Translator):
-                yield json.dumps({"error": f"{self.domain.title} does not translate", "status": 404})
-                return
-            detection = predictor.detect(text)
-            try:
-                detected = detection.language if detection.language in {a for a, _ in predictor.pairs()} else None
-                translator = self.domain.configure(predictor, {"src": src or detected, "tgt": tgt})
+                return _refusal(exc)
             except DomainLensError as exc:
-                yield json.dumps({"error": str(exc), "status": 422, "field": "src"})
-                return
-            yield json.dumps({"src": translator.src, "tgt": translator.tgt, "detected": detection.language,
-                              "detected_confidence": detection.confidence})
+                return _error(422, str(exc))
+            return JSONResponse({"model": model_id or predictor.model_key, "explanations": explained})
+
+        @app.post("/stream")
+        async def stream(self, request: Request, model: str = "") -> Any:
+            """``{"text": ..., "src": optional, "tgt": optional}`` in; the translation streamed out
+            as newline-delimited JSON events (pair and detection, then pieces, then ``done``)."""
+            model_id = model or serve.get_multiplexed_model_id()
+            try:
+                await self.guard(request)
+                body = await _json_body(request)
+                text = body.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    raise RequestError("the body must be {\"text\": \"...\"} with some text", 422, "text")
+                predictor = await self._predictor(model_id, None)
+                if not isinstance(predictor, Translator):
+                    raise RequestError(f"{self.domain.title} does not translate; stream from /v1/translation", 404,
+                                       "domain")
+                detection = predictor.detect(text)
+                detected = detection.language if detection.language in {a for a, _ in predictor.pairs()} else None
+                translator = self.domain.configure(predictor, {"src": body.get("src") or detected,
+                                                               "tgt": body.get("tgt")})
+            except RequestError as exc:
+                return _refusal(exc)
+            except DomainLensError as exc:
+                return _error(422, str(exc), "src")
+            opening = {"src": translator.src, "tgt": translator.tgt, "detected": detection.language,
+                       "detected_confidence": detection.confidence}
+            return StreamingResponse(self._pieces(translator, text, opening), media_type="application/x-ndjson")
+
+        async def _pieces(self, translator: Any, text: str, opening: dict[str, Any]) -> AsyncIterator[str]:
+            """One JSON line per event. A caller that goes away cancels this at its next ``await``
+            (Serve raises only there), and the engine stops at once."""
+            yield json.dumps(opening) + "\n"
             stop = CancelToken()
             pieces = translator.stream_text(text, stop=stop)
             finished = False
             try:
                 while (piece := await asyncio.to_thread(next, pieces, None)) is not None:
-                    yield json.dumps({"piece": piece})
+                    yield json.dumps({"piece": piece}) + "\n"
                 finished = True
-                yield json.dumps({"done": True})
+                yield json.dumps({"done": True}) + "\n"
             finally:
                 if not finished:
                     self.streams_stopped += 1
                 stop.cancel("the caller went away")
 
+        async def columns(self, model_id: str) -> dict[str, Any]:
+            predictor = await self._predictor(model_id, None)
+            return {"inputs": [_column(c) for c in self.domain.inputs(predictor, self.reference)],
+                    "outputs": [_column(c) for c in self.domain.outputs(predictor)]}
+
+        def openapi(self) -> dict[str, Any]:
+            return self.schema
+
         def stats(self) -> dict[str, int]:
             return {"loads": self.loads, "batches": self.batches, "rows": self.rows,
-                    "streams_stopped": self.streams_stopped}
+                    "streams_stopped": self.streams_stopped, "pid": os.getpid()}
 
-    return DomainModels
-
-
-def _column(column: Any) -> dict[str, Any]:
-    return {"name": column.name, "type": column.type, "meaning": column.meaning, "choices": list(column.choices),
-            "required": column.required, "nullable": column.nullable}
-
-
-app = FastAPI(title="DomainLens model API", version="1",
-              description="Predictions from DomainLens models: the same models, columns and checkpoints as the "
-                          "dashboard and the CLI.")
+    deployment = serve.deployment(
+        name=key, max_ongoing_requests=max(4 * size, 32), **_scaling(options),
+        ray_actor_options={"num_cpus": options.num_cpus, "num_gpus": options.num_gpus or 0.0,
+                           "runtime_env": _environment()})(serve.ingress(app)(DomainModels))
+    return deployment.bind(key, size, wait, options.keys)
 
 
-def _unavailable(domain: str, exc: Exception) -> JSONResponse:
-    """A replica that died, is restarting or turns requests away: 503 with Retry-After (Serve
-    starts a new replica by itself); the cause's type only, never a traceback."""
-    return _error(503, f"the {domain} model is not available right now ({type(exc).__name__}); retry shortly")
+def _scaling(options: ServeOptions) -> dict[str, Any]:
+    if options.replicas == "auto":
+        return {"num_replicas": "auto",
+                "autoscaling_config": {"min_replicas": options.min_replicas, "max_replicas": options.max_replicas}}
+    return {"num_replicas": options.replicas}
 
 
-# Helpers the gateway calls are defined above it: Serve serializes the ingress class when it is made.
-async def _json_body(request: Request) -> dict[str, Any]:
-    size = int(request.headers.get("content-length") or 0)
-    if size > MAX_BODY_BYTES:
-        raise RequestError(f"the body is {size:,} bytes; at most {MAX_BODY_BYTES:,}", 413)
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise RequestError(f"the body is {len(raw):,} bytes; at most {MAX_BODY_BYTES:,}", 413)
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        raise RequestError(f"malformed JSON: {exc}", 400) from exc
-    if not isinstance(body, dict):
-        raise RequestError("the body must be a JSON object: {\"rows\": [...]}", 400)
-    return body
+def _environment() -> dict[str, Any]:
+    return {"env_vars": {k: os.environ[k] for k in ENV if k in os.environ}}
 
 
-@app.exception_handler(RequestValidationError)
-async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """FastAPI's own checks (a query parameter of the wrong type) in the API's error shape."""
-    first = exc.errors()[0] if exc.errors() else {}
-    where = first.get("loc", ["", ""])[-1]
-    return _error(422, f"{where}: {first.get('msg', 'invalid value')}", str(where) or None)
+class Limits:
+    """The one place request counts are kept, so a key's limit holds across replicas and domains."""
+
+    def __init__(self) -> None:
+        self.buckets = RateBuckets()
+
+    def take(self, key: str, per_minute: int) -> float:
+        return self.buckets.take(key, per_minute, time.monotonic())
 
 
-@serve.ingress(app)
-class Gateway:
-    """Routes, checks and limits; the models live in the per-domain deployments."""
+front = _api("DomainLens model API", "Predictions from DomainLens models: the same models, columns and "
+             "checkpoints as the dashboard and the CLI. Each domain's routes are under /v1/{domain}.",
+             docs_url=None, openapi_url=None, redoc_url=None)
 
-    def __init__(self, handles: dict[str, Any]) -> None:
-        self.handles = handles
+
+@serve.ingress(front)
+class Front:
+    """Health, readiness, the model list and the combined docs; a path under a domain that is not
+    (or not yet) served lands here too."""
+
+    def __init__(self, domains: list[str], keys: ApiKeys | None, limits: Any) -> None:
+        self.domains = domains
+        self.guard = Guard(keys)
         self.started = time.time()
+        self.handles: dict[str, Any] = {}
+        del limits  # bound only so the counter is deployed with this application
 
-    def _handle(self, domain: str) -> Any:
-        if domain not in self.handles:
-            raise RequestError(f"unknown domain '{domain}'; served here: {', '.join(self.handles)}", 404, "domain")
-        return self.handles[domain]
+    def _handle(self, key: str) -> Any:
+        if key not in self.handles:
+            self.handles[key] = serve.get_deployment_handle(key, app_name=key)
+        return self.handles[key]
 
-    @app.get("/v1/health")
+    @front.get("/v1/health")
     async def health(self) -> dict[str, Any]:
-        """Live: the gateway answers."""
+        """Live: the server answers."""
         return {"status": "live", "uptime_s": round(time.time() - self.started, 1)}
 
-    @app.get("/v1/ready")
+    @front.get("/v1/ready")
     async def ready(self) -> JSONResponse:
         """Ready: every domain's default model is loaded (its replica has started)."""
         try:
-            await asyncio.gather(*(h.stats.remote() for h in self.handles.values()))
-        except Exception as exc:
+            await asyncio.wait_for(asyncio.gather(*(self._handle(k).stats.remote() for k in self.domains)), 10)
+        except Exception as exc:  # not deployed yet, starting, or gone
             return _error(503, f"not ready: {type(exc).__name__}")
-        return JSONResponse({"status": "ready", "domains": list(self.handles)})
+        return JSONResponse({"status": "ready", "domains": self.domains})
 
-    @app.get("/v1/models")
-    async def models(self) -> dict[str, Any]:
+    @front.get("/v1/models")
+    async def models(self, request: Request) -> JSONResponse:
         """Each served domain: its menu, its checkpoints and the default model's declared columns."""
+        try:
+            await self.guard(request)
+        except RequestError as exc:
+            return _refusal(exc)
         listed = {}
-        for key, handle in self.handles.items():
+        for key in self.domains:
             domain = registry.get(key)
+            try:
+                columns, stats = await asyncio.gather(self._handle(key).columns.remote(""),
+                                                      self._handle(key).stats.remote())
+            except Exception as exc:
+                return _error(503, f"the {key} model is not available right now ({type(exc).__name__})")
             listed[key] = {"title": domain.title,
                            "models": [{"id": s.key, "title": s.title} for s in domain.models()],
-                           "checkpoints": checkpoint_ids(key),
-                           "columns": await handle.columns.remote(""),
-                           "stats": await handle.stats.remote()}
-        return {"domains": listed}
+                           "checkpoints": checkpoint_ids(key), "columns": columns, "stats": stats}
+        return JSONResponse({"domains": listed})
 
-    @app.post("/v1/{domain}/predict")
-    async def predict(self, domain: str, request: Request, model: str = "",
-                      threshold: float | None = None) -> JSONResponse:
-        """``{"rows": [{...}, ...]}`` in, ``{"model": ..., "rows": [...]}`` out: the columns the
-        CLI's ``predict`` writes first. ``model``: a menu key or ``<model>/<version>``."""
-        try:
-            handle = self._handle(domain)
-            body = await _json_body(request)
-            rows = body.get("rows")
-            if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-                raise RequestError("the body must be {\"rows\": [{column: value, ...}, ...]}", 422, "rows")
-        except RequestError as exc:
-            return _error(exc.status, str(exc), exc.field)
-        try:
-            answer = await handle.options(multiplexed_model_id=model).predict.remote(model, threshold, rows)
-        except Exception as exc:  # the replica is gone or overloaded: the caller may retry
-            return _unavailable(domain, exc)
-        if "error" in answer:
-            return _error(int(answer["status"]), str(answer["error"]), answer.get("field"))
-        return JSONResponse(answer)
+    @front.get("/openapi.json", include_in_schema=False)
+    async def openapi(self) -> JSONResponse:
+        """The front's routes and every domain's, with the domains' declared row schemas."""
+        document = front.openapi()
+        merged = {**document, "paths": dict(document.get("paths", {})),
+                  "components": {"schemas": dict(document.get("components", {}).get("schemas", {}))}}
+        for key in self.domains:
+            try:
+                part = await self._handle(key).openapi.remote()
+            except Exception:
+                continue  # a domain still starting is listed once it is up
+            for path, operations in part.get("paths", {}).items():
+                merged["paths"][f"/v1/{key}{path}"] = operations
+            merged["components"]["schemas"].update(part.get("components", {}).get("schemas", {}))
+        return JSONResponse(merged)
 
-    @app.post("/v1/{domain}/stream")
-    async def stream(self, domain: str, request: Request, model: str = "") -> Any:
-        """``{"text": ..., "src": optional, "tgt": optional}`` in; the translation streamed out as
-        newline-delimited JSON events (pair and detection, then pieces, then ``done``)."""
-        try:
-            handle = self._handle(domain)
-            body = await _json_body(request)
-            text = body.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise RequestError("the body must be {\"text\": \"...\"} with some text", 422, "text")
-        except RequestError as exc:
-            return _error(exc.status, str(exc), exc.field)
-        events = handle.options(stream=True, multiplexed_model_id=model).stream.remote(
-            model, text, body.get("src"), body.get("tgt"))
-        try:
-            first = await events.__anext__()
-        except Exception as exc:
-            return _unavailable(domain, exc)
-        if "error" in (opening := json.loads(first)):
-            return _error(int(opening["status"]), str(opening["error"]), opening.get("field"))
+    @front.get("/docs", include_in_schema=False)
+    async def docs(self) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="DomainLens model API")
 
-        async def lines() -> AsyncIterator[str]:
-            yield first + "\n"
-            async for event in events:
-                yield event + "\n"
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+    @front.api_route("/v1/{domain}/{action:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def elsewhere(self, domain: str, action: str) -> JSONResponse:
+        if domain in self.domains:  # its application is deploying or restarting
+            return _error(503, f"the {domain} model is starting; retry shortly")
+        return _error(404, f"unknown domain '{domain}'; served here: {', '.join(self.domains)}", "domain")
 
 
-def application(options: ServeOptions) -> Any:
-    """The Serve application: one deployment per domain and the gateway in front of them."""
-    keys = options.domains or tuple(registry.domain_keys())
+def applications(options: ServeOptions) -> list[Any]:
+    """The Serve applications: the front at ``/`` and one per domain at ``/v1/{domain}``."""
+    keys = list(options.domains or registry.domain_keys())
     for key in keys:
         registry.get(key)  # an unknown domain fails here, before anything starts
-    env = {"env_vars": {k: os.environ[k] for k in ENV if k in os.environ}}
-    scaling: dict[str, Any] = {"num_replicas": options.replicas}
-    if options.replicas == "auto":
-        scaling["autoscaling_config"] = {"min_replicas": options.min_replicas, "max_replicas": options.max_replicas}
-    models = domain_deployment(options)
-    handles = {}
-    for key in keys:
-        size, wait = options.batching(key)
-        deploy = serve.deployment(name=key, max_ongoing_requests=max(4 * size, 32), **scaling,
-                                  ray_actor_options={"num_cpus": options.num_cpus, "num_gpus": options.num_gpus or 0.0,
-                                                     "runtime_env": env})
-        handles[key] = deploy(models).bind(key, size, wait)
-    gateway = serve.deployment(name="gateway", max_ongoing_requests=1000,
-                               ray_actor_options={"num_cpus": 0.1, "runtime_env": env})(Gateway)
-    return gateway.bind(handles)
+    logging = {"enable_access_log": options.access_log}
+    limits = serve.deployment(name="limits", ray_actor_options={"num_cpus": 0.05})(Limits).bind()
+    gateway = serve.deployment(name="front", max_ongoing_requests=1000,
+                               ray_actor_options={"num_cpus": 0.05, "runtime_env": _environment()})(Front)
+    targets = [serve.RunTarget(gateway.bind(keys, options.keys, limits), name=ROOT_APP, route_prefix="/",
+                               logging_config=logging)]
+    targets += [serve.RunTarget(domain_application(key, options), name=key, route_prefix=f"/v1/{key}",
+                                logging_config=logging) for key in keys]
+    return targets
 
 
 def serve_until_interrupted(options: ServeOptions, address: str | None = None) -> None:
@@ -350,8 +494,9 @@ def serve_until_interrupted(options: ServeOptions, address: str | None = None) -
         options = dataclasses.replace(options, num_gpus=1.0 if ray.cluster_resources().get("GPU", 0) else 0.0)
     serve.start(http_options={"host": options.host, "port": options.port})
     started = time.perf_counter()
-    serve.run(application(options), name="domainlens", route_prefix="/")
-    print(f"DomainLens model API on http://{options.host}:{options.port}/v1 (docs at /docs), ready in "
+    serve.run_many(applications(options))
+    keyed = "API keys required" if options.keys else "open (no API keys)"
+    print(f"DomainLens model API on http://{options.host}:{options.port}/v1 (docs at /docs; {keyed}), ready in "
           f"{time.perf_counter() - started:.0f} s; Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         while True:

@@ -64,7 +64,8 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     api.add_argument("--models-per-replica", type=int, default=3, help="checkpoints kept loaded per replica (LRU)")
     api.add_argument("--batch", action="append", default=[], metavar="DOMAIN=SIZE[:WAIT_S]",
                      help="dynamic batching for a domain, e.g. credit_risk=64:0.005 (default: measured per domain)")
-    api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host (no API keys yet)")
+    api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without API keys")
+    api.add_argument("--access-log", action="store_true", help="log every request (off: it costs time under load)")
 
     columns = sub.add_parser("columns", help="the columns a model reads and returns (name, type, meaning)")
     columns.add_argument("domain")
@@ -248,10 +249,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_serve_models(args: argparse.Namespace) -> int:
     """Start the model API and keep it up until Ctrl-C; ready once every default model is loaded."""
     from dashboard.api import ServeOptions, serve_until_interrupted
+    from domains.access import ENV_KEYS, ApiKeys
 
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.insecure:
-        raise DataError(f"--host {args.host} would expose the models to the network without API keys; serve on "
-                        "127.0.0.1 (the default) or pass --insecure")
+    keys = ApiKeys.from_env()
+    if args.host not in ("127.0.0.1", "localhost", "::1") and keys is None and not args.insecure:
+        raise DataError(f"--host {args.host} would expose the models to the network without API keys: set "
+                        f"{ENV_KEYS} (keys separated by commas, or a file of them), serve on 127.0.0.1 (the "
+                        "default), or pass --insecure")
     batch = {}
     for spec in args.batch:
         key, _, value = spec.partition("=")
@@ -262,7 +266,8 @@ def cmd_serve_models(args: argparse.Namespace) -> int:
     replicas: int | str = "auto" if args.replicas == "auto" else int(args.replicas)
     options = ServeOptions(domains=tuple(args.domains or ()), host=args.host, port=args.port, num_cpus=args.num_cpus,
                            num_gpus=args.num_gpus, replicas=replicas, max_replicas=args.max_replicas,
-                           models_per_replica=args.models_per_replica, batch=batch)
+                           models_per_replica=args.models_per_replica, batch=batch, keys=keys,
+                           access_log=args.access_log)
     serve_until_interrupted(options, args.address)
     return 0
 

@@ -36,7 +36,7 @@ class ModelServerClient:
 
     def ready(self) -> bool:
         try:
-            return self._call("GET", "/v1/ready").get("status") == "ready"
+            return self._call("GET", "/v1/ready", retries=0).get("status") == "ready"
         except (ApiError, OSError):
             return False
 
@@ -56,6 +56,15 @@ class ModelServerClient:
         listed = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
         path = f"/v1/{urllib.parse.quote(domain)}/predict" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         return self._call("POST", path, {"rows": listed})
+
+    def explain(self, domain: str, rows: pl.DataFrame | Sequence[Mapping[str, Any]], *,
+                model: str = "") -> list[dict[str, Any]]:
+        """Why the model said what it did, one object per row (at most 16): feature contributions
+        (credit), word attributions (text) or a Grad-CAM heatmap as a PNG data URL (imaging)."""
+        query = f"?{urllib.parse.urlencode({'model': model})}" if model else ""
+        listed = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
+        return list(self._call("POST", f"/v1/{urllib.parse.quote(domain)}/explain{query}", {"rows": listed})
+                    ["explanations"])
 
     def stream_translation(self, text: str, *, src: str | None = None, tgt: str | None = None,
                            model: str = "") -> Iterator[dict[str, Any]]:
@@ -81,19 +90,27 @@ class ModelServerClient:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: Any = None, retries: int | None = None) -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             request = urllib.request.Request(self.url + path, data=data, method=method, headers=self._headers())
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
                     return dict(json.loads(answer.read()))
             except urllib.error.HTTPError as exc:
                 payload = _error_payload(exc)
-                if exc.code == 503 and attempt < self.retries:
+                # 503: starting or overloaded. A 500 without the API's error shape is Serve's own
+                # answer when a replica died mid-request; a prediction is safe to ask again.
+                if attempt < retries and (exc.code == 503 or (exc.code == 500 and "error" not in payload)):
                     time.sleep(float(exc.headers.get("Retry-After") or 1))
                     continue
                 raise ApiError(exc.code, str(payload.get("error") or exc.reason), payload.get("field")) from None
+            except (ConnectionError, urllib.error.URLError) as exc:  # refused or reset: the server is down
+                if attempt < retries and isinstance(getattr(exc, "reason", exc), ConnectionResetError):
+                    time.sleep(1.0)
+                    continue
+                raise ApiError(503, f"the model server at {self.url} did not answer ({exc}); is it running?") from None
         raise AssertionError("unreachable")  # the loop returns or raises
 
 

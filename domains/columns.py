@@ -90,3 +90,27 @@ def columns_of_fields(fields: Sequence[FieldSpec], names: Mapping[str, str]) -> 
         columns.append(Column(f.name, _FIELD_TYPES[f.kind], (f.help or names.get(f.name) or f.name) + seen,
                               choices=tuple(f.choices)))
     return columns
+
+
+_JSON_TYPES: dict[ColumnType, dict[str, Any]] = {
+    "number": {"type": "number"}, "integer": {"type": "integer"}, "text": {"type": "string"},
+    "bool": {"type": "boolean"}, "list": {"type": "array"}, "struct": {"type": "object"},
+    "bytes": {"type": "string", "contentEncoding": "base64"},
+}
+
+
+def json_schema(columns: Sequence[Column], title: str) -> dict[str, Any]:
+    """One row of ``columns`` as a JSON Schema object (the HTTP API's request and response
+    documentation): each column's type, meaning, choices and declared range."""
+    properties: dict[str, Any] = {}
+    for c in columns:
+        typed: dict[str, Any] = {**_JSON_TYPES[c.type], "description": c.meaning}
+        if c.choices:
+            typed["enum"] = list(c.choices)
+        if c.minimum is not None:
+            typed["minimum"] = c.minimum
+        if c.maximum is not None:
+            typed["maximum"] = c.maximum
+        properties[c.name] = {"anyOf": [typed, {"type": "null"}], "description": c.meaning} if c.nullable else typed
+    return {"title": title, "type": "object", "properties": properties,
+            "required": [c.name for c in columns if c.required and not c.nullable]}

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import torch
 
 from domains import registry
 from domains.base import DataError, Domain, DomainLensError, Predictor
-from domains.capabilities import HasStudies
+from domains.capabilities import Explainer, Explanation, HasStudies, HasTextInputs, ImageExplainer, TextAttribution
 from domains.columns import Column, ColumnType
 from models.checkpoints import artifacts_root, list_bundles
 
@@ -138,3 +140,49 @@ def json_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
     kept = frame.select(pl.exclude(pl.Binary))
     return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
             for row in kept.to_dicts()]
+
+
+MAX_EXPLAIN_ROWS = 16  # explanations cost many model calls each: a request explains at most this many rows
+
+
+def explanations(domain: Domain[Any], predictor: Predictor, frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Why the model said what it did, one JSON object per row, in the form the domain explains:
+    additive feature contributions (credit), word attributions (text), a Grad-CAM heatmap over
+    the image as a PNG data URL (imaging). ``RequestError`` (404) for a domain that does not explain."""
+    if frame.height > MAX_EXPLAIN_ROWS:
+        raise RequestError(f"{frame.height} rows to explain; at most {MAX_EXPLAIN_ROWS} per request", 413, "rows")
+    if isinstance(predictor, ImageExplainer):
+        return [{"label": e.label, "probability": e.probability, "method": "Grad-CAM",
+                 "heatmap_png": heatmap_png(e.image, e.heatmap)} for e in predictor.explain_image(frame)]
+    if isinstance(domain, HasTextInputs):
+        texts = frame["text"].to_list() if "text" in frame.columns else []
+        return [_words(domain.explain_text(predictor, text)) for text in texts]
+    if isinstance(predictor, Explainer):
+        return [_contributions(predictor.explain(frame.slice(i, 1))) for i in range(frame.height)]
+    raise RequestError(f"{domain.title} models do not explain single predictions", 404, "domain")
+
+
+def _contributions(explained: Explanation) -> dict[str, Any]:
+    """Each input's push on the output, largest first: ``base + sum(contribution) == output``."""
+    return {"base_value": explained.base_value, "output_value": explained.output_value, "space": explained.space,
+            "contributions": json_rows(explained.frame.with_columns(pl.col("value").cast(pl.String)))}
+
+
+def _words(attribution: TextAttribution) -> dict[str, Any]:
+    return {"label": attribution.label, "probability": attribution.probability, "method": attribution.method,
+            "truncated": attribution.truncated, "words": json_rows(attribution.frame())}
+
+
+def heatmap_png(image: np.ndarray, heatmap: np.ndarray, opacity: float = 0.45) -> str:
+    """The image in grey under its heatmap (blue cold to red hot), as a PNG data URL."""
+    from PIL import Image
+
+    grey = np.asarray(image, dtype=np.float32)
+    grey = grey.mean(axis=2) if grey.ndim == 3 else grey
+    heat = np.clip(np.asarray(heatmap, dtype=np.float32), 0.0, 1.0)
+    # A jet-like ramp: each channel a triangle over the heat value.
+    ramp = np.stack([np.clip(1.5 - np.abs(4 * heat - c), 0, 1) for c in (3.0, 2.0, 1.0)], axis=-1) * 255
+    blended = (1 - opacity) * np.repeat(grey[..., None], 3, axis=2) + opacity * ramp
+    buffer = io.BytesIO()
+    Image.fromarray(blended.clip(0, 255).astype(np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -1,6 +1,8 @@
-"""The HTTP model API, called over real HTTP on a locally started Ray Serve (one per module):
-predictions equal the in-process ones for every domain, a caller's mistakes get JSON errors
-with the right status, and one replica serves several checkpoints by id."""
+"""The HTTP model API, called over real HTTP on a locally started Ray Serve (one per module, with
+API keys on): predictions equal the in-process ones for every domain, a caller's mistakes get
+JSON errors with the right status, keys and rate limits hold, explanations come back in each
+domain's form, one replica serves several checkpoints by id, and a killed replica is replaced
+without a caller noticing."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +32,7 @@ from domains import registry
 from domains.client import ApiError, ModelServerClient
 
 STARTUP_S = 300
+KEY, LIMITED_KEY = "analyst-key", "notebook-key"  # the second may send 3 requests a minute
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +56,13 @@ def server(artifacts: Path, synthetic_data_dir: Path) -> Iterator[ModelServerCli
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(synthetic_data_dir),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DOMAINLENS_API_KEYS": f"{KEY},{LIMITED_KEY}:3"}
     log = artifacts.parent / "serve.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve-models", "--port", str(port),
                                  "--models-per-replica", "2"], env=env, stdout=sink, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    client = ModelServerClient(f"http://127.0.0.1:{port}", timeout_s=60)
+    client = ModelServerClient(f"http://127.0.0.1:{port}", api_key=KEY, timeout_s=60)
     deadline = time.monotonic() + STARTUP_S
     while not client.ready():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -113,14 +118,17 @@ def test_an_image_file_is_scored_as_on_the_page(server: ModelServerClient, artif
     assert answer["score"].to_list() == pytest.approx(local["score"].to_list(), abs=1e-9)
 
 
-def _raw(server: ModelServerClient, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(server.url + path, data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+def _raw(server: ModelServerClient, path: str, body: bytes | None, key: str | None = KEY,
+         ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    """Status, JSON body and headers of one call, as curl would make it."""
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    request = urllib.request.Request(server.url + path, data=body, method="POST" if body is not None else "GET",
+                                     headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.loads(answer.read())
+            return answer.status, json.loads(answer.read()), {k.lower(): v for k, v in answer.headers.items()}
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        return exc.code, json.loads(exc.read()), {k.lower(): v for k, v in exc.headers.items()}
 
 
 @pytest.mark.parametrize(("path", "body", "status", "field", "needle"), [
@@ -135,10 +143,13 @@ def _raw(server: ModelServerClient, path: str, body: bytes) -> tuple[int, dict[s
     ("/v1/credit_risk/predict?model=../../etc", b'{"rows": [{"x": 1}]}', 404, "model", "no checkpoint"),
     ("/v1/credit_risk/predict?threshold=high", b'{"rows": [{"x": 1}]}', 422, "threshold", "threshold"),
     ("/v1/credit_risk/predict", json.dumps({"rows": [{"x": 1}] * 10_001}).encode(), 413, "rows", "at most"),
+    ("/v1/credit_risk/forecast", b'{"rows": [{"x": 1}]}', 404, "path", "no such endpoint"),
+    ("/v1/recommendations/explain", b'{"rows": [{"user": "1"}]}', 404, "domain", "do not explain"),
+    ("/v1/credit_risk/stream", b'{"text": "hello"}', 404, "domain", "does not translate"),
 ])
 def test_a_callers_mistake_gets_a_json_error(server: ModelServerClient, path: str, body: bytes, status: int,
                                              field: str | None, needle: str) -> None:
-    got, payload = _raw(server, path, body)
+    got, payload, _ = _raw(server, path, body)
     assert got == status, payload
     assert set(payload) == {"error", "field"} and payload["field"] == field and needle in payload["error"]
     assert "Traceback" not in payload["error"]
@@ -205,5 +216,85 @@ def test_stream_errors_are_json(server: ModelServerClient) -> None:
         next(server.stream_translation("   "))
     assert empty.value.status == 422 and empty.value.field == "text"
     with pytest.raises(ApiError) as other:
-        next(ModelServerClient(server.url).stream_translation("hello", model="nope"))
+        next(ModelServerClient(server.url, api_key=KEY).stream_translation("hello", model="nope"))
     assert other.value.status == 404
+
+
+def test_keys_are_checked_and_limits_hold(server: ModelServerClient) -> None:
+    body = b'{"rows": [{"text": "a fine film"}]}'
+    assert _raw(server, "/v1/health", None, key=None)[0] == 200  # probes need no key
+    for key, field in ((None, "authorization"), ("not-a-key", "authorization")):
+        status, payload, headers = _raw(server, "/v1/text_classification/predict", body, key=key)
+        assert (status, payload["field"]) == (401, field) and headers.get("www-authenticate") == "Bearer"
+    assert _raw(server, "/v1/models", None, key=None)[0] == 401
+    answers = [_raw(server, "/v1/text_classification/predict", body, key=LIMITED_KEY) for _ in range(4)]
+    assert [a[0] for a in answers] == [200, 200, 200, 429]  # a burst of 3 a minute, then refused
+    assert "over its request limit" in answers[3][1]["error"] and int(answers[3][2]["retry-after"]) >= 1
+    assert _raw(server, "/v1/text_classification/predict", body)[0] == 200  # another key is not held back
+
+
+def test_explanations_come_in_each_domains_form(server: ModelServerClient, artifacts: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    monkeypatch.setenv("DOMAINLENS_HOME", str(artifacts))
+    credit = registry.get("credit_risk")
+    events = credit.stream(credit.load_data()).head(2)
+    [first, _] = server.explain("credit_risk", _rows("credit_risk", events))
+    total = first["base_value"] + sum(c["contribution"] for c in first["contributions"])
+    assert total == pytest.approx(first["output_value"], abs=1e-6)  # additive: base + contributions
+    local = registry.open_predictor(credit, credit.models()[0], torch.device("cpu")).explain(events.head(1))
+    assert first["output_value"] == pytest.approx(local.output_value, abs=1e-9)
+    [words] = server.explain("text_classification", [{"text": "A dull, lifeless film."}])
+    assert words["label"] in {"negative", "positive"} and {w["word"] for w in words["words"]} >= {"dull"}
+    imaging = registry.get("medical_imaging")
+    [heat] = server.explain("medical_imaging", _rows("medical_imaging", imaging.stream(imaging.load_data()).head(1)))
+    assert heat["method"] == "Grad-CAM" and heat["heatmap_png"].startswith("data:image/png;base64,")
+    picture = Image.open(io.BytesIO(base64.b64decode(heat["heatmap_png"].split(",", 1)[1])))
+    assert picture.mode == "RGB" and min(picture.size) >= 28
+
+
+def test_the_docs_carry_each_domains_declared_columns(server: ModelServerClient) -> None:
+    status, document, _ = _raw(server, "/openapi.json", None, key=None)
+    assert status == 200
+    schemas = document["components"]["schemas"]
+    credit = schemas["CreditRiskInput"]
+    assert "status_of_existing_checking_account" in credit["required"]
+    assert "enum" in credit["properties"]["status_of_existing_checking_account"]
+    assert schemas["CreditRiskOutput"]["properties"]["decision"]["enum"] == ["approve", "reject"]
+    body = document["paths"]["/v1/credit_risk/predict"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["properties"]["rows"]["items"] == {"$ref": "#/components/schemas/CreditRiskInput"}
+    assert {"/v1/health", "/v1/models", "/v1/translation/stream", "/v1/medical_imaging/explain"} <= set(
+        document["paths"])
+
+
+def test_a_killed_replica_is_replaced_and_callers_are_answered(server: ModelServerClient,
+                                                               german_credit_csv: Path) -> None:
+    """The credit replica's process is killed while requests are in flight: every caller still
+    gets its prediction (the client retries what the dying replica dropped), and Serve starts a
+    new replica by itself. Runs last: it restarts the credit deployment."""
+    rows = pl.read_csv(german_credit_csv).drop("creditability").head(3).to_dicts()
+    expected = server.predict("credit_risk", rows)
+    pid = server.models()["credit_risk"]["stats"]["pid"]
+    answers: list[pl.DataFrame] = []
+    errors: list[Exception] = []
+
+    def caller() -> None:
+        for _ in range(5):
+            try:
+                answers.append(server.predict("credit_risk", rows))
+            except ApiError as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    os.kill(pid, signal.SIGKILL)
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join(120)
+    print(f"every caller answered {time.perf_counter() - started:.1f} s after the replica was killed")
+    assert not errors and len(answers) == 20
+    for answer in answers:
+        assert_frame_equal(answer, expected)
+    assert server.models()["credit_risk"]["stats"]["pid"] != pid
