@@ -67,6 +67,18 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without API keys")
     api.add_argument("--access-log", action="store_true", help="log every request (off: it costs time under load)")
 
+    call = sub.add_parser("call", help="score a file on a running model server (domainlens serve-models)")
+    call.add_argument("domain")
+    call.add_argument("--input", type=Path, required=True, help="CSV, Parquet or JSON lines (images for imaging)")
+    call.add_argument("--output", type=Path, default=None, help="where to write predictions (default: JSON lines "
+                      "on stdout)")
+    call.add_argument("--model", default="", help="a menu key or <model>/<version> (default: the server's default)")
+    call.add_argument("--threshold", type=float, default=None, help="decide at this threshold (thresholded models)")
+    call.add_argument("--explain", action="store_true", help="explanations instead of predictions (16 rows at most)")
+    call.add_argument("--server", default=None, help="the server's URL (default: $DOMAINLENS_MODEL_SERVER or "
+                      "http://127.0.0.1:8000); its key, if it has keys on, from $DOMAINLENS_API_KEY")
+    call.add_argument("--batch-rows", type=int, default=1000, help="rows per request")
+
     columns = sub.add_parser("columns", help="the columns a model reads and returns (name, type, meaning)")
     columns.add_argument("domain")
     _model_or_checkpoint(columns)
@@ -272,6 +284,37 @@ def cmd_serve_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_call(args: argparse.Namespace) -> int:
+    """A file scored by the model server, in requests of ``--batch-rows``: the same columns as
+    ``predict`` writes, or each row's explanation with ``--explain``."""
+    import polars as pl
+
+    from domains.io import read_table_file, write_table
+    from domains.remote import client_for, server_url
+
+    domain = registry.get(args.domain)
+    client = client_for(args.server or server_url() or "http://127.0.0.1:8000")
+    frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
+    if args.explain:
+        for explained in client.explain(args.domain, frame, model=args.model):
+            print(json.dumps(explained))
+        return 0
+    parts = []
+    with _ProgressBar("call", total=frame.height, unit="rows") as bar:
+        for start in range(0, frame.height, max(1, args.batch_rows)):
+            part = frame.slice(start, args.batch_rows)
+            parts.append(client.predict(args.domain, part, model=args.model, threshold=args.threshold))
+            bar.advance(part.height)
+    scored = pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+    if args.output is None:
+        for row in scored.to_dicts():
+            print(json.dumps(row, default=str))
+        return 0
+    write_table(scored, args.output)
+    print(f"wrote {scored.height} predictions from {client.url} to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_columns(args: argparse.Namespace) -> int:
     """The model's declared inputs and outputs (``Domain.inputs`` / ``Domain.outputs``): what a
     file for ``predict`` needs and what comes back; the HTTP API's schemas are built from the same."""
@@ -421,8 +464,8 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "models": cmd_models, "columns": cmd_columns,
-            "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "call": cmd_call, "models": cmd_models,
+            "columns": cmd_columns, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from dashboard.errors import guarded
 from dashboard.state import initial, persisted, remember, short_id
 from dashboard.views import evaluate, explore, live, predict, train
 from dashboard.views.common import PageContext, field_input, with_user_threshold
+from domains import remote
 from domains.base import Domain, DomainData, DomainLensError, ModelSpec, Predictor
 from domains.capabilities import HasScoringCheck
 from domains.io import MAX_UPLOAD_MB
@@ -128,23 +130,50 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     cluster = ray_jobs.cluster_address()
     st.caption(f"Device: {resources.device_name()}" + (f" · Ray cluster: {cluster}" if cluster else ""))
     try:
-        if choice.startswith("spec:"):
-            spec = domain.spec(choice.removeprefix("spec:"))
-            if spec.ready:
-                predictor = resources.predictor_from_spec(domain.key, spec.key)
-            else:
-                prepared = _prepared(domain, spec, choice)
-                if isinstance(prepared, Choice):  # still being fitted, or failed
-                    return prepared
-                predictor = prepared
-        else:
-            predictor = resources.predictor_from_checkpoint(domain.key, choice)
-        _scoring_caption(predictor)
-        return Choice(predictor, choice)
+        return _through_server(domain, _loaded(domain, choice))
     except DomainLensError as exc:
         return Choice(None, choice, str(exc))
     except Exception as exc:
         return Choice(None, choice, f"Could not load the model: {type(exc).__name__}: {exc}")
+
+
+def _loaded(domain: Domain, choice: str) -> Choice:
+    """The chosen model opened in-process (or the state of its first fit)."""
+    if choice.startswith("spec:"):
+        spec = domain.spec(choice.removeprefix("spec:"))
+        if spec.ready:
+            predictor = resources.predictor_from_spec(domain.key, spec.key)
+        else:
+            prepared = _prepared(domain, spec, choice)
+            if isinstance(prepared, Choice):  # still being fitted, or failed
+                return prepared
+            predictor = prepared
+    else:
+        predictor = resources.predictor_from_checkpoint(domain.key, choice)
+    _scoring_caption(predictor)
+    return Choice(predictor, choice)
+
+
+def _through_server(domain: Domain, choice: Choice) -> Choice:
+    """With ``DOMAINLENS_MODEL_SERVER`` set, the model scores on that server (the sidebar says
+    so); a server that does not answer, or does not serve this domain, leaves it in-process
+    with a message and a way to try the server again."""
+    url = remote.server_url()
+    if url is None or choice.predictor is None:
+        return choice
+    domains, problem = resources.model_server(url)
+    if problem is None and domain.key in domains:
+        st.caption(f"Models run on the model server at {url}")
+        served = remote.served(choice.predictor, domain.key, remote.model_id(domain.key, choice.model_id),
+                               remote.client_for(url))
+        return dataclasses.replace(choice, predictor=served)
+    reason = problem or f"it serves {', '.join(domains) or 'no domain'}, not {domain.title}"
+    st.warning(f"The model server at {url} cannot score here ({reason}). Models run in-process on this "
+               "machine meanwhile.")
+    if st.button("Try the model server again", key=f"{domain.key}-server-retry"):
+        resources.model_server.clear()
+        st.rerun()
+    return choice
 
 
 def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Predictor | Choice:

@@ -11,8 +11,8 @@ import polars as pl
 import streamlit as st
 import torch
 
-from domains import registry, server
-from domains.base import Domain, DomainData, FieldSpec, Predictor, Report
+from domains import registry, remote, server
+from domains.base import Domain, DomainData, DomainLensError, FieldSpec, Predictor, Report
 from domains.capabilities import (
     Explainer,
     HasStudies,
@@ -50,6 +50,17 @@ def device() -> torch.device:
 @st.cache_resource(show_spinner=False)
 def device_name() -> str:
     return describe_device(device())
+
+
+@st.cache_data(show_spinner=False, ttl=5)
+def model_server(url: str) -> tuple[tuple[str, ...], str | None]:
+    """The domains the model server at ``url`` serves, or why it cannot be used (asked at most
+    every 5 s per server, not on every rerun)."""
+    try:
+        ready = remote.client_for(url, timeout_s=3.0).ready_domains()
+    except DomainLensError as exc:
+        return (), str(exc)
+    return tuple(ready), None
 
 
 @st.cache_resource(show_spinner=False)

@@ -5,6 +5,7 @@ server's ``Retry-After``; any other error raises ``ApiError`` with the server's 
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 import urllib.error
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
+import polars.selectors as cs
 
 from domains.base import DomainLensError
 
@@ -40,6 +42,11 @@ class ModelServerClient:
         except (ApiError, OSError):
             return False
 
+    def ready_domains(self) -> list[str]:
+        """The domains served, once every one has its default model loaded; ``ApiError`` (503)
+        while the server starts or when it does not answer."""
+        return list(self._call("GET", "/v1/ready", retries=0)["domains"])
+
     def models(self) -> dict[str, Any]:
         """Every served domain: its menu, checkpoints and the default model's declared columns."""
         return dict(self._call("GET", "/v1/models")["domains"])
@@ -53,7 +60,7 @@ class ModelServerClient:
                      threshold: float | None = None) -> dict[str, Any]:
         """The server's whole answer: ``model``, ``rows`` and ``batch_rows`` (the batch it was scored in)."""
         query = {k: v for k, v in (("model", model), ("threshold", threshold)) if v not in ("", None)}
-        listed = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
+        listed = request_rows(rows) if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
         path = f"/v1/{urllib.parse.quote(domain)}/predict" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         return self._call("POST", path, {"rows": listed})
 
@@ -62,7 +69,7 @@ class ModelServerClient:
         """Why the model said what it did, one object per row (at most 16): feature contributions
         (credit), word attributions (text) or a Grad-CAM heatmap as a PNG data URL (imaging)."""
         query = f"?{urllib.parse.urlencode({'model': model})}" if model else ""
-        listed = rows.to_dicts() if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
+        listed = request_rows(rows) if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
         return list(self._call("POST", f"/v1/{urllib.parse.quote(domain)}/explain{query}", {"rows": listed})
                     ["explanations"])
 
@@ -112,6 +119,14 @@ class ModelServerClient:
                     continue
                 raise ApiError(503, f"the model server at {self.url} did not answer ({exc}); is it running?") from None
         raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def request_rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """A frame as the API reads rows: JSON values, raw bytes (an image's pixels) as base64."""
+    encoded = frame.with_columns(cs.binary().map_elements(lambda b: base64.b64encode(b).decode(),
+                                                          return_dtype=pl.String),
+                                 cs.temporal().cast(pl.String))
+    return encoded.to_dicts()
 
 
 def _error_payload(exc: urllib.error.HTTPError) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from domains.columns import Column, ColumnType
 from models.checkpoints import artifacts_root, list_bundles
 
 MAX_ROWS = 10_000  # rows one request may carry (DOMAINLENS_API_MAX_ROWS)
-_POLARS: dict[ColumnType, pl.DataType] = {"number": pl.Float64(), "integer": pl.Int64(), "text": pl.String(),
+POLARS_TYPES: dict[ColumnType, pl.DataType] = {"number": pl.Float64(), "integer": pl.Int64(), "text": pl.String(),
                                           "bool": pl.Boolean(), "list": pl.List(pl.String()),
                                           "bytes": pl.Binary()}
 
@@ -78,7 +78,7 @@ def rows_frame(domain: Domain[Any], declared: Sequence[Column], rows: Sequence[M
             raise RequestError(f"missing column '{column.name}' ({column.meaning})", 422, column.name)
         if any(column.name in row for row in rows):
             typed = [_typed(column, value, i) for i, value in enumerate(present)]
-            series.append(pl.Series(column.name, typed, dtype=_POLARS.get(column.type, pl.String())))
+            series.append(pl.Series(column.name, typed, dtype=POLARS_TYPES.get(column.type, pl.String())))
     return pl.DataFrame(series)
 
 

@@ -268,6 +268,52 @@ def test_the_docs_carry_each_domains_declared_columns(server: ModelServerClient)
         document["paths"])
 
 
+@pytest.mark.parametrize("key", registry.domain_keys())
+def test_a_served_model_scores_as_the_in_process_one(server: ModelServerClient, artifacts: Path, key: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard's remote model (``DOMAINLENS_MODEL_SERVER``): same class checks, same rows
+    and types as in-process, and a threshold moved on the page reaches the server."""
+    from domains.remote import local_of, served, where
+
+    monkeypatch.setenv("DOMAINLENS_HOME", str(artifacts))
+    domain = registry.get(key)
+    events = domain.stream(domain.load_data()).head(5)
+    local = registry.open_predictor(domain, domain.models()[0], torch.device("cpu"))
+    remote = served(local, key, domain.models()[0].key, server)
+    assert isinstance(remote, type(local)) and where(remote) == server.url and where(local_of(remote)) is None
+    timings = [c for c in local.predict(events).columns if c.endswith("_ms")]
+    assert_frame_equal(remote.predict(events).drop(timings), local.predict(events).drop(timings), rel_tol=1e-9)
+    if key == "credit_risk":
+        strict = registry.decide_at(domain, remote, 0.01)
+        assert where(strict) == server.url and set(strict.predict(events)["decision"]) == {"reject"}
+
+
+def test_a_server_that_is_down_is_named_in_the_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    with pytest.raises(ApiError) as down:
+        ModelServerClient(f"http://127.0.0.1:{port}", timeout_s=5).predict("credit_risk", [{"x": 1}])
+    assert down.value.status == 503 and "did not answer" in down.value.message and str(port) in down.value.message
+
+
+def test_domainlens_call_scores_a_file_on_the_server(server: ModelServerClient, german_credit_csv: Path,
+                                                     tmp_path: Path) -> None:
+    applicants = tmp_path / "applicants.csv"
+    pl.read_csv(german_credit_csv).drop("creditability").head(25).write_csv(applicants)
+    out = tmp_path / "scored.csv"
+    command = [sys.executable, "-m", "dashboard.cli", "call", "credit_risk", "--input", str(applicants), "--output",
+               str(out), "--server", server.url, "--batch-rows", "10"]
+    done = subprocess.run(command, env={**os.environ, "DOMAINLENS_API_KEY": KEY}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert_frame_equal(pl.read_csv(out), server.predict("credit_risk", pl.read_csv(applicants)), check_dtypes=False)
+    refused = subprocess.run(command, env={**os.environ, "DOMAINLENS_API_KEY": "wrong"}, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0 and "not one this server accepts" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_a_killed_replica_is_replaced_and_callers_are_answered(server: ModelServerClient,
                                                                german_credit_csv: Path) -> None:
     """The credit replica's process is killed while requests are in flight: every caller still
