@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,8 +29,8 @@ from polars.testing import assert_frame_equal
 
 from domains import registry
 from domains.client import ApiError, ModelServerClient
+from tests.model_server import free_port, start_model_server, stop_model_server
 
-STARTUP_S = 300
 KEY, LIMITED_KEY = "analyst-key", "notebook-key"  # the second may send 3 requests a minute
 
 
@@ -52,29 +51,10 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory, prepared_defaults: Path,
 
 @pytest.fixture(scope="module")
 def server(artifacts: Path, synthetic_data_dir: Path) -> Iterator[ModelServerClient]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DOMAINLENS_HOME": str(artifacts), "DOMAINLENS_DATA": str(synthetic_data_dir),
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DOMAINLENS_API_KEYS": f"{KEY},{LIMITED_KEY}:3"}
-    log = artifacts.parent / "serve.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve-models", "--port", str(port),
-                                 "--models-per-replica", "2"], env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    client = ModelServerClient(f"http://127.0.0.1:{port}", api_key=KEY, timeout_s=60)
-    deadline = time.monotonic() + STARTUP_S
-    while not client.ready():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"the model server did not become ready: {log.read_text()[-3000:]}")
-        time.sleep(1.0)
+    proc, client = start_model_server(artifacts, synthetic_data_dir, "--models-per-replica", "2",
+                                      env={"DOMAINLENS_API_KEYS": f"{KEY},{LIMITED_KEY}:3"}, api_key=KEY)
     yield client
-    os.killpg(proc.pid, 2)  # Ctrl-C: it takes Serve down, then exits
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, 9)
+    stop_model_server(proc)
 
 
 def _rows(key: str, events: pl.DataFrame) -> list[dict[str, Any]]:
@@ -289,9 +269,7 @@ def test_a_served_model_scores_as_the_in_process_one(server: ModelServerClient, 
 
 
 def test_a_server_that_is_down_is_named_in_the_error() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # nothing listens here once the probe is closed
+    port = free_port()  # nothing listens there once the probe is closed
     with pytest.raises(ApiError) as down:
         ModelServerClient(f"http://127.0.0.1:{port}", timeout_s=5).predict("credit_risk", [{"x": 1}])
     assert down.value.status == 503 and "did not answer" in down.value.message and str(port) in down.value.message
