@@ -147,6 +147,7 @@ def test_one_replica_serves_three_checkpoints_by_id(server: ModelServerClient, g
             assert answer["model"] == f"gbm/{version}"
             assert (scored["decision"] == "reject").to_list() == (scored["p_bad"] >= threshold).to_list()
     loads = server.models()["credit_risk"]["stats"]["loads"] - before
+    print(f"6 requests over 3 checkpoints, 2 kept per replica: {loads} loads, {loads - 3} evictions reloaded")
     assert loads > 3  # 3 checkpoints through a 2-model cache, twice over: some were evicted and reloaded
     assert "gbm/v2" in server.models()["credit_risk"]["checkpoints"]
 
