@@ -117,6 +117,8 @@ def _raw(server: ModelServerClient, path: str, body: bytes | None, key: str | No
     ("/v1/credit_risk/predict", b'{"rows": [{"age_in_years": 30}]}', 422, "status_of_existing_checking_account",
      "missing column"),
     ("/v1/text_classification/predict", b'{"rows": [{"text": 42}]}', 422, "text", "should be a string"),
+    ("/v1/credit_risk/predict", b'{"rows": [{"status_of_existing_checking_account": "bogus"}]}', 422,
+     "status_of_existing_checking_account", "is not one of"),
     ("/v1/nope/predict", b'{"rows": [{"x": 1}]}', 404, "domain", "unknown domain 'nope'"),
     ("/v1/credit_risk/predict?model=nope", b'{"rows": [{"x": 1}]}', 404, "model", "unknown model 'nope'"),
     ("/v1/credit_risk/predict?model=gbm/v9", b'{"rows": [{"x": 1}]}', 404, "model", "no checkpoint 'gbm/v9'"),
@@ -133,6 +135,22 @@ def test_a_callers_mistake_gets_a_json_error(server: ModelServerClient, path: st
     assert got == status, payload
     assert set(payload) == {"error", "field"} and payload["field"] == field and needle in payload["error"]
     assert "Traceback" not in payload["error"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServerClient) -> None:
+    import http.client
+
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.putrequest("POST", "/v1/text_classification/predict")
+    for name, value in (("Content-Type", "application/json"), ("Content-Length", str(33 * 2**20)),
+                        ("Authorization", f"Bearer {KEY}")):
+        connection.putheader(name, value)
+    connection.endheaders(b'{"rows": [{"text": "the first bytes of a very large body"}]')
+    answer = connection.getresponse()
+    payload = json.loads(answer.read())
+    connection.close()
+    assert answer.status == 413 and "at most 33,554,432" in payload["error"]
 
 
 def test_one_replica_serves_three_checkpoints_by_id(server: ModelServerClient, german_credit_csv: Path) -> None:
