@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ from domains.serving import (
     open_model,
     rows_frame,
 )
+from domains.traffic import Answered, TrafficLog, TrafficLogError
 from models.control import CancelToken
 from models.device import pick_device
 
@@ -82,6 +84,7 @@ class ServeOptions:
     models_per_replica: int = 3
     batch: dict[str, tuple[int, float]] = field(default_factory=dict)  # domain -> (max size, wait s)
     keys: ApiKeys | None = None  # None: open (and then only on loopback)
+    log: bool = True  # every prediction into the prediction log (domains.traffic)
     access_log: bool = False  # one log line per request costs the replicas time under load
 
     def batching(self, domain: str) -> tuple[int, float]:
@@ -89,6 +92,18 @@ class ServeOptions:
 
 
 # Helpers the ingress classes call are defined above them: Serve serializes those classes.
+@dataclass(frozen=True)
+class Asked:
+    """One predict request on its way into a batch."""
+
+    model_id: str
+    threshold: float | None
+    frame: pl.DataFrame
+    request_id: str
+    key_id: str | None
+    arrived: float  # perf_counter when the request came in
+
+
 def _error(status: int, message: str, field_name: str | None = None, retry_after_s: float = 5.0) -> JSONResponse:
     headers = {"Retry-After": str(max(1, round(retry_after_s)))} if status in (429, 503) else None
     if status == 401:
@@ -152,18 +167,19 @@ class Guard:
         self.keys = keys
         self.limits: Any = None  # the shared counter, looked up on first use
 
-    async def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> str | None:
+        """The caller's key id (a short digest, what the prediction log records), None without keys."""
         if self.keys is None:
-            return
+            return None
         key = self.keys.check(request.headers.get("authorization"))
         per_minute = self.keys.limits[key]
-        if per_minute is None:
-            return
-        if self.limits is None:
-            self.limits = serve.get_deployment_handle("limits", app_name=ROOT_APP)
-        wait = await self.limits.take.remote(key, per_minute)
-        if wait > 0:
-            raise RateLimited(wait)
+        if per_minute is not None:
+            if self.limits is None:
+                self.limits = serve.get_deployment_handle("limits", app_name=ROOT_APP)
+            wait = await self.limits.take.remote(key, per_minute)
+            if wait > 0:
+                raise RateLimited(wait)
+        return key[:12]
 
 
 def _column(column: Column) -> dict[str, Any]:
@@ -205,10 +221,11 @@ def domain_application(key: str, options: ServeOptions) -> Any:
 
     class DomainModels:
         def __init__(self, domain_key: str, max_batch_size: int, batch_wait_timeout_s: float,
-                     keys: ApiKeys | None) -> None:
+                     keys: ApiKeys | None, log: bool) -> None:
             self.domain = registry.get(domain_key)
             self.device = pick_device()
             self.guard = Guard(keys)
+            self.log = TrafficLog(domain_key) if log else None
             self.default = open_model(self.domain, "", self.device)  # ready means this one is loaded
             self.reference = self.domain.load_data()  # what declared input ranges are read from
             self.declared: dict[str, list[Column]] = {}  # each model's declared inputs, worked out once
@@ -235,23 +252,25 @@ def domain_application(key: str, options: ServeOptions) -> Any:
                 raise RequestError(str(exc), 422, "threshold") from exc
 
         async def _frame(self, request: Request, model_id: str, threshold: float | None,
-                         ) -> tuple[Predictor, pl.DataFrame]:
-            """The caller checked, the body read and its rows typed as the model declares them."""
-            await self.guard(request)
+                         ) -> tuple[Predictor, pl.DataFrame, str | None]:
+            """The caller checked, the body read and its rows typed as the model declares them;
+            with the caller's key id."""
+            key_id = await self.guard(request)
             rows = _rows_of(await _json_body(request))
             predictor = await self._predictor(model_id, threshold)
             if model_id not in self.declared:
                 self.declared[model_id] = self.domain.inputs(predictor, self.reference)
-            return predictor, rows_frame(self.domain, self.declared[model_id], rows)
+            return predictor, rows_frame(self.domain, self.declared[model_id], rows), key_id
 
         @app.post("/predict")
         async def predict(self, request: Request, model: str = "", threshold: float | None = None) -> JSONResponse:
             """``{"rows": [{...}, ...]}`` in, ``{"model": ..., "rows": [...]}`` out: the columns the
             CLI's ``predict`` writes first. ``model``: a menu key or ``<model>/<version>``."""
             model_id = model or serve.get_multiplexed_model_id()
+            arrived = time.perf_counter()
             try:
-                _, frame = await self._frame(request, model_id, threshold)
-                answer = await self.score((model_id, threshold, frame))
+                _, frame, key_id = await self._frame(request, model_id, threshold)
+                answer = await self.score(Asked(model_id, threshold, frame, uuid.uuid4().hex, key_id, arrived))
             except RequestError as exc:
                 return _refusal(exc)
             if "error" in answer:
@@ -259,16 +278,17 @@ def domain_application(key: str, options: ServeOptions) -> Any:
             return JSONResponse(answer)
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
-        async def score(self, requests: list[tuple[str, float | None, pl.DataFrame]]) -> list[dict[str, Any]]:
-            """Requests for one model (and threshold) scored in one ``predict`` call, off the loop."""
+        async def score(self, requests: list[Asked]) -> list[dict[str, Any]]:
+            """Requests for one model (and threshold) scored in one ``predict`` call, off the loop,
+            and queued for the prediction log before any is answered."""
             answers: list[dict[str, Any]] = [{} for _ in requests]
             groups: dict[tuple[str, float | None], list[int]] = {}
-            for i, (model_id, threshold, _) in enumerate(requests):
-                groups.setdefault((model_id, threshold), []).append(i)
+            for i, asked in enumerate(requests):
+                groups.setdefault((asked.model_id, asked.threshold), []).append(i)
             self.batches += len(groups)
             for (model_id, threshold), members in groups.items():
                 predictor = await self._predictor(model_id, threshold)
-                frames = [requests[i][2] for i in members]
+                frames = [requests[i].frame for i in members]
                 try:
                     scored = await asyncio.to_thread(predictor.predict, pl.concat(frames, how="diagonal_relaxed"))
                 except DomainLensError as exc:
@@ -276,11 +296,24 @@ def domain_application(key: str, options: ServeOptions) -> Any:
                         answers[i] = {"error": str(exc), "status": 422, "field": None}
                     continue
                 self.rows += scored.height
-                start = 0
-                for i, frame in zip(members, frames, strict=True):
-                    answers[i] = {"model": model_id or predictor.model_key, "batch_rows": scored.height,
-                                  "rows": json_rows(scored.slice(start, frame.height))}
+                name = model_id or predictor.model_key
+                done = time.perf_counter()
+                parts, start = [], 0
+                for frame in frames:
+                    parts.append(scored.slice(start, frame.height))
                     start += frame.height
+                try:
+                    if self.log is not None:
+                        self.log.append([Answered(requests[i].request_id, name, requests[i].key_id,
+                                                1000 * (done - requests[i].arrived), requests[i].frame, part)
+                                         for i, part in zip(members, parts, strict=True)])
+                except TrafficLogError as exc:  # never serve what cannot be logged
+                    for i in members:
+                        answers[i] = {"error": str(exc), "status": 503, "field": None}
+                    continue
+                for i, part in zip(members, parts, strict=True):
+                    answers[i] = {"model": name, "request_id": requests[i].request_id, "batch_rows": scored.height,
+                                  "rows": json_rows(part)}
             return answers
 
         @app.post("/explain")
@@ -289,7 +322,7 @@ def domain_application(key: str, options: ServeOptions) -> Any:
             word attributions (text) or a Grad-CAM heatmap as a PNG data URL (imaging)."""
             model_id = model or serve.get_multiplexed_model_id()
             try:
-                predictor, frame = await self._frame(request, model_id, None)
+                predictor, frame, _ = await self._frame(request, model_id, None)
                 if frame.height > MAX_EXPLAIN_ROWS:  # before the costly part
                     raise RequestError(f"{frame.height} rows to explain; at most {MAX_EXPLAIN_ROWS}", 413, "rows")
                 explained = await asyncio.to_thread(explanations, self.domain, predictor, frame)
@@ -351,15 +384,23 @@ def domain_application(key: str, options: ServeOptions) -> Any:
         def openapi(self) -> dict[str, Any]:
             return self.schema
 
-        def stats(self) -> dict[str, int]:
+        def stats(self) -> dict[str, Any]:
             return {"loads": self.loads, "batches": self.batches, "rows": self.rows,
-                    "streams_stopped": self.streams_stopped, "pid": os.getpid()}
+                    "streams_stopped": self.streams_stopped, "pid": os.getpid(),
+                    "logged": self.log.rows_written if self.log else None,
+                    "log_problem": self.log.failure if self.log else None}
+
+        def __del__(self) -> None:
+            """Serve's graceful stop: whatever the log still holds is written."""
+            log = getattr(self, "log", None)
+            if log is not None:
+                log.close()
 
     deployment = serve.deployment(
         name=key, max_ongoing_requests=max(4 * size, 32), **_scaling(options),
         ray_actor_options={"num_cpus": options.num_cpus, "num_gpus": options.num_gpus or 0.0,
                            "runtime_env": _environment()})(serve.ingress(app)(DomainModels))
-    return deployment.bind(key, size, wait, options.keys)
+    return deployment.bind(key, size, wait, options.keys, options.log)
 
 
 def _scaling(options: ServeOptions) -> dict[str, Any]:

@@ -66,6 +66,8 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
                      help="dynamic batching for a domain, e.g. credit_risk=64:0.005 (default: measured per domain)")
     api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without API keys")
     api.add_argument("--access-log", action="store_true", help="log every request (off: it costs time under load)")
+    api.add_argument("--no-prediction-log", action="store_true", help="do not record predictions in the log "
+                     "under $DOMAINLENS_HOME/_traffic (the Live tab's server traffic)")
 
     call = sub.add_parser("call", help="score a file on a running model server (domainlens serve-models)")
     call.add_argument("domain")
@@ -78,6 +80,24 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     call.add_argument("--server", default=None, help="the server's URL (default: $DOMAINLENS_MODEL_SERVER or "
                       "http://127.0.0.1:8000); its key, if it has keys on, from $DOMAINLENS_API_KEY")
     call.add_argument("--batch-rows", type=int, default=1000, help="rows per request")
+
+    send = sub.add_parser("send", help="replay a file as live traffic: to the model server, a folder or Redis")
+    send.add_argument("domain")
+    send.add_argument("--input", type=Path, required=True, help="CSV, Parquet or JSON lines (images for imaging)")
+    send.add_argument("--rate", type=float, default=50.0, help="rows per second (default 50)")
+    target = send.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", default=None, help="a model server's URL: one request per row")
+    target.add_argument("--to-folder", type=Path, default=None, help="a folder: files written, then renamed")
+    target.add_argument("--to-redis", default=None, help="a Redis URL: one stream entry per row")
+    send.add_argument("--stream", default=None, help="the Redis stream (default domainlens:DOMAIN)")
+    send.add_argument("--rows-per-file", type=int, default=50, help="rows per file with --to-folder")
+    send.add_argument("--model", default="", help="with --to: a menu key or <model>/<version>")
+    send.add_argument("--ids", type=Path, default=None, help="with --to: write the answered request ids here")
+
+    traffic = sub.add_parser("traffic", help="export the model server's prediction log of a domain")
+    traffic.add_argument("domain")
+    traffic.add_argument("--since", default=None, help="30m, 2h, 1d or an ISO time (default: all of it)")
+    traffic.add_argument("--output", type=Path, default=None, help="CSV or Parquet (default: a summary)")
 
     columns = sub.add_parser("columns", help="the columns a model reads and returns (name, type, meaning)")
     columns.add_argument("domain")
@@ -279,7 +299,7 @@ def cmd_serve_models(args: argparse.Namespace) -> int:
     options = ServeOptions(domains=tuple(args.domains or ()), host=args.host, port=args.port, num_cpus=args.num_cpus,
                            num_gpus=args.num_gpus, replicas=replicas, max_replicas=args.max_replicas,
                            models_per_replica=args.models_per_replica, batch=batch, keys=keys,
-                           access_log=args.access_log)
+                           access_log=args.access_log, log=not args.no_prediction_log)
     serve_until_interrupted(options, args.address)
     return 0
 
@@ -312,6 +332,56 @@ def cmd_call(args: argparse.Namespace) -> int:
         return 0
     write_table(scored, args.output)
     print(f"wrote {scored.height} predictions from {client.url} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """A file replayed as live traffic at ``--rate`` rows a second, with a progress bar."""
+    from domains import sending
+    from domains.io import read_table_file
+    from domains.remote import client_for
+
+    domain = registry.get(args.domain)
+    frame = domain.read_input(args.input) if isinstance(domain, HasInputReader) else read_table_file(args.input)
+    with _ProgressBar("send", total=frame.height, unit="rows") as bar:
+        if args.to:
+            ids, errors = sending.to_server(client_for(args.to), args.domain, frame, rate=args.rate, model=args.model,
+                                            on_sent=bar.advance)
+            if args.ids:
+                args.ids.write_text("\n".join(ids) + "\n")
+            print(f"sent {frame.height} rows to {args.to}: {len(ids)} answered, {len(errors)} refused"
+                  + (f" (first: {errors[0]})" if errors else ""), file=sys.stderr)
+            return 0 if not errors else 1
+        if args.to_folder:
+            files = sending.to_folder(args.to_folder, frame, rate=args.rate, rows_per_file=args.rows_per_file,
+                                      stem=args.input.stem, on_sent=bar.advance)
+            print(f"wrote {len(files)} files of up to {args.rows_per_file} rows to {args.to_folder}", file=sys.stderr)
+            return 0
+        stream = args.stream or f"domainlens:{args.domain}"
+        sent = sending.to_redis(args.to_redis, stream, frame, rate=args.rate, on_sent=bar.advance)
+        print(f"added {sent} entries to the Redis stream {stream} at {args.to_redis}", file=sys.stderr)
+    return 0
+
+
+def cmd_traffic(args: argparse.Namespace) -> int:
+    """The prediction log: every row the model server answered for a domain (since ``--since``)."""
+    from domains.io import write_table
+    from domains.traffic import parse_since, read_traffic, traffic_root
+
+    registry.get(args.domain)
+    rows = read_traffic(args.domain, since=parse_since(args.since) if args.since else None)
+    if args.output is not None:
+        write_table(rows, args.output)
+        print(f"wrote {rows.height} logged predictions to {args.output}", file=sys.stderr)
+        return 0
+    if rows.is_empty():
+        print(f"no logged predictions for {args.domain} in {traffic_root()}")
+        return 0
+    latency = rows["latency_ms"]
+    first, last = str(rows["time"].min()), str(rows["time"].max())
+    p50, p95 = (float(latency.quantile(q) or 0.0) for q in (0.5, 0.95))
+    print(f"{rows.height} predictions in {rows['request_id'].n_unique()} requests, {first} to {last}; models "
+          f"{', '.join(sorted(set(rows['model'])))}; server latency p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     return 0
 
 
@@ -464,7 +534,8 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "call": cmd_call, "models": cmd_models,
+COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "call": cmd_call, "send": cmd_send,
+            "traffic": cmd_traffic, "models": cmd_models,
             "columns": cmd_columns, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
 
 

@@ -13,7 +13,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ["DOMAINLENS_NO_PROGRESS"] = "1"
 
-pytest_plugins = ["tests.recs_fixtures", "tests.imaging_fixtures", "tests.text_fixtures", "tests.translation_fixtures"]
+pytest_plugins = ["tests.recs_fixtures", "tests.imaging_fixtures", "tests.text_fixtures", "tests.translation_fixtures",
+                  "tests.redis_server"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,6 +7,7 @@ import time
 import polars as pl
 
 from domains.server.live import LiveRun, running_streams
+from domains.sources import ReplaySource
 
 
 class _Predictor:
@@ -35,7 +36,7 @@ class _Monitor:
 
 def _run(alive=None, grace_s: float = 0.5) -> LiveRun:
     events = pl.DataFrame({"x": list(range(100))})
-    return LiveRun(_Predictor(), _Monitor(), events, rows_per_s=200, max_batch_rows=8, alive=alive,
+    return LiveRun(_Predictor(), _Monitor(), ReplaySource(events, rows_per_s=200), max_batch_rows=8, alive=alive,
                    grace_s=grace_s).start()
 
 
