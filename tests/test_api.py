@@ -28,7 +28,9 @@ import torch
 from polars.testing import assert_frame_equal
 
 from domains import registry
+from domains.access import digest
 from domains.client import ApiError, ModelServerClient
+from domains.traffic import decoded, read_traffic
 from tests.model_server import free_port, start_model_server, stop_model_server
 
 KEY, LIMITED_KEY = "analyst-key", "notebook-key"  # the second may send 3 requests a minute
@@ -135,6 +137,20 @@ def test_a_callers_mistake_gets_a_json_error(server: ModelServerClient, path: st
     assert got == status, payload
     assert set(payload) == {"error", "field"} and payload["field"] == field and needle in payload["error"]
     assert "Traceback" not in payload["error"]
+
+
+def test_every_answered_prediction_is_in_the_log_within_a_second(server: ModelServerClient,
+                                                                 artifacts: Path) -> None:
+    answered = [server.predict_json("text_classification", [{"text": f"review {i}"}, {"text": "fine"}])
+                for i in range(20)]
+    ids = [a["request_id"] for a in answered]
+    time.sleep(1.5)
+    logged = read_traffic("text_classification", root=artifacts / "_traffic")
+    mine = logged.filter(pl.col("request_id").is_in(ids))
+    assert mine["request_id"].value_counts()["count"].to_list() == [2] * 20  # every row of every request
+    assert set(mine["key_id"]) == {digest(KEY)[:12]}  # the caller's key id, never the key
+    assert KEY not in "".join(mine["inputs"]) + "".join(mine["key_id"])
+    assert decoded(mine, "outputs")["prediction"].to_list()[:2] == [r["prediction"] for r in answered[0]["rows"]]
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServerClient) -> None:
@@ -311,33 +327,43 @@ def test_domainlens_call_scores_a_file_on_the_server(server: ModelServerClient, 
     assert "Traceback" not in refused.stderr
 
 
-def test_a_killed_replica_is_replaced_and_callers_are_answered(server: ModelServerClient,
+def test_a_killed_replica_is_replaced_and_callers_are_answered(server: ModelServerClient, artifacts: Path,
                                                                german_credit_csv: Path) -> None:
-    """The credit replica's process is killed while requests are in flight: every caller still
-    gets its prediction (the client retries what the dying replica dropped), and Serve starts a
-    new replica by itself. Runs last: it restarts the credit deployment."""
+    """The credit replica's process is killed (SIGKILL) while requests are in flight: every
+    caller still gets its prediction (the client retries what the dying replica dropped), Serve
+    starts a new replica by itself, and the prediction log lost at most the rows of the last
+    unflushed second, with every file in it whole. Runs last: it restarts the credit deployment."""
     rows = pl.read_csv(german_credit_csv).drop("creditability").head(3).to_dicts()
     expected = server.predict("credit_risk", rows)
     pid = server.models()["credit_risk"]["stats"]["pid"]
-    answers: list[pl.DataFrame] = []
+    answers: list[tuple[float, dict[str, Any]]] = []
     errors: list[Exception] = []
 
     def caller() -> None:
-        for _ in range(5):
+        for _ in range(40):
             try:
-                answers.append(server.predict("credit_risk", rows))
+                answers.append((time.monotonic(), server.predict_json("credit_risk", rows)))
             except ApiError as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=caller) for _ in range(4)]
     for thread in threads:
         thread.start()
+    time.sleep(0.5)
+    killed_at = time.monotonic()
     os.kill(pid, signal.SIGKILL)
-    started = time.perf_counter()
     for thread in threads:
         thread.join(120)
-    print(f"every caller answered {time.perf_counter() - started:.1f} s after the replica was killed")
-    assert not errors and len(answers) == 20
-    for answer in answers:
-        assert_frame_equal(answer, expected)
+    print(f"every caller answered {time.monotonic() - killed_at:.1f} s after the replica was killed")
+    assert not errors and len(answers) == 160
+    for _, answer in answers:
+        assert_frame_equal(pl.DataFrame(answer["rows"]), expected, check_dtypes=False)
     assert server.models()["credit_risk"]["stats"]["pid"] != pid
+    time.sleep(2.0)  # the new replica's writer flushes
+    logged = set(read_traffic("credit_risk", root=artifacts / "_traffic")["request_id"])  # every file reads whole
+    before = [(at, a["request_id"]) for at, a in answers if at < killed_at]
+    missing = [at for at, request_id in before if request_id not in logged]
+    print(f"prediction log after kill -9: {len(missing)} of {len(before)} requests answered before the kill "
+          "are missing")
+    assert all(killed_at - at < 1.5 for at in missing)  # only the last unflushed second
+    assert all(a["request_id"] in logged for at, a in answers if at > killed_at + 0.1)
