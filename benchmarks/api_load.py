@@ -5,7 +5,8 @@ batching as deployed (``domainlens serve-models``) against the same server with
     python -m benchmarks.api_load [--clients 32] [--seconds 15] [--domains credit_risk text_classification]
 
 Prints requests/s, p50/p95 latency and the mean batch a request was scored in, per domain and
-setting, and the ratio of requests/s batching gives.
+setting, the ratio of requests/s batching gives, and what the prediction log costs (the same
+server with ``--no-prediction-log``).
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ import polars as pl
 from domains.client import ModelServerClient
 
 
-def start(home: Path, domains: list[str], batch: list[str]) -> tuple[subprocess.Popen[bytes], ModelServerClient]:
+def start(home: Path, domains: list[str], batch: list[str], extra: tuple[str, ...] = (),
+          ) -> tuple[subprocess.Popen[bytes], ModelServerClient]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     flags = [arg for spec in batch for arg in ("--batch", spec)]
     proc = subprocess.Popen([sys.executable, "-m", "dashboard.cli", "serve-models", "--port", str(port),
-                             "--domains", *domains, *flags], env={**os.environ, "DOMAINLENS_HOME": str(home)},
+                             "--domains", *domains, *flags, *extra], env={**os.environ, "DOMAINLENS_HOME": str(home)},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     client = ModelServerClient(f"http://127.0.0.1:{port}", timeout_s=120)
     deadline = time.monotonic() + 600
@@ -117,8 +119,11 @@ def main() -> None:
     os.environ["DOMAINLENS_HOME"] = str(home)
     rows = {d: sample_rows(d) for d in args.domains}
     results: dict[str, dict[str, dict[str, float]]] = {d: {} for d in args.domains}
-    for setting, batch in (("dynamic batching", []), ("max_batch_size=1", [f"{d}=1:0" for d in args.domains])):
-        proc, client = start(home, args.domains, batch)
+    settings: list[tuple[str, list[str], tuple[str, ...]]] = [
+        ("dynamic batching", [], ()), ("max_batch_size=1", [f"{d}=1:0" for d in args.domains], ()),
+        ("batching, no log", [], ("--no-prediction-log",))]  # what writing the prediction log costs
+    for setting, batch, extra in settings:
+        proc, client = start(home, args.domains, batch, extra)
         try:
             for domain in args.domains:
                 results[domain][setting] = load(client.url, domain, rows[domain], args.clients, args.seconds)
@@ -130,8 +135,10 @@ def main() -> None:
         for setting, r in by_setting.items():
             print(f"{domain:>20} {setting:>17}: {r['requests_per_s']:7.1f} req/s, p50 {r['p50_ms']:6.1f} ms, "
                   f"p95 {r['p95_ms']:6.1f} ms, mean batch {r['mean_batch']:5.1f} rows ({r['requests']:.0f} requests)")
-        ratio = by_setting["dynamic batching"]["requests_per_s"] / by_setting["max_batch_size=1"]["requests_per_s"]
-        print(f"{domain:>20} batching gives {ratio:.2f}x the requests/s")
+        batched = by_setting["dynamic batching"]["requests_per_s"]
+        print(f"{domain:>20} batching gives {batched / by_setting['max_batch_size=1']['requests_per_s']:.2f}x the "
+              f"requests/s; with the prediction log {batched / by_setting['batching, no log']['requests_per_s']:.2f}x "
+              "of the requests/s without it")
 
 
 if __name__ == "__main__":

@@ -153,6 +153,33 @@ def test_every_answered_prediction_is_in_the_log_within_a_second(server: ModelSe
     assert decoded(mine, "outputs")["prediction"].to_list()[:2] == [r["prediction"] for r in answered[0]["rows"]]
 
 
+def test_a_log_that_cannot_be_written_turns_predictions_away_until_it_can(server: ModelServerClient,
+                                                                          artifacts: Path) -> None:
+    """The server answers 503 rather than serve a prediction it cannot log; once the disk takes
+    rows again it serves again, and the row queued before the failure is written, not lost."""
+    folder = artifacts / "_traffic" / "recommendations"
+    aside = folder.with_name("recommendations-aside")
+    row = [{"user": "1"}]
+    server.predict_json("recommendations", row)  # the writer has made its folder
+    time.sleep(1.2)
+    folder.rename(aside)
+    folder.write_text("not a folder")  # what a full or read-only disk looks like to the writer
+    try:
+        queued = server.predict_json("recommendations", row)["request_id"]  # answered: its row is queued
+        time.sleep(2.5)  # the writer's flush fails
+        status, payload, headers = _raw(server, "/v1/recommendations/predict", json.dumps({"rows": row}).encode())
+        assert status == 503 and "cannot be logged" in payload["error"] and "retry-after" in headers
+    finally:
+        folder.unlink()
+        aside.rename(folder)
+    deadline = time.monotonic() + 10
+    while _raw(server, "/v1/recommendations/predict", json.dumps({"rows": row}).encode())[0] != 200:
+        assert time.monotonic() < deadline, "the server did not serve again once the log could be written"
+        time.sleep(0.5)
+    time.sleep(1.5)
+    assert queued in set(read_traffic("recommendations", root=artifacts / "_traffic")["request_id"])
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServerClient) -> None:
     import http.client
 

@@ -13,6 +13,7 @@ import polars as pl
 from domains.charts import styled
 from domains.credit_risk.drift import ALERT_PSI, psi_table
 from domains.credit_risk.predict import CreditPredictor
+from domains.monitoring import Curve
 
 WINDOW = 500  # rows in the rolling window used for PSI and the score histogram
 MIN_ROWS_FOR_PSI = 100
@@ -27,7 +28,7 @@ class CreditMonitor:
         self._lock = threading.Lock()
         self._recent: deque[pl.DataFrame] = deque()
         self._recent_rows = 0
-        self._approval: list[tuple[int, float]] = []  # (rows so far, rolling approval rate)
+        self._approval: Curve[tuple[int, float]] = Curve()  # (rows so far, rolling approval rate)
         self._seen = 0
         self._psi = pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64})
 
@@ -41,7 +42,7 @@ class CreditMonitor:
             self._seen += joined.height
             window = pl.concat(list(self._recent), how="vertical_relaxed")
             approved = float((window["decision"] == "approve").to_numpy().mean())
-            self._approval.append((self._seen, approved))
+            self._approval.add((self._seen, approved))
             if window.height >= MIN_ROWS_FOR_PSI and self.predictor.reference:
                 conformed = self.predictor.schema.conform(window)
                 self._psi = psi_table(self.predictor.reference, conformed, window["p_bad"].to_numpy())
@@ -69,7 +70,7 @@ class CreditMonitor:
     def charts(self) -> dict[str, go.Figure]:
         window = self._window()
         with self._lock:
-            approval = list(self._approval)
+            approval = self._approval.points()
             psi = self._psi
         figures: dict[str, go.Figure] = {}
         if approval:

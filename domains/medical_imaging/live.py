@@ -10,8 +10,10 @@ import polars as pl
 
 from domains.charts import styled
 from domains.medical_imaging.predict import ImagePredictor
+from domains.monitoring import Curve
 
-WORKLIST = 50  # rows shown; the full list is kept
+WORKLIST = 50  # rows shown
+KEEP = 5000  # studies kept (the latest arrivals, one row per study): memory and refresh stay flat
 FLAG = "⚑ review first"
 
 
@@ -21,8 +23,8 @@ class TriageMonitor:
     def __init__(self, predictor: ImagePredictor) -> None:
         self.predictor = predictor
         self._lock = threading.Lock()
-        self._cases: list[pl.DataFrame] = []
-        self._timeline: list[tuple[int, int]] = []  # (studies so far, flagged so far)
+        self._cases = pl.DataFrame()  # the latest row of each of the last KEEP studies
+        self._timeline: Curve[tuple[int, int]] = Curve()  # (studies so far, flagged so far)
         self._seen = 0
         self._flagged = 0
 
@@ -36,19 +38,19 @@ class TriageMonitor:
             "truth": _truth(inputs, self.predictor),
         })
         with self._lock:
-            self._cases.append(case)
+            # A study that arrives again (the replay loops) replaces its earlier entry.
+            cases = pl.concat([self._cases, case], how="vertical_relaxed") if self._cases.height else case
+            self._cases = cases.unique("study", keep="last", maintain_order=True).tail(KEEP)
             self._seen += case.height
             self._flagged += int(case["flagged"].sum())
-            self._timeline.append((self._seen, self._flagged))
+            self._timeline.add((self._seen, self._flagged))
 
     def worklist(self) -> pl.DataFrame:
         with self._lock:
-            cases = pl.concat(self._cases) if self._cases else pl.DataFrame()
+            cases = self._cases
         if cases.is_empty():
             return cases
-        # The replay loops: a study that arrives again replaces its earlier entry (one row per study).
-        latest = cases.unique("study", keep="last", maintain_order=True)
-        return latest.sort(["flagged", "risk"], descending=True)
+        return cases.sort(["flagged", "risk"], descending=True)
 
     def table(self) -> pl.DataFrame:
         worklist = self.worklist()
@@ -70,7 +72,7 @@ class TriageMonitor:
     def charts(self) -> dict[str, go.Figure]:
         worklist = self.worklist()
         with self._lock:
-            timeline = list(self._timeline)
+            timeline = self._timeline.points()
         figures: dict[str, go.Figure] = {}
         if timeline:
             xs, ys = zip(*timeline, strict=True)
@@ -83,7 +85,7 @@ class TriageMonitor:
             if self.predictor.binary:
                 fig.add_vline(x=self.predictor.threshold, line_dash="dot", annotation_text="threshold")
             fig.update_xaxes(title="risk score", range=[0, 1])
-            figures["Risk"] = styled(fig, "Risk of arrived studies", height=300)
+            figures["Risk"] = styled(fig, f"Risk of the latest {worklist.height:,} studies", height=300)
         return figures
 
 

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.charts import styled
+from domains.monitoring import Curve
 from domains.recommendations.predict import RecPredictor
 
 WINDOW = 500
@@ -21,7 +22,7 @@ class RecMonitor:
         self.predictor = predictor
         self._lock = threading.Lock()
         self._hits: deque[bool] = deque(maxlen=window)
-        self._curve: list[tuple[int, float, float]] = []  # (events, rolling hit rate, cumulative)
+        self._curve: Curve[tuple[int, float, float]] = Curve()  # (events, rolling hit rate, cumulative)
         self._recent: deque[dict[str, object]] = deque(maxlen=50)
         self._recommended: Counter[str] = Counter()
         self._seen = self._total_hits = 0
@@ -38,11 +39,11 @@ class RecMonitor:
                     self.predictor.item_index[str(event["item"])]) if str(event["item"]) in self.predictor.item_index
                     else str(event["item"]), "rating": event.get("rating"), "was in top-10": hit,
                     "new top-3": " · ".join(rec["titles"][:3])})
-            self._curve.append((self._seen, sum(self._hits) / len(self._hits), self._total_hits / self._seen))
+            self._curve.add((self._seen, sum(self._hits) / len(self._hits), self._total_hits / self._seen))
 
     def charts(self) -> dict[str, go.Figure]:
         with self._lock:
-            curve = list(self._curve)
+            curve = self._curve.points()
             top = self._recommended.most_common(10)
         line = go.Figure([
             go.Scatter(x=[c[0] for c in curve], y=[c[1] for c in curve], name=f"last {self._hits.maxlen}"),

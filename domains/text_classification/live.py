@@ -3,6 +3,7 @@ shows the rolling class mix, the confidence distribution and the latest texts.""
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 
@@ -11,6 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.charts import styled
+from domains.monitoring import Curve
 
 WINDOW = 200  # texts in the rolling class mix
 LATEST = 50  # rows in the table
@@ -24,7 +26,7 @@ class FeedMonitor:
         self.labels = labels
         self._lock = threading.Lock()
         self._recent: deque[dict[str, object]] = deque(maxlen=2000)
-        self._mix: list[dict[str, object]] = []  # rolling share per class after each batch
+        self._mix: Curve[dict[str, object]] = Curve(300)  # rolling share per class, over the stream
         self._seen = 0
         self._correct = 0
         self._labelled = 0
@@ -41,10 +43,10 @@ class FeedMonitor:
                 if row["truth"] is not None and row["prediction"] is not None:
                     self._labelled += 1
                     self._correct += int(row["truth"] == row["prediction"])
-            window = list(self._recent)[-WINDOW:]
+            window = list(itertools.islice(self._recent, max(0, len(self._recent) - WINDOW), None))
             shares = {label: sum(r["prediction"] == label for r in window) / max(len(window), 1)
                       for label in self.labels}
-            self._mix.append({"texts": self._seen, **shares})
+            self._mix.add({"texts": self._seen, **shares})
 
     def _frame(self) -> pl.DataFrame:
         with self._lock:
@@ -54,7 +56,7 @@ class FeedMonitor:
 
     def charts(self) -> dict[str, go.Figure]:
         with self._lock:
-            mix = pl.DataFrame(self._mix[-300:]) if self._mix else pl.DataFrame()
+            mix = pl.DataFrame(self._mix.points()) if len(self._mix) else pl.DataFrame()
         recent = self._frame()
         figures: dict[str, go.Figure] = {}
         if not mix.is_empty():
