@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 
 from models.checkpoints import write_json_atomic
 from models.control import CancelledError, CancelToken, Progress
+from models.errors import DomainLensError
 
 T = TypeVar("T")
 
@@ -133,6 +134,8 @@ class Job(Generic[T]):
             value = self.target(self._report, self.cancel_token)
         except CancelledError:
             self._finish(JobState.CANCELLED, error="cancelled by user")
+        except DomainLensError as exc:  # written for the user: its message as it is, no class name
+            self._finish(JobState.FAILED, error=str(exc))
         except Exception as exc:  # reported to the user; the thread must not die silently
             detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             self._finish(JobState.FAILED, error=detail)

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from domains.base import DataError
+from domains.labels import display_name
 
 MAX_CATEGORIES = 30  # rarer levels share the "other" code
 UNKNOWN = 0  # category code for missing and unseen values
@@ -98,10 +99,13 @@ class Schema:
         """
         missing = [n for n in self.names if n not in frame.columns]
         if missing:
-            shown = ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else "")
+            # Named as the form names them, with the column header a file needs beside each.
+            shown = "; ".join(f"{display_name(n, 'credit_risk')} ('{n}')" for n in missing[:6])
+            more = f" and {len(missing) - 6} more" if len(missing) > 6 else ""
             raise DataError(
-                f"Missing column(s): {shown}. This model needs {len(self.names)} columns "
-                f"({', '.join(self.names[:5])}, ...); extra columns are fine."
+                f"The file lacks {len(missing)} of the {len(self.names)} columns this model reads: {shown}{more}. "
+                "Add them under the headers in brackets (`domainlens columns credit_risk` lists every one); "
+                "extra columns are fine."
             )
         exprs: list[pl.Expr] = []
         for col in self.columns:
@@ -123,8 +127,8 @@ class Schema:
         if bad.any():
             examples = ", ".join(repr(v) for v in text.filter(bad).unique().head(3).to_list())
             raise DataError(
-                f"Column '{col.name}' must be numeric but has text values ({examples}) in "
-                f"{int(bad.sum())} row(s). Fix or blank those cells."
+                f"{display_name(col.name, 'credit_risk')} ('{col.name}') must be a number but has text "
+                f"({examples}) in {int(bad.sum())} row(s). Fix or blank those cells."
             )
         return pl.col(col.name).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False)
 

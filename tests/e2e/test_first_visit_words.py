@@ -1,0 +1,32 @@
+"""What a first-time analyst reads: a batch file with the wrong columns is refused in the page's
+own words (display names, the headers to add, no exception class or module path)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from tests.e2e.ui import expect, open_page, open_tab
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_batch_file_with_missing_columns_is_refused_in_the_pages_words(browser_page: Any, german_credit_csv: Path,
+                                                                         tmp_path: Path) -> None:
+    wrong = tmp_path / "applicants.csv"
+    pl.read_csv(german_credit_csv).select("age_in_years", "credit_amount").head(5).write_csv(wrong)
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Predict")
+    page.get_by_role("tab", name="Batch file").click()
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wrong))
+    message = page.locator('[data-testid="stAlert"]').filter(has_text="Batch scoring failed")
+    expect()(message).to_be_visible(timeout=120_000)
+    text = message.inner_text()
+    assert "Checking account status ('status_of_existing_checking_account')" in text  # as the form names it
+    assert "domainlens columns credit_risk" in text  # and how to find every header
+    assert not re.search(r"\b[a-z_]+\.[a-z_]+\.\w*Error\b|DataError|Traceback", text), text
