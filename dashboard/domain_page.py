@@ -25,6 +25,7 @@ from models.checkpoints import Bundle, list_bundles
 from models.jobs import Job, JobState
 
 TABS = ("Explore", "Predict", "Live", "Train", "Evaluate")
+TAB_PARAM = "tab"
 RENDER_ORDER = ("Predict", "Live", "Train", "Explore", "Evaluate")
 
 
@@ -52,7 +53,8 @@ def render_domain_page(key: str) -> None:
     predictor = with_user_threshold(model.predictor, domain.key, model.model_id, data_id) if model.predictor else None
     ctx = PageContext(domain, data, data_id, predictor, model.model_id, model.error, model.preparing,
                       model.prepare_failed, stored=model.predictor)
-    tabs = dict(zip(TABS, st.tabs(list(TABS)), strict=True))
+    # The open tab is in the URL (?tab=Live): a refresh, or a link someone was sent, opens on it.
+    tabs = dict(zip(TABS, st.tabs(list(TABS), key=TAB_PARAM, bind="query-params"), strict=True))
     views = {"Explore": explore, "Predict": predict, "Live": live, "Train": train, "Evaluate": evaluate}
     # A script run draws the tabs one after another: the cheap ones first, so Predict is usable
     # at once instead of waiting for Explore's overview charts of the whole dataset.

@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tests.e2e.conftest import VIEWPORT
 from tests.e2e.ui import expect, open_page, open_tab
 
 pytestmark = pytest.mark.e2e
@@ -30,3 +31,22 @@ def test_a_batch_file_with_missing_columns_is_refused_in_the_pages_words(browser
     assert "Checking account status ('status_of_existing_checking_account')" in text  # as the form names it
     assert "domainlens columns credit_risk" in text  # and how to find every header
     assert not re.search(r"\b[a-z_]+\.[a-z_]+\.\w*Error\b|DataError|Traceback", text), text
+
+
+def test_a_refresh_comes_back_on_the_open_tab(browser: Any, browser_page: Any) -> None:
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Live")
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect()(page.get_by_role("button", name="Stop", exact=True)).to_be_enabled(timeout=60_000)
+    expect()(page).to_have_url(re.compile(r"[?&]tab=Live"), timeout=30_000)
+    page.reload(wait_until="domcontentloaded")
+    expect()(page.get_by_role("tab", name="Live", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                timeout=60_000)
+    # A reload is a new browser session: the old one's stream ended with it, and Start is ready.
+    expect()(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=60_000)
+    shared = page.url  # a link to the tab opens on it in a new visit too
+    other = browser.new_page(viewport=VIEWPORT)
+    other.goto(re.sub(r"visitor=[^&]+&?", "", shared), wait_until="domcontentloaded")
+    expect()(other.get_by_role("tab", name="Live", exact=True)).to_have_attribute("aria-selected", "true",
+                                                                                 timeout=60_000)
