@@ -23,6 +23,7 @@ from domains.capabilities import HasStreamOptions, Thresholded
 from domains.server import LiveRun, start_live
 
 REFRESH_S = 1.0
+RATES = [5, 20, 50, 200, 1000, 5000]  # the replay's rates on offer
 
 
 def _run_key(ctx: PageContext) -> str:
@@ -48,7 +49,7 @@ def render(ctx: PageContext) -> None:
     choice = st.session_state.get(f"{key}-source", "replay")
     c1, c2, c3 = st.columns(3)
     if choice == "replay":
-        c1.select_slider("Events per second", [5, 20, 50, 200, 1000, 5000], value=50, key=f"{key}-rate")
+        c1.select_slider("Events per second", RATES, value=50, key=f"{key}-rate")
         for field in _stream_fields(ctx):
             c3.checkbox(field.name.replace("_", " "), value=bool(field.default), help=field.help or None,
                         key=f"{key}-{field.name}")
@@ -161,6 +162,12 @@ def _panel(ctx: PageContext, predictor: Predictor) -> None:
     cols[3].metric(f"{latency} p50", f"{stats['p50_ms']:.1f} ms")
     cols[4].metric(f"{latency} p95", f"{stats['p95_ms']:.1f} ms")
     st.caption(f"Events from: {run.source.label}")
+    if running and (behind := run.falling_behind()) is not None:
+        asked, held = behind
+        fits = max((r for r in RATES if r <= held), default=RATES[0])
+        st.warning(f"The model scores about {held:,.0f} events/s here, below the {asked:,.0f}/s asked: events queue "
+                   f"up and reach this page late. Set the rate to {fits:,}/s or less to watch them live.",
+                   icon=":material/speed:")
     for problem in run.source.problems():
         st.warning(problem, icon=":material/report:")
     if run.error:

@@ -68,6 +68,16 @@ class LiveRun:
         """Why the run stopped when it was not its owner's Stop (e.g. the browser session ended)."""
         return self._stop.reason or None
 
+    def falling_behind(self, after_s: float = 5.0) -> tuple[float, float] | None:
+        """(the rate asked, the rate held) when a paced replay is scored clearly slower than
+        asked, once it has run ``after_s``: events then queue up and reach the page late."""
+        asked = getattr(self.source, "rows_per_s", None)
+        with self._lock:
+            held, elapsed = self.stats.throughput, self.stats.elapsed_s
+        if not asked or elapsed < after_s or held >= 0.8 * asked:
+            return None
+        return float(asked), held
+
     def summary(self) -> dict[str, float]:
         with self._lock:
             return self.stats.summary()

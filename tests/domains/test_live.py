@@ -78,3 +78,24 @@ def test_a_brief_disconnect_within_the_grace_period_is_forgiven() -> None:
     time.sleep(1.0)
     assert run.running
     run.stop()
+
+
+class _SlowPredictor(_Predictor):
+    def predict(self, batch: pl.DataFrame) -> pl.DataFrame:
+        time.sleep(0.02 * batch.height)  # about 50 rows a second
+        return super().predict(batch)
+
+
+def test_a_replay_scored_slower_than_asked_says_what_rate_it_holds() -> None:
+    events = pl.DataFrame({"x": list(range(10_000))})
+    slow = LiveRun(_SlowPredictor(), _Monitor(), ReplaySource(events, rows_per_s=1000), max_batch_rows=1).start()
+    fast = LiveRun(_Predictor(), _Monitor(), ReplaySource(events, rows_per_s=100), max_batch_rows=8).start()
+    try:
+        assert _until(lambda: slow.falling_behind(after_s=1.0) is not None, timeout=10)
+        asked, held = slow.falling_behind(after_s=1.0)  # type: ignore[misc]
+        assert asked == 1000 and 20 < held < 80
+        time.sleep(1.5)
+        assert fast.falling_behind(after_s=1.0) is None  # keeping up: nothing to say
+    finally:
+        slow.stop()
+        fast.stop()

@@ -50,3 +50,18 @@ def test_a_refresh_comes_back_on_the_open_tab(browser: Any, browser_page: Any) -
     other.goto(re.sub(r"visitor=[^&]+&?", "", shared), wait_until="domcontentloaded")
     expect()(other.get_by_role("tab", name="Live", exact=True)).to_have_attribute("aria-selected", "true",
                                                                                  timeout=60_000)
+
+
+def test_live_says_when_the_engine_cannot_keep_up(browser_page: Any) -> None:
+    page = browser_page
+    open_page(page, "Translation")
+    open_tab(page, "Live")
+    slider = page.get_by_role("slider", name="Events per second")
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")  # to 5,000 events a second, far beyond the offline engine
+    page.get_by_role("button", name="Start", exact=True).click()
+    warning = page.get_by_text(re.compile(r"below the 5,000/s asked: events queue up"))
+    expect()(warning).to_be_visible(timeout=90_000)
+    assert re.search(r"Set the rate to [\d,]+/s or less", warning.inner_text())
+    page.get_by_role("button", name="Stop", exact=True).click()
