@@ -30,6 +30,7 @@ class Explanation:
     base_value: float
     output_value: float
     space: str = "log-odds"
+    outcome: str = "a higher score"  # what a positive contribution pushes toward, in words
 
 
 @dataclass(frozen=True)

@@ -82,15 +82,14 @@ def waterfall_chart(explanation: Explanation, domain: str | None = None, top: in
         y=["baseline", *labels, "this prediction"],
         x=[explanation.base_value, *values, explanation.output_value],
         measure=["absolute", *["relative"] * len(values), "total"],
-        increasing={"marker": {"color": "#d62728"}},
-        decreasing={"marker": {"color": "#2ca02c"}},
+        increasing={"marker": {"color": TOWARD}},
+        decreasing={"marker": {"color": AGAINST}},
     ))
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(title=f"contribution ({explanation.space})")
     fig.update_layout(showlegend=False)
     # A waterfall has no legend for its colours: say it under the title.
-    title = ("Why this prediction<br><sup><span style='color:#d62728'>red</span> raises the score, "
-             "<span style='color:#2ca02c'>green</span> lowers it</sup>")
+    title = f"Why this prediction<br><sup>{_legend_markup(explanation.outcome)}</sup>"
     return styled(fig, title, height=140 + 28 * (len(labels) + 2))
 
 
@@ -141,16 +140,33 @@ def study_figure(pixels: np.ndarray, title: str) -> go.Figure:
     return styled(fig, title, height=460)
 
 
+# One colour convention for every attribution on every page (credit's reasons, text's words):
+# orange pushes toward the outcome explained, blue against it. Colour-blind safe, and neither
+# reads as "good" or "bad" the way red and green do.
+TOWARD, AGAINST = "#e66101", "#2166ac"
+_TOWARD_RGB, _AGAINST_RGB = "230, 97, 1", "33, 102, 172"
+
+
+def attribution_legend(outcome: str) -> str:
+    """The convention in words, for a caption: what orange and blue mean for this outcome."""
+    return f"Orange pushes toward {outcome}, blue against it."
+
+
+def _legend_markup(outcome: str) -> str:
+    return (f"<span style='color:{TOWARD}'>orange</span> pushes toward {outcome}, "
+            f"<span style='color:{AGAINST}'>blue</span> against it")
+
+
 def attribution_html(text: str, segments: list[tuple[int, int, float]]) -> str:
-    """The text with each word's background tinted by its attribution (green toward the
-    predicted class, red against). Every piece of the text is HTML-escaped: only the
+    """The text with each word's background tinted by its attribution (orange toward the
+    predicted class, blue against). Every piece of the text is HTML-escaped: only the
     span tags are markup."""
     top = max((abs(s) for _, _, s in segments), default=0.0) or 1.0
     parts, cursor = [], 0
     for start, end, score in segments:
         parts.append(html.escape(text[cursor:start]))
         alpha = min(1.0, abs(score) / top) * 0.6
-        rgb = "44, 160, 44" if score >= 0 else "214, 39, 40"
+        rgb = _TOWARD_RGB if score >= 0 else _AGAINST_RGB
         parts.append(f'<span style="background-color: rgba({rgb}, {alpha:.2f}); border-radius: 3px" '
                      f'title="{score:+.3f}">{html.escape(text[start:end])}</span>')
         cursor = end
@@ -162,11 +178,12 @@ def attribution_chart(words: pl.DataFrame, label: str, top: int = 15) -> go.Figu
     """The words that moved the prediction most, either way."""
     ranked = words.with_columns(pl.col("attribution").abs().alias("size")).sort("size", descending=True).head(top)
     ranked = ranked.sort("attribution")
-    colours = ["#2ca02c" if v >= 0 else "#d62728" for v in ranked["attribution"]]
+    colours = [TOWARD if v >= 0 else AGAINST for v in ranked["attribution"]]
     fig = go.Figure(go.Bar(x=ranked["attribution"], y=[f"{w} " for w in ranked["word"]], orientation="h",
                            marker_color=colours))
     fig.update_xaxes(title=f"attribution toward '{label}'")
-    return styled(fig, "Words that moved the prediction", height=120 + 22 * max(ranked.height, 3))
+    title = f"Words that moved the prediction<br><sup>{_legend_markup(repr(label))}</sup>"
+    return styled(fig, title, height=140 + 22 * max(ranked.height, 3))
 
 
 def probability_bars(probs: dict[str, float]) -> go.Figure:

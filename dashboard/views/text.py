@@ -9,7 +9,7 @@ from dashboard import resources
 from dashboard.views.common import PageContext
 from domains.base import Predictor
 from domains.capabilities import HasTextInputs
-from domains.charts import attribution_html
+from domains.charts import attribution_html, attribution_legend
 
 
 def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> None:
@@ -35,7 +35,7 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     # Safe as HTML: attribution_html escapes every character of the user's text.
     st.markdown(attribution_html(attribution.text, attribution.segments), unsafe_allow_html=True)
     gap = f"; completeness gap {attribution.gap:+.3f}" if attribution.gap else ""
-    st.caption(f"Green words pushed toward '{attribution.label}', red words against it ({attribution.method}{gap}).")
+    st.caption(f"{attribution_legend(repr(attribution.label))} ({attribution.method}{gap})")
     words = resources.attribution_figure(ctx.domain.key, ctx.model_id, text, attribution)
     if words is not None:
         st.plotly_chart(words, width="stretch", key=f"{key}-words")

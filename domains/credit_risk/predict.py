@@ -69,7 +69,8 @@ class CreditPredictor:
         frame = pl.DataFrame(
             {"feature": self.schema.names, "value": values, "contribution": contributions[0]}
         ).sort(pl.col("contribution").abs(), descending=True)
-        return Explanation(frame, base_value=base, output_value=base + float(contributions[0].sum()))
+        return Explanation(frame, base_value=base, output_value=base + float(contributions[0].sum()),
+                           outcome="default")
 
     def global_importance(self, data: pl.DataFrame, *, sample: int = 300) -> pl.DataFrame:
         conformed = self.schema.conform(data)

@@ -65,3 +65,21 @@ def test_live_says_when_the_engine_cannot_keep_up(browser_page: Any) -> None:
     expect()(warning).to_be_visible(timeout=90_000)
     assert re.search(r"Set the rate to [\d,]+/s or less", warning.inner_text())
     page.get_by_role("button", name="Stop", exact=True).click()
+
+
+def test_attribution_colours_mean_the_same_on_every_page(browser_page: Any) -> None:
+    """Orange pushes toward the outcome explained and blue against it, on credit and on text,
+    and each chart says so."""
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Predict")
+    credit = page.locator(".js-plotly-plot").filter(has_text="Why this prediction").first
+    expect()(credit).to_contain_text("orange pushes toward default, blue against it", timeout=180_000)
+    open_page(page, "Text Classification")
+    open_tab(page, "Predict")
+    caption = page.get_by_text(re.compile(r"Orange pushes toward '(negative|positive)', blue against it")).first
+    expect()(caption).to_be_visible(timeout=180_000)
+    chart = page.locator(".js-plotly-plot").filter(has_text="Words that moved the prediction").first
+    expect()(chart).to_contain_text("orange pushes toward", timeout=60_000)
+    body = page.inner_text("body").lower()
+    assert "green words" not in body and "red words" not in body
