@@ -110,6 +110,7 @@ class Report:
     info: dict[str, Any] = field(default_factory=dict)
     headline: tuple[str, ...] = ()
     tables: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the numbers mean, in words, shown under the tiles
 
 
 @dataclass(frozen=True)

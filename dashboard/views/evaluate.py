@@ -42,6 +42,8 @@ def render(ctx: PageContext) -> None:
             for col, (name, value) in zip(row, shown[start : start + 5], strict=False):
                 label = label_of(name, ctx.domain.key)
                 col.metric(label.name, format_value(name, value, ctx.domain.key), help=label.help or None)
+        for note in report.notes:
+            st.info(note, icon=":material/info:")
         if "optimal_threshold" in report.metrics:
             st.caption(f"Threshold in use {report.metrics['threshold']:.2f} (this model's; set it in the Predict "
                        f"tab); cost-optimal on this split {report.metrics['optimal_threshold']:.2f}.")

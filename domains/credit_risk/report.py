@@ -55,4 +55,18 @@ def build_report(
         info={"threshold": threshold, "costs": costs, "rows": len(y), "labels": labels},
         headline=("auc", "gini", "ks", "brier", "log_loss", "ece", "acc", "approval_rate", "expected_cost"),
         tables={"fairness": "Fairness by group", "fairness_ratios": "Disparity ratios (min/max)"},
+        notes=(_accuracy_in_words(y, p, threshold, costs),),
     )
+
+
+def _accuracy_in_words(y: np.ndarray, p: np.ndarray, threshold: float, costs: Costs) -> str:
+    """Why accuracy sits low beside a good AUC: the threshold trades right calls for cost."""
+    at, half = threshold_metrics(y, p, threshold), threshold_metrics(y, p, 0.5)
+    why = (f"A threshold this low is chosen on purpose: lending to an applicant who defaults costs "
+           f"{costs.accept_bad:g}x as much as turning a good one away, so it rejects more good applicants to miss "
+           "fewer defaults. " if threshold < 0.5 else "")
+    return (f"Accuracy {at['acc']:.1%} is the share of applicants decided right when everyone with a default "
+            f"probability of {threshold:.0%} or more is rejected ({at['flag_rate']:.0%} of them here). {why}At "
+            f"0.50 accuracy would be {half['acc']:.1%}, rejecting {half['flag_rate']:.0%}, at an expected cost of "
+            f"{expected_cost(y, p, 0.5, costs):.3f} per applicant against {expected_cost(y, p, threshold, costs):.3f} "
+            f"here. AUC ({binary_metrics(y, p)['auc']:.3f}) does not depend on the threshold.")

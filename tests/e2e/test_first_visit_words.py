@@ -83,3 +83,14 @@ def test_attribution_colours_mean_the_same_on_every_page(browser_page: Any) -> N
     expect()(chart).to_contain_text("orange pushes toward", timeout=60_000)
     body = page.inner_text("body").lower()
     assert "green words" not in body and "red words" not in body
+
+
+def test_credit_accuracy_is_explained_in_words(browser_page: Any) -> None:
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Evaluate")
+    note = page.get_by_text(re.compile(r"Accuracy [\d.]+% is the share of applicants decided right")).first
+    expect()(note).to_be_visible(timeout=180_000)
+    text = note.inner_text()
+    assert re.search(r"At 0\.50 accuracy would be [\d.]+%, rejecting \d+%", text)
+    assert "does not depend on the threshold" in text
