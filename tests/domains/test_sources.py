@@ -187,3 +187,21 @@ def test_redis_going_away_is_reported_and_reading_resumes(redis_server: RedisSer
     reader.join(40)
     assert seen == list(range(40))  # nothing lost, nothing twice
     assert not any("not answering" in p for p in source.problems())
+
+
+def test_a_file_that_disappears_before_it_is_read_is_reported_and_the_rest_go_on(
+        tmp_path: Path, german_credit_csv: Path, credit_columns: list,  # type: ignore[type-arg]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = pl.read_csv(german_credit_csv).drop("creditability").head(10)
+    rows.write_csv(tmp_path / "kept.csv")
+    source = FolderSource(registry.get("credit_risk"), tmp_path, credit_columns, poll_s=0.05)
+    listed = source._complete
+
+    def listing_then_gone() -> list[Path]:  # another process moves a file away between listing and reading
+        return [tmp_path / "moved-away.csv", *listed()]
+
+    monkeypatch.setattr(source, "_complete", listing_then_gone)
+    stop = CancelToken()
+    got = _take(source.arrivals(stop), until=10, stop=stop, timeout_s=10)
+    assert sum(a.inputs.height for a in got) == 10
+    assert "moved-away.csv disappeared before it was read; skipped" in source.problems()
