@@ -323,8 +323,6 @@ def domain_application(key: str, options: ServeOptions) -> Any:
             model_id = model or serve.get_multiplexed_model_id()
             try:
                 predictor, frame, _ = await self._frame(request, model_id, None)
-                if frame.height > MAX_EXPLAIN_ROWS:  # before the costly part
-                    raise RequestError(f"{frame.height} rows to explain; at most {MAX_EXPLAIN_ROWS}", 413, "rows")
                 explained = await asyncio.to_thread(explanations, self.domain, predictor, frame)
             except RequestError as exc:
                 return _refusal(exc)

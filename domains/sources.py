@@ -21,7 +21,6 @@ import os
 import shutil
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ import polars as pl
 from domains.base import DataError, Domain
 from domains.capabilities import HasInputReader, HasStudies
 from domains.columns import Column
+from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES
 from domains.io import read_table_file
 from domains.traffic import decoded, traffic_files, traffic_root
 from models.checkpoints import artifacts_root
@@ -40,7 +40,6 @@ from models.control import CancelToken
 from models.streaming import replay
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm")
 REDIS_GROUP = "domainlens"
 INBOX_ENV = "DOMAINLENS_INBOX"  # the folder the folder source may read from (default $DOMAINLENS_HOME/_inbox)
 REDIS_ENV = "DOMAINLENS_REDIS_URL"
@@ -210,7 +209,7 @@ class FolderSource:
         self._notes = _Notes()
 
     def _complete(self) -> list[Path]:
-        suffixes = TABLE_SUFFIXES + (IMAGE_SUFFIXES if self.images else ())
+        suffixes = TABLE_SUFFIXES + ((*IMAGE_SUFFIXES, *DICOM_SUFFIXES) if self.images else ())
         found = []
         for entry in os.scandir(self.folder):
             name = entry.name
@@ -338,16 +337,3 @@ def _acknowledge(client: Any, stream: str, group: str, ids: list[Any]) -> Callab
         client.xack(stream, group, *ids)
     return done
 
-
-def wait_for_redis(url: str, timeout_s: float = 10.0) -> bool:
-    """True once a Redis server answers at ``url``."""
-    import redis
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if redis.Redis.from_url(url, socket_connect_timeout=1).ping():
-                return True
-        except (redis.ConnectionError, OSError):
-            time.sleep(0.1)
-    return False

@@ -6,14 +6,28 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from domains.sources import wait_for_redis
 from tests.model_server import free_port
+
+
+def wait_for_redis(url: str, timeout_s: float = 10.0) -> bool:
+    """True once a Redis server answers at ``url``."""
+    import redis
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if redis.Redis.from_url(url, socket_connect_timeout=1).ping():
+                return True
+        except (redis.ConnectionError, OSError):
+            time.sleep(0.1)
+    return False
 
 
 @dataclass
