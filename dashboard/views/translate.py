@@ -24,7 +24,9 @@ from domains.capabilities import HasFilePredictor, HasSampleTexts, Translator
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, check_upload_size, decode_text, read_table_bytes
 from models.control import CancelToken, Progress
 
-MAX_TYPED_CHARS = 20_000
+# The box's own limit is checked here, not by the browser: a text area's max_chars makes the
+# browser drop a longer paste without a word (the old text stays and is translated again).
+MAX_TYPED_CHARS = 200_000
 
 
 def _key(ctx: PageContext) -> str:
@@ -41,13 +43,20 @@ def render(ctx: PageContext, predictor: Translator) -> None:
     # (a bare text area commits only on Ctrl+Enter or blur, so a paste looked like an empty box).
     with st.form(f"{key}-form", border=False, enter_to_submit=False):
         text = st.text_area("Text to translate", value=samples[start] if samples else "", height=150,
-                            key=f"{key}-text-{start}", max_chars=MAX_TYPED_CHARS,
-                            help="Any length: long text is translated sentence by sentence.")
+                            key=f"{key}-text-{start}",
+                            help=f"Up to {MAX_TYPED_CHARS:,} characters, translated sentence by sentence; "
+                                 "for longer text use the Documents and tables tab.")
         clicked = st.form_submit_button("Translate", type="primary")
+    st.caption(f"{len(text):,} characters, {len(text.split()):,} words (up to {MAX_TYPED_CHARS:,} characters)")
     st.button("Stop", key=f"{key}-stop", help="Ends generation at once; the text so far is kept.")
     _stop_previous(key)  # any click reruns the page: a translation still streaming stops here
     if not text.strip():
         st.info("The box is empty: type or paste some text above, then press Translate.")
+        return
+    if len(text) > MAX_TYPED_CHARS:
+        st.error(f"This text is {len(text):,} characters; the box translates up to {MAX_TYPED_CHARS:,}. "
+                 "Save it as a .txt file and upload it in the Documents and tables tab: it is translated "
+                 "with progress and can be downloaded.")
         return
     translator = _offer_detected_language(ctx, translator, text)
     if clicked:

@@ -94,3 +94,27 @@ def test_credit_accuracy_is_explained_in_words(browser_page: Any) -> None:
     text = note.inner_text()
     assert re.search(r"At 0\.50 accuracy would be [\d.]+%, rejecting \d+%", text)
     assert "does not depend on the threshold" in text
+
+
+def test_a_long_paste_into_translation_is_taken_or_refused_in_words(browser_page: Any) -> None:
+    """About 31,000 characters pasted into the box are kept and translated (the browser used to drop
+    them silently and translate the old text); past the stated limit the page says what to do."""
+    page = browser_page
+    open_page(page, "Translation")
+    open_tab(page, "Predict")
+    box = page.get_by_role("textbox", name="Text to translate")
+    expect()(box).to_be_visible(timeout=120_000)
+    sentence = "The committee approved the new budget for the city library this morning. "
+    long_text = sentence * 420  # 5,040 words, 31,080 characters
+    box.fill(long_text)
+    page.get_by_role("button", name="Translate", exact=True).click()
+    expect()(page.get_by_text(f"{len(long_text):,} characters")).to_be_visible(timeout=60_000)
+    assert len(box.input_value()) == len(long_text)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect()(page.get_by_text("Stopped: generation ended at your request")).to_be_visible(timeout=120_000)
+    too_long = "x" * 200_001
+    box.fill(too_long)
+    page.get_by_role("button", name="Translate", exact=True).click()
+    refusal = page.get_by_text(re.compile(r"This text is 200,001 characters; the box translates up to 200,000"))
+    expect()(refusal).to_be_visible(timeout=60_000)
+    assert "Documents and tables tab" in refusal.inner_text()
