@@ -4,6 +4,7 @@ distributions, attribution waterfalls and live-stream panels."""
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
 import plotly.express as px
@@ -12,7 +13,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from domains.capabilities import Explanation
-from domains.labels import display_name, format_value
+from domains.labels import display_name, format_value, readable
 
 TEMPLATE = "plotly_white"
 
@@ -21,6 +22,55 @@ def styled(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     """The DomainLens look for a figure (title, template, height, margins); returns ``fig``."""
     fig.update_layout(title=title, template=TEMPLATE, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40})
     return fig
+
+
+_CODE_TITLE = re.compile(r"^[a-z][a-z0-9@]*(?:_[a-z0-9@]+)*$")
+_HOVER_PAIR = re.compile(r"(^|<br>)([a-z][a-z0-9@_]*)=([^<]*)")
+
+
+def readable_figure(fig: go.Figure, domain: str | None = None) -> go.Figure:
+    """Every code name a figure shows, as people read it: trace names (legends), axis and
+    legend titles, category ticks (a bar per feature or metric) and hover labels. The one
+    pass every chart goes through before it is drawn; names already readable stay as they are."""
+    def name(text: object) -> object:
+        return readable(text, domain) if isinstance(text, str) else text
+
+    def title(text: object) -> object:  # a column name as an axis or legend title: always its display name
+        return display_name(text, domain) if isinstance(text, str) and _CODE_TITLE.match(text) else text
+
+    def categories(values: object) -> object:
+        if values is None or isinstance(values, str):
+            return values
+        items = list(values)  # type: ignore[call-overload]
+        if not items or not all(isinstance(v, str) for v in items):
+            return values
+        mapped = [readable(v, domain) for v in items]
+        return mapped if mapped != items else values
+
+    for trace in fig.data:
+        if getattr(trace, "name", None):
+            trace.name = name(trace.name)
+        if getattr(trace, "legendgroup", None):
+            trace.legendgroup = name(trace.legendgroup)
+        if trace.type in ("bar", "box", "scatter", "histogram"):
+            trace.x, trace.y = categories(trace.x), categories(trace.y)
+        template = getattr(trace, "hovertemplate", None)
+        if isinstance(template, str):
+            trace.hovertemplate = _HOVER_PAIR.sub(lambda m: _hover_pair(m, domain), template)
+    layout = fig.layout
+    for axis in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        axis_title = layout[axis].title
+        if axis_title is not None and isinstance(axis_title.text, str):
+            axis_title.text = title(axis_title.text)
+    if layout.legend.title is not None and isinstance(layout.legend.title.text, str):
+        layout.legend.title.text = title(layout.legend.title.text)
+    return fig
+
+
+def _hover_pair(match: re.Match[str], domain: str | None) -> str:
+    """``p_bad=%{x}`` -> ``Probability of default=%{x}``; ``model=dlae`` -> ``Model=DLAE ...``."""
+    value = match[3] if match[3].startswith("%{") else readable(match[3], domain)
+    return f"{match[1]}{display_name(match[2], domain)}={value}"
 
 
 def roc_chart(roc: pl.DataFrame, auc: float, operating: tuple[float, float] | None = None) -> go.Figure:

@@ -8,10 +8,14 @@ and win over these. Views never hold vocabulary: they call ``display_name`` and 
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import polars as pl
 
 from domains.base import DomainLensError, FieldSpec
 
@@ -43,24 +47,33 @@ COMMON: dict[str, Label] = {
     "score": Label("Score", "decimal"), "decision": Label("Decision", "text"),
     "flagged": Label("Flagged for review", "text"), "rows": Label("Rows", "integer"),
     "step": Label("Training step", "integer"), "epoch": Label("Epoch", "integer"), "fold": Label("Fold", "integer"),
-    "latency_ms": Label("Latency (ms)"), "arrival": Label("Arrival #", "integer"),
+    "latency_ms": Label("Latency (ms)", "integer"), "arrival": Label("Arrival #", "integer"),
     "tpr": Label("True positive rate", "percent"),
     "fpr": Label("False positive rate", "percent"), "support": Label("Support", "integer"),
+    "n": Label("Count", "integer"), "count": Label("Count", "integer"), "len": Label("Count", "integer"),
+    "psi": Label("Population stability (PSI)", "decimal"), "ratio": Label("Ratio", "decimal"),
 }
 _PATTERNS = {"percent": "{:.1%}", "ratio": "{:.2f}x", "seconds": "{:,.1f} s", "rate": "{:,.1f} /s",
              "money": "{:,.0f}"}
 
 
 def _own_labels(domain: str | None) -> Mapping[str, Label]:
-    """The domain's own terms (``Domain.labels``); none for no domain or one not registered."""
+    """The domain's own terms (``Domain.labels``, and its menu models' names by key); none for
+    no domain or one not registered."""
     if not domain:
         return {}
+    return _domain_labels(domain)
+
+
+@functools.lru_cache(maxsize=32)
+def _domain_labels(domain: str) -> Mapping[str, Label]:
     from domains import registry  # the registry's domains import this module
 
     try:
-        return registry.get(domain).labels
+        found = registry.get(domain)
     except DomainLensError:
         return {}
+    return {**{spec.key: Label(spec.title, "text") for spec in found.models()}, **found.labels}
 
 
 def label_of(name: str, domain: str | None = None) -> Label:
@@ -87,6 +100,59 @@ def _lower_first(text: str) -> str:
 
 def display_name(name: str, domain: str | None = None) -> str:
     return label_of(name, domain).name
+
+
+_CODE_LIKE = re.compile(r"^[a-z][a-z0-9@]*(?:_[a-z0-9@]+)*$")
+
+
+def readable(text: str, domain: str | None = None) -> str:
+    """``text`` as people read it when it is a code name (``approval_rate``, ``ndcg@10``: one
+    with an underscore or one a label is known for); anything else (a class, a title, a label
+    already shown) is returned as it is, so applying this twice changes nothing."""
+    if not _CODE_LIKE.match(text):
+        return text
+    if "_" in text or text in _own_labels(domain) or text in COMMON:
+        return display_name(text, domain)
+    return text
+
+
+# Columns whose values are themselves names of columns or metrics (a fairness table's
+# "attribute" and "metric", a drift table's "feature"): their values are shown by display name too.
+NAME_COLUMNS = frozenset({"attribute", "metric", "feature", "field", "column", "variable", "model"})
+# Printf formats for tables (Streamlit's NumberColumn), one per kind, as ``format_as`` writes
+# them; percentages are shown from values multiplied by 100 (``display_frame``).
+TABLE_FORMATS: dict[str, str] = {"percent": "%.1f%%", "decimal": "%.3f", "integer": "%d", "ratio": "%.2fx",
+                                 "seconds": "%.1f s", "rate": "%.1f /s", "money": "%d"}
+
+
+def display_frame(frame: pl.DataFrame, domain: str | None = None) -> tuple[pl.DataFrame, dict[str, str]]:
+    """A table as the page shows it: display names for columns (and for the values of name
+    columns), numbers scaled for their format, and the printf format for each numeric column.
+    Downloads keep ``frame`` itself: code names and raw values, which scripts rely on."""
+    formats: dict[str, str] = {}
+    columns: list[pl.Expr] = []
+    names = [display_name(c, domain) for c in frame.columns]
+    unique = {n for n in names if names.count(n) == 1}
+    for column, shown in zip(frame.columns, names, strict=True):
+        shown = shown if shown in unique else column  # a name two columns would share stays as it was
+        dtype = frame.schema[column]
+        expr = pl.col(column)
+        kind = label_of(column, domain).format
+        if dtype.is_integer() and kind == "decimal":
+            kind = "integer"  # a count or an id: no decimals
+        if dtype.is_numeric() and kind in TABLE_FORMATS:
+            if kind == "percent":
+                expr = expr * 100
+            elif kind in ("integer", "money"):
+                expr = expr.round(0)
+            formats[shown] = TABLE_FORMATS[kind]
+        elif dtype == pl.String and column in NAME_COLUMNS:
+            values = frame[column].unique().drop_nulls().to_list()
+            mapping = {v: readable(v, domain) for v in values if readable(v, domain) != v}
+            if mapping:
+                expr = expr.replace(mapping)
+        columns.append(expr.alias(shown))
+    return frame.select(columns), formats
 
 
 def humanize(name: str) -> str:

@@ -23,7 +23,7 @@ from domains.base import DataError, Domain, DomainData, ModelSpec, Predictor, Tr
 from domains.capabilities import Thresholded
 from domains.lineage import data_signature
 from domains.training import train_and_save
-from models.checkpoints import METADATA, artifacts_root, load_bundle
+from models.checkpoints import METADATA, Bundle, artifacts_root, list_bundles, load_bundle
 from models.control import CancelToken, ProgressFn, no_progress
 
 PREPARED = "_prepared"  # fitted menu entries, under the artifacts root
@@ -120,3 +120,9 @@ def prepared_folder(domain_key: str, spec: ModelSpec, settings: TrainSettings, d
               "seed": settings.seed, "data": data_signature(data), "rows": data.frame.height}
     digest = hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return artifacts_root() / PREPARED / domain_key / spec.key / digest
+
+
+def prepared_bundles(domain_key: str | None = None) -> list[Bundle]:
+    """The menu models this server has fitted for its pages (newest first): not checkpoints a
+    user trained, but real fitted models with their metrics, shown beside them on the Models page."""
+    return list_bundles(domain_key, root=artifacts_root() / PREPARED)

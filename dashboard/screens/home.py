@@ -19,5 +19,6 @@ for key in registry.domain_keys():
         st.write(domain.description)
         models = domain.models()
         st.markdown(f"**Models:** {', '.join(m.title for m in models)}")
-        st.markdown(f"**Trained checkpoints:** {len(list_bundles(key))}")
+        st.markdown(f"**Trained checkpoints:** {len(list_bundles(key))} · **prepared default models:** "
+                    f"{len(registry.prepared_bundles(key))} (listed on the Models page)")
         st.page_link(domain_page(key), label=f"Open {domain.title}", icon=":material/arrow_forward:")

@@ -15,8 +15,9 @@ import streamlit as st
 from dashboard.state import initial, short_id
 from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
+from domains.charts import readable_figure
 from domains.io import flat_lists
-from domains.labels import display_name
+from domains.labels import display_frame, display_name
 from domains.server import job_registry
 from models.jobs import ACTIVE, Job, JobRecord
 
@@ -34,12 +35,42 @@ class PageContext:
     stored: Predictor | None = None  # the model as loaded, before the user's threshold (``predictor``)
 
 
-def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2) -> None:
+def data_title(ctx: PageContext) -> str:
+    """The dataset as the data picker names it ("German Credit (UCI, 1,000 applicants)"); an
+    uploaded file by its file name."""
+    titles = {source.key: source.title for source in ctx.domain.datasets()}
+    return titles.get(ctx.data.name, ctx.data.name)
+
+
+def chart(fig: go.Figure, *, key: str, domain: str | None = None, where: Any = st) -> None:
+    """Draw a figure with every code name in it shown by its display name (``readable_figure``)."""
+    where.plotly_chart(readable_figure(fig, domain), width="stretch", key=key)
+
+
+def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2, domain: str | None = None) -> None:
     items = list(figures.items())
     for start in range(0, len(items), columns):
         cols = st.columns(columns)
         for col, (name, fig) in zip(cols, items[start : start + columns], strict=False):
-            col.plotly_chart(fig, width="stretch", key=f"{key}-{name}")
+            chart(fig, key=f"{key}-{name}", domain=domain, where=col)
+
+
+def table(frame: pl.DataFrame, domain: str | None = None, *, where: Any = st, index: bool = False,
+          highlight: list[bool] | None = None, **options: Any) -> None:
+    """Show a table as people read it (``display_frame``: display names, one number format per
+    quantity); downloads of the same data keep code names and raw values. ``highlight`` marks
+    rows (one flag per row) with a red tint."""
+    shown, formats = display_frame(frame, domain)
+    if highlight is None:
+        config = {name: st.column_config.NumberColumn(format=fmt) for name, fmt in formats.items()}
+        where.dataframe(shown, width="stretch", hide_index=not index, column_config=config, **options)
+        return
+    # A styled table shows the styler's text, so the same printf formats are applied there.
+    styler = shown.to_pandas().style.format(
+        {name: (lambda v, f=fmt: "" if v is None or v != v else f % v) for name, fmt in formats.items()})
+    styler = styler.apply(
+        lambda row: ["background-color: rgba(214, 39, 40, 0.15)" if highlight[row.name] else ""] * len(row), axis=1)
+    where.dataframe(styler, width="stretch", hide_index=not index, **options)
 
 
 def download_buttons(frame: pl.DataFrame, stem: str, *, key: str) -> None:
@@ -108,14 +139,6 @@ def plain_text_box(text: str, *, key: str) -> None:
     markdown character is escaped, so nothing in it is formatted, linked or run."""
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
     st.container(border=True, key=key).markdown(escaped)
-
-
-def labelled(frame: pl.DataFrame, domain: str | None = None) -> pl.DataFrame:
-    """The frame with display names for its columns (for the page only: downloads keep the
-    code names, which scripts rely on). A name two columns would share stays as it was."""
-    names = [display_name(c, domain) for c in frame.columns]
-    taken = {n for n in names if names.count(n) == 1}
-    return frame.rename({c: n for c, n in zip(frame.columns, names, strict=True) if n in taken and n != c})
 
 
 def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, persisted
-from dashboard.views.common import PageContext, figure_grid, labelled, need_model
+from dashboard.views.common import PageContext, chart, figure_grid, need_model, table
 from domains.base import Predictor
 from domains.capabilities import HasEvaluationOptions, ModelComparer, Thresholded
 from domains.labels import display_name, format_value, label_of
@@ -47,12 +47,13 @@ def render(ctx: PageContext) -> None:
         if "optimal_threshold" in report.metrics:
             st.caption(f"Threshold in use {report.metrics['threshold']:.2f} (this model's; set it in the Predict "
                        f"tab); cost-optimal on this split {report.metrics['optimal_threshold']:.2f}.")
-        figure_grid(resources.evaluation_charts(ctx.domain.key, ctx.model_id, ctx.data_id, threshold, split,
-                                                tuple(sorted(options.items())), report), key="evaluate")
+        charts = resources.evaluation_charts(ctx.domain.key, ctx.model_id, ctx.data_id, threshold, split,
+                                             tuple(sorted(options.items())), report)
+        figure_grid(charts, key="evaluate", domain=ctx.domain.key)
         for name, title in report.tables.items():
             if name in report.frames and report.frames[name].height:
                 st.subheader(title)
-                st.dataframe(labelled(report.frames[name], ctx.domain.key), width="stretch", hide_index=True)
+                table(report.frames[name], ctx.domain.key)
     if isinstance(ctx.domain, ModelComparer):
         with st.expander("Compare models on this split"), guarded("Comparison"):
             _compare(ctx, ctx.domain, predictor, split)
@@ -84,7 +85,7 @@ def _compare(ctx: PageContext, domain: ModelComparer, predictor: Predictor, spli
         predictors[name] = resources.predictor_from_checkpoint(ctx.domain.key, bundles[name])
         bar.progress((i + 1) / max(len(picked), 1), text=f"Loaded {name}")
     with st.spinner(f"Scoring {len(predictors)} models on the {split} split..."):
-        table, figure = domain.compare(predictors, ctx.data, split)
+        scores, figure = domain.compare(predictors, ctx.data, split)
     bar.empty()
-    st.plotly_chart(figure, width="stretch", key=f"{ctx.domain.key}-compare-chart")
-    st.dataframe(table, width="stretch", hide_index=True)
+    chart(figure, key=f"{ctx.domain.key}-compare-chart", domain=ctx.domain.key)
+    table(scores, ctx.domain.key)

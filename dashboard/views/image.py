@@ -11,12 +11,13 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.views.batch import scored_batch, show_last
-from dashboard.views.common import PageContext, download_buttons, labelled
+from dashboard.views.common import PageContext, chart, download_buttons, table
 from domains.base import Predictor
 from domains.capabilities import HasStudies, ImageExplainer, Thresholded
 from domains.charts import study_figure
 from domains.images import Study
 from domains.io import MAX_UPLOAD_MB
+from domains.labels import display_name, format_value
 
 DISCLAIMER = "Not for diagnostic use: DomainLens shows how a model behaves; it is not a medical device."
 FILE_TYPES = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "dcm", "dicom"]
@@ -101,7 +102,7 @@ def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: 
     result, overlay = resources.image_prediction(ctx.domain.key, ctx.model_id, threshold, digest, predictor, row)
     cols = st.columns(4)
     cols[0].metric("Prediction", str(result["prediction"]))
-    cols[1].metric("Score", f"{result['score']:.3f}")
+    cols[1].metric(display_name("score", ctx.domain.key), format_value("score", result["score"], ctx.domain.key))
     cols[2].metric("Confidence", f"{result['confidence']:.1%}")
     cols[3].metric("Flagged for review", "yes" if result["flagged"] else "no")
     if result.get("input_note"):
@@ -111,7 +112,7 @@ def _prediction(ctx: PageContext, predictor: Predictor, row: pl.DataFrame, key: 
         truth = row["label"][0]
         st.caption(f"Recorded label: {labels[truth] if truth < len(labels) else truth}")
     if overlay is not None:
-        st.plotly_chart(overlay, width="stretch", key=f"{key}-cam")
+        chart(overlay, key=f"{key}-cam", domain=ctx.domain.key)
 
 
 def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
@@ -142,7 +143,7 @@ def batch(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
 
 
 def _show_images(ctx: PageContext, scored: pl.DataFrame) -> None:
-    table = scored.drop("pixels", strict=False)
-    st.success(f"Scored {table.height:,} images.")
-    st.dataframe(labelled(table.head(1000), ctx.domain.key), width="stretch", height=300)
-    download_buttons(table, "image_predictions", key=f"{ctx.domain.key}-batch")
+    results = scored.drop("pixels", strict=False)
+    st.success(f"Scored {results.height:,} images.")
+    table(results.head(1000), ctx.domain.key, height=300)
+    download_buttons(results, "image_predictions", key=f"{ctx.domain.key}-batch")

@@ -10,13 +10,10 @@ ends by itself a few seconds after its browser session does.
 
 from __future__ import annotations
 
-from typing import Any
-
-import polars as pl
 import streamlit as st
 
 from dashboard.state import session_alive
-from dashboard.views.common import PageContext, figure_grid, labelled, need_model
+from dashboard.views.common import PageContext, figure_grid, need_model, table
 from domains import sources
 from domains.base import DomainLensError, FieldSpec, Predictor
 from domains.capabilities import HasStreamOptions, Thresholded
@@ -176,16 +173,9 @@ def _panel(ctx: PageContext, predictor: Predictor) -> None:
         st.info(f"The stream stopped: {run.stop_reason}.")
     for alert in run.monitor.alerts():
         st.warning(alert, icon=":material/warning:")
-    figure_grid(run.monitor.charts(), key="live")
-    table = run.monitor.table()
-    if not table.is_empty():
-        st.dataframe(_highlight_flagged(table, ctx.domain.key), width="stretch", height=320)
-
-
-def _highlight_flagged(table: pl.DataFrame, domain: str) -> Any:
-    """Rows a monitor marks ``flagged`` (e.g. the triage worklist) stand out."""
-    if "flagged" not in table.columns:
-        return labelled(table, domain)
-    flagged = table["flagged"].to_list()
-    return labelled(table.drop("flagged"), domain).to_pandas().style.apply(
-        lambda row: ["background-color: rgba(214, 39, 40, 0.15)" if flagged[row.name] else ""] * len(row), axis=1)
+    figure_grid(run.monitor.charts(), key="live", domain=ctx.domain.key)
+    recent = run.monitor.table()
+    if not recent.is_empty():
+        # Rows a monitor marks ``flagged`` (e.g. the triage worklist) stand out.
+        flagged = recent["flagged"].to_list() if "flagged" in recent.columns else None
+        table(recent.drop("flagged", strict=False), ctx.domain.key, highlight=flagged, height=320)

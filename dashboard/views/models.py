@@ -5,38 +5,84 @@ import polars as pl
 import streamlit as st
 
 from dashboard.state import visitor_id
-from dashboard.views.common import job_table
+from dashboard.views.common import chart, job_table, table
+from domains import registry
 from domains.charts import styled
-from domains.labels import display_name
+from domains.labels import display_name, format_value, readable
 from domains.server import job_registry
 from models.checkpoints import Bundle, list_bundles
+
+# Metrics that sum a model up in the listing, after the domain's own summary metrics.
+SUMMARY = ("auc", "acc", "accuracy", "macro_f1", "chrf", "bleu", "ndcg@10")
 
 
 def render() -> None:
     st.title("Models")
     _jobs()
-    bundles = list_bundles()
-    if not bundles:
-        st.info("No checkpoints yet. Train one from a domain's Train tab or with `domainlens train`.")
+    trained, prepared = list_bundles(), registry.prepared_bundles()
+    kinds = {str(b.path): "trained here" for b in trained} | {str(b.path): "prepared default" for b in prepared}
+    bundles = trained + prepared
+    if bundles:
+        st.caption("Trained checkpoints (from a Train tab or `domainlens train`) and the default models this server "
+                   "prepared for its pages, each with the metrics measured when it was fitted.")
+        table(pl.DataFrame([_row(b, kinds[str(b.path)]) for b in bundles], infer_schema_length=None))
+    else:
+        st.info("No fitted models yet: open a domain page (its default model is prepared on the first visit), or "
+                "train one from a domain's Train tab or with `domainlens train`.")
+    _menus()
+    if len(bundles) < 2:
         return
-    rows = [{"domain": b.domain, "model": b.model, "version": b.version, "created": b.metadata.get("created"),
-             **{k: round(v, 4) for k, v in b.metrics.items()}, "path": str(b.path)} for b in bundles]
-    st.dataframe(pl.DataFrame(rows, infer_schema_length=None), width="stretch", hide_index=True)
-    labels = {str(b.path): f"{b.domain}/{b.model} · {b.version}" for b in bundles}
-    picked = st.multiselect("Pick two to compare", list(labels), default=list(labels)[:2], max_selections=2,
+    labels = {str(b.path): _name(b, kinds[str(b.path)]) for b in bundles}
+    picked = st.multiselect("Pick two to compare", list(labels), default=_two_alike(bundles), max_selections=2,
                             format_func=labels.__getitem__, key="models-compare")
     if len(picked) != 2:
         return
     chosen = [b for p in picked for b in bundles if str(b.path) == p]
-    _compare(chosen)
+    _compare(chosen, [labels[p] for p in picked])
 
 
-def _compare(chosen: list[Bundle]) -> None:
-    names = [f"{b.model} · {b.version}" for b in chosen]
+def _name(bundle: Bundle, kind: str) -> str:
+    title = registry.get(bundle.domain).title if bundle.domain in registry.domain_keys() else bundle.domain
+    return f"{title}: {readable(bundle.model, bundle.domain)} ({kind}, {bundle.version[:10]})"
+
+
+def _row(bundle: Bundle, kind: str) -> dict[str, object]:
+    domain = bundle.domain
+    own = registry.get(domain).summary_metrics if domain in registry.domain_keys() else ()
+    keys = [k for k in dict.fromkeys((*own, *SUMMARY)) if k in bundle.metrics][:3]
+    return {"domain": registry.get(domain).title if domain in registry.domain_keys() else domain,
+            "model": readable(bundle.model, domain), "kind": kind,
+            "quality": " · ".join(f"{display_name(k, domain)} {format_value(k, bundle.metrics[k], domain)}"
+                                  for k in keys),
+            "created": str(bundle.metadata.get("created", ""))[:19].replace("T", " ")}
+
+
+def _two_alike(bundles: list[Bundle]) -> list[str]:
+    """Two models of the same domain when there are (a comparison that means something), else the newest two."""
+    for b in bundles:
+        same = [o for o in bundles if o.domain == b.domain]
+        if len(same) >= 2:
+            return [str(same[0].path), str(same[1].path)]
+    return [str(b.path) for b in bundles[:2]]
+
+
+def _menus() -> None:
+    """Every domain's menu: what each model is and what it measured, fitted or not yet."""
+    with st.expander("Every model on the menus"):
+        rows = [{"domain": d.title, "model": m.title, "ready": "ready to use" if m.ready else "fitted on first use",
+                 "notes": m.notes} for d in registry.all_domains() for m in d.models()]
+        table(pl.DataFrame(rows))
+
+
+def _compare(chosen: list[Bundle], names: list[str]) -> None:
     keys = sorted(set(chosen[0].metrics) | set(chosen[1].metrics))
-    table = pl.DataFrame({"metric": keys, **{n: [b.metrics.get(k) for k in keys] for n, b in zip(names, chosen,
-                                                                                                  strict=True)}})
-    st.dataframe(table, width="stretch", hide_index=True)
+    domain = chosen[0].domain if chosen[0].domain == chosen[1].domain else None
+    scores = pl.DataFrame({"metric": keys, **{n: [b.metrics.get(k) for k in keys]
+                                              for n, b in zip(names, chosen, strict=True)}},
+                          schema_overrides={n: pl.Float64 for n in names})
+    if domain is None:
+        st.caption("The two models are of different domains: only the metrics both recorded are comparable.")
+    table(scores, domain)
     left, right = st.columns(2)
     roc = go.Figure()
     for name, b in zip(names, chosen, strict=True):
@@ -45,7 +91,7 @@ def _compare(chosen: list[Bundle]) -> None:
             roc.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=name))
     roc.update_xaxes(title="false positive rate")
     roc.update_yaxes(title="true positive rate")
-    left.plotly_chart(styled(roc, "ROC curves"), width="stretch", key="models-roc")
+    chart(styled(roc, "ROC curves"), key="models-roc", domain=domain, where=left)
     curves = _history_metrics(chosen)
     if curves:
         domain = chosen[0].domain  # the terms of the first checkpoint's domain name its metrics
@@ -58,7 +104,7 @@ def _compare(chosen: list[Bundle]) -> None:
                 history.add_trace(go.Scatter(y=values, mode="lines+markers", name=name))
         history.update_xaxes(title="record (fold, epoch or step)")
         history.update_yaxes(title=display_name(metric, domain))
-        right.plotly_chart(styled(history, "Training curves"), width="stretch", key="models-history")
+        chart(styled(history, "Training curves"), key="models-history", domain=domain, where=right)
     else:
         right.info("Neither checkpoint recorded training curves (e.g. a holdout fit without epochs or folds).")
     with st.expander("Metadata"):

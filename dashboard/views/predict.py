@@ -12,7 +12,7 @@ from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import persisted
 from dashboard.views import batch, image, ray_batch, recommend, text, translate
-from dashboard.views.common import PageContext, download_buttons, labelled, need_model, threshold_key
+from dashboard.views.common import PageContext, chart, download_buttons, need_model, table, threshold_key
 from domains.base import FieldSpec, Predictor
 from domains.capabilities import Explainer, HasStudies, HasTextInputs, Recommender, Thresholded, Translator
 from domains.io import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, read_table_bytes
@@ -94,10 +94,10 @@ def _single(ctx: PageContext, predictor: Predictor) -> None:
     for col, (name, value) in zip(cols, result.items(), strict=True):
         col.metric(display_name(name, ctx.domain.key), format_value(name, value, ctx.domain.key))
     if waterfall is not None and isinstance(predictor, Explainer):
-        st.plotly_chart(waterfall, width="stretch", key=f"{row_key}-waterfall")
+        chart(waterfall, key=f"{row_key}-waterfall", domain=ctx.domain.key)
         with st.expander("Global importance"):
-            st.plotly_chart(resources.global_importance(ctx.domain.key, ctx.model_id, ctx.data_id, predictor,
-                                                        ctx.data), width="stretch", key=f"{row_key}-global")
+            chart(resources.global_importance(ctx.domain.key, ctx.model_id, ctx.data_id, predictor, ctx.data),
+                  key=f"{row_key}-global", domain=ctx.domain.key)
 
 
 def _widget(ctx: PageContext, field: FieldSpec, current: Any, key: str) -> Any:
@@ -146,5 +146,5 @@ def _batch(ctx: PageContext, predictor: Predictor) -> None:
 
 def _show_scored(ctx: PageContext, scored: pl.DataFrame) -> None:
     st.success(f"Scored {scored.height:,} rows.")
-    st.dataframe(labelled(scored.head(1000), ctx.domain.key), width="stretch", height=300)
+    table(scored.head(1000), ctx.domain.key, height=300)
     download_buttons(scored, "predictions", key=f"{ctx.domain.key}-batch")

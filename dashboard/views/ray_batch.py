@@ -12,7 +12,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard.state import visitor_id
-from dashboard.views.common import PageContext, download_buttons, labelled
+from dashboard.views.common import PageContext, download_buttons, table
 from domains.base import DomainLensError
 from domains.capabilities import Thresholded
 from domains.server import ray_jobs
@@ -113,5 +113,5 @@ def _result(ctx: PageContext, job: ray_jobs.RayJob) -> None:
         st.session_state[f"{_key(ctx)}-result"] = cached
     scored: pl.DataFrame = cached[1]
     st.success(f"Scored {scored.height:,} rows on Ray. Written to {job.output}")
-    st.dataframe(labelled(scored.head(1000), ctx.domain.key), width="stretch", height=300)
+    table(scored.head(1000), ctx.domain.key, height=300)
     download_buttons(scored, "predictions", key=f"{_key(ctx)}-result")

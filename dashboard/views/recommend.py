@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.state import initial, persisted
-from dashboard.views.common import PageContext, figure_grid, labelled
+from dashboard.views.common import PageContext, chart, figure_grid, table
 from domains.capabilities import HasUserProfiles, Recommender
 
 MAX_COLD_START_PICKS = 20
@@ -33,22 +33,22 @@ def _for_user(ctx: PageContext, predictor: Recommender) -> None:
     k = left.slider("How many", 5, 50, 10, key=f"{ctx.domain.key}-k")
     recs = predictor.recommend(user, k)
     right.markdown(f"**Top {k} for user {user}** (already-rated {predictor.item_noun} are never recommended)")
-    right.dataframe(labelled(recs, ctx.domain.key), width="stretch", hide_index=True)
+    table(recs, ctx.domain.key, where=right)
     if isinstance(ctx.domain, HasUserProfiles) and predictor.known_user(user):
         history, figures = resources.user_profile(ctx.domain.key, ctx.data_id, str(user), ctx.data)
         st.subheader("Profile")
-        figure_grid(figures, key=f"{ctx.domain.key}-profile")
+        figure_grid(figures, key=f"{ctx.domain.key}-profile", domain=ctx.domain.key)
         st.caption("Ratings in the protocol's train split feed the model; test-split ratings are what it should find.")
-        st.dataframe(labelled(history, ctx.domain.key), width="stretch", hide_index=True, height=260)
+        table(history, ctx.domain.key, height=260)
 
 
 def _similar(ctx: PageContext, predictor: Recommender) -> None:
     labels = predictor.item_choices()
     item = st.selectbox(f"Find {predictor.item_noun} like", list(labels), format_func=labels.__getitem__,
                         key=f"{ctx.domain.key}-movie")
-    st.dataframe(labelled(predictor.similar_items(item, 10), ctx.domain.key), width="stretch", hide_index=True)
+    table(predictor.similar_items(item, 10), ctx.domain.key)
     with st.expander(f"Map of all {predictor.item_noun}", expanded=False):
-        st.plotly_chart(resources.item_map(ctx.model_id, predictor), width="stretch", key=f"{ctx.domain.key}-item-map")
+        chart(resources.item_map(ctx.model_id, predictor), key=f"{ctx.domain.key}-item-map", domain=ctx.domain.key)
 
 
 def _cold_start(ctx: PageContext, predictor: Recommender) -> None:
@@ -59,5 +59,4 @@ def _cold_start(ctx: PageContext, predictor: Recommender) -> None:
     if not picks:
         st.info(f"Pick {predictor.item_noun} to get instant recommendations; with none picked you see the most "
                 "popular ones.")
-    st.dataframe(labelled(predictor.recommend_for_items(picks, 10), ctx.domain.key), width="stretch",
-                 hide_index=True)
+    table(predictor.recommend_for_items(picks, 10), ctx.domain.key)

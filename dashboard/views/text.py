@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources
-from dashboard.views.common import PageContext
+from dashboard.views.common import PageContext, chart
 from domains.base import Predictor
 from domains.capabilities import HasTextInputs
 from domains.charts import attribution_html, attribution_legend
@@ -26,7 +26,7 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     left, right = st.columns([1, 2])
     left.metric("Prediction", str(row["prediction"]))
     left.metric("Confidence", f"{row['confidence']:.1%}")
-    right.plotly_chart(probabilities, width="stretch", key=f"{key}-probs")
+    chart(probabilities, key=f"{key}-probs", domain=ctx.domain.key, where=right)
     attribution = resources.text_explanation(ctx.domain.key, ctx.model_id, text, predictor)
     if row["truncated"] or attribution.truncated:
         st.warning(f"This text is {len(text):,} characters long: the model read only its beginning (the "
@@ -38,4 +38,4 @@ def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> Non
     st.caption(f"{attribution_legend(repr(attribution.label))} ({attribution.method}{gap})")
     words = resources.attribution_figure(ctx.domain.key, ctx.model_id, text, attribution)
     if words is not None:
-        st.plotly_chart(words, width="stretch", key=f"{key}-words")
+        chart(words, key=f"{key}-words", domain=ctx.domain.key)

@@ -15,9 +15,10 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.state import visitor_id
-from dashboard.views.common import PageContext, job_table, labelled, queued_notice
+from dashboard.views.common import PageContext, chart, data_title, job_table, queued_notice, table
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
+from domains.labels import readable
 from domains.server import TRAINING, job_registry, submit_training
 from models.jobs import ACTIVE, Job, JobState
 
@@ -39,7 +40,7 @@ def render(ctx: PageContext) -> None:
         c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
                      format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
     c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
-    st.caption(f"Training data: {ctx.data.name} ({ctx.data.frame.height:,} rows). Runs in the background; "
+    st.caption(f"Training data: {data_title(ctx)} ({ctx.data.frame.height:,} rows). Runs in the background; "
                "you can switch tabs while it trains.")
     job = _my_job(ctx)
     # Poll only while the job is queued or runs (see the Live tab): idle tabs cost nothing.
@@ -115,8 +116,8 @@ def _status(ctx: PageContext) -> None:
         st.progress(latest.fraction if latest else 0.0, text=prefix + job.status_line())
     elif job.state is JobState.DONE and job.result is not None and job.result.bundle is not None:
         bundle = job.result.bundle
-        st.success(f"Trained and saved {bundle.model} ({bundle.version}).")
-        st.dataframe(labelled(pl.DataFrame([job.result.metrics]), ctx.domain.key), width="stretch", hide_index=True)
+        st.success(f"Trained and saved {readable(bundle.model, ctx.domain.key)} (version {bundle.version}).")
+        table(pl.DataFrame([job.result.metrics]), ctx.domain.key)
         if not st.session_state.get(f"{key}-registered"):
             # The model picker is already drawn this run; hand the new checkpoint over
             # and rerun the whole page so the picker selects it before it is drawn.
@@ -129,8 +130,8 @@ def _status(ctx: PageContext) -> None:
         st.error(f"Training failed: {job.error}. Earlier checkpoints are unchanged.")
     curves = _curves(job)
     if curves is not None:
-        st.plotly_chart(metric_series_chart(curves, "step", "Training curves", y_title="value"), width="stretch",
-                        key=f"{key}-curves")
+        chart(metric_series_chart(curves, "step", "Training curves", y_title="value"), key=f"{key}-curves",
+              domain=ctx.domain.key)
 
 
 def _server_jobs(ctx: PageContext) -> None:

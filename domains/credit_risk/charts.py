@@ -15,6 +15,7 @@ from domains.charts import (
     roc_chart,
     styled,
 )
+from domains.labels import display_name
 from domains.metrics import threshold_metrics
 
 
@@ -59,8 +60,9 @@ def fairness_chart(groups: pl.DataFrame) -> go.Figure:
     fig = go.Figure()
     for metric in ("approval_rate", "tpr", "fpr"):
         fig.add_trace(go.Bar(
-            x=[f"{a}: {g}" for a, g in zip(groups["attribute"], groups["group"], strict=True)],
-            y=groups[metric], name=metric,
+            x=[f"{display_name(a, 'credit_risk')}: {g}" for a, g in zip(groups["attribute"], groups["group"],
+                                                                       strict=True)],
+            y=groups[metric], name=display_name(metric, "credit_risk"),
         ))
     fig.update_layout(barmode="group")
     fig.update_yaxes(title="rate", range=[0, 1])

@@ -13,6 +13,7 @@ import polars as pl
 from domains.charts import styled
 from domains.credit_risk.drift import ALERT_PSI, psi_table
 from domains.credit_risk.predict import CreditPredictor
+from domains.labels import display_name
 from domains.monitoring import Curve
 
 WINDOW = 500  # rows in the rolling window used for PSI and the score histogram
@@ -63,7 +64,8 @@ class CreditMonitor:
             psi = self._psi
         drifted = psi.filter(pl.col("psi") > ALERT_PSI)
         return [
-            f"Drift: PSI of '{row['feature']}' is {row['psi']:.2f} (> {ALERT_PSI}) against the training data."
+            f"Drift: the population stability (PSI) of {display_name(row['feature'], 'credit_risk')} is "
+            f"{row['psi']:.2f} (> {ALERT_PSI}) against the training data."
             for row in drifted.iter_rows(named=True)
         ]
 

@@ -21,6 +21,7 @@ from domains.base_domain import BaseDomain, held_out_rows
 from domains.columns import Column
 from domains.images import DICOM_SUFFIXES, IMAGE_SUFFIXES, Study, image_frame, open_study
 from domains.io import MAX_UPLOAD_BYTES, check_upload_size
+from domains.labels import Label
 from domains.medical_imaging import data as img_data
 from domains.medical_imaging import evaluate as image_evaluation
 from domains.medical_imaging.charts import class_balance, image_grid, imaging_charts, intensity_histogram, mean_images
@@ -32,6 +33,11 @@ from domains.medical_imaging.train import train as run_training
 from models.control import CancelToken, ProgressFn
 
 HF_DEFAULT = "google/vit-base-patch16-224-in21k"
+LABELS = {
+    "risk": Label("Risk", "percent", "Probability of the finding."), "truth": Label("Recorded label", "text"),
+    "study": Label("Study", "text"), "status": Label("Status", "text"),
+    "score": Label("Probability of the finding", "percent"), "input_note": Label("Input note", "text"),
+}
 MODELS = (
     ModelSpec("cnn", "ResNet-style CNN (from scratch)", "torch",
               notes="~0.3M parameters at 28 px; about 4 minutes on 2 CPU cores."),
@@ -60,6 +66,7 @@ class MedicalImagingDomain(BaseDomain[ImagePredictor], key="medical_imaging", ti
                            icon=":material/radiology:", input_kind="image", description=DESCRIPTION):
     sources, menu = img_data.SOURCES, MODELS
     predictor_type = ImagePredictor
+    labels = LABELS
     upload_types = ("npz", "zip")
     summary_metrics = ("auc", "val_auc", "val_accuracy")
     # supports_cv stays False: the recipe's own folds (the CNN: 5 over train+val) pick epochs and the threshold

@@ -58,7 +58,6 @@ class TriageMonitor:
             return worklist
         return worklist.head(WORKLIST).with_columns(
             pl.when(pl.col("flagged")).then(pl.lit(FLAG)).otherwise(pl.lit("")).alias("status"),
-            pl.col("risk").round(3),
         ).select("status", "study", "risk", "prediction", "truth", "arrival", "flagged")
 
     def alerts(self) -> list[str]:

@@ -15,7 +15,10 @@ def rec_charts(report: Report) -> dict[str, go.Figure]:
     figures: dict[str, go.Figure] = {}
     if "comparison" in report.frames:
         comp = report.frames["comparison"]
-        fig = px.bar(comp.to_pandas(), x="metric", y="value", color="model", barmode="group", text_auto=".3f")
+        fig = px.bar(comp.to_pandas(), x="metric", y="value", color="model", barmode="group")
+        # Values above the bars, level and readable (inside, plotly shrinks and rotates them to fit).
+        fig.update_traces(texttemplate="%{y:.3f}", textposition="outside", textangle=0, cliponaxis=False)
+        fig.update_layout(uniformtext={"minsize": 11, "mode": "show"}, legend={"orientation": "h", "y": -0.2})
         figures["comparison"] = styled(fig, "Top-10 metrics vs the best published MovieLens-100K rows")
     if "recall_curve" in report.frames:
         curve = report.frames["recall_curve"]

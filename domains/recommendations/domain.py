@@ -28,6 +28,7 @@ from models.control import CancelToken, ProgressFn
 LABELS = {
     "map": Label("MAP", "decimal"), "ndcg@10": Label("nDCG@10", "decimal"), "val_ndcg@10": Label("Validation nDCG@10"),
     "precision@10": Label("Precision@10", "percent"), "recall@10": Label("Recall@10", "percent"),
+    "recall@k": Label("Recall@k", "percent"), "precision@k": Label("Precision@k", "percent"),
     "coverage": Label("Catalogue coverage", "percent"), "novelty": Label("Novelty", "decimal"),
     "popularity_bias": Label("Popularity bias", "decimal", "Mean popularity percentile of recommended items."),
 }

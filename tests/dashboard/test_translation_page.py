@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from domains.labels import display_name
+from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import block_text, click_button, open_page, wait_for_job, wait_for_rows
 
@@ -118,7 +118,7 @@ def test_live_feed_translates_mixed_messages(page: AppTest) -> None:
     assert not run.error and not at.exception
     assert "Latency per message" in _charts(at) and "Language mix" in _charts(at)
     table = next(df.value for df in at.dataframe if display_name("ttft_ms", KEY) in df.value.columns)
-    assert {"en->pt", "pt->en"} <= set(table[display_name("pair")].dropna())
+    assert {"English → Portuguese", "Portuguese → English"} <= set(table[display_name("pair")].dropna())
     at.button(key=f"{KEY}-live-run-stop").click().run()
     assert not run.running
 
@@ -148,5 +148,5 @@ def test_train_tab_registers_a_checkpoint(page: AppTest) -> None:
     wait_for_job(at, f"{KEY}-train-job", timeout=300)
     at.run()
     assert not at.exception
-    assert any("Trained and saved marian_scratch" in s.value for s in at.success)
+    assert any("Trained and saved " + readable("marian_scratch", "translation") in s.value for s in at.success)
     assert len(list_bundles(KEY)) == 1

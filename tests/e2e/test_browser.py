@@ -41,11 +41,12 @@ def test_train_and_evaluate_an_uploaded_schema_in_the_browser(browser_page, tmp_
     expect = pytest.importorskip("playwright.sync_api").expect
     expect(sidebar.get_by_role("combobox", name="Target column")).to_have_value("outcome", timeout=60_000)
     expect(sidebar.get_by_role("combobox", name="Value that marks a bad outcome")).to_have_value("bad")
-    page.get_by_text("loans.csv: 600 rows x 5 columns; target 'outcome'").wait_for(timeout=60_000)
+    page.get_by_text("loans.csv: 600 rows x 5 columns; target: Outcome").wait_for(timeout=60_000)
 
     page.get_by_role("tab", name="Train").click()
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text(re.compile(r"Trained and saved gbm")).first.wait_for(timeout=180_000)
+    saved = page.get_by_text(re.compile(r"Trained and saved Gradient-boosted trees \(LightGBM\)")).first
+    saved.wait_for(timeout=180_000)
     # The new checkpoint is selected in the sidebar and scored on the uploaded file.
     expect(sidebar.get_by_role("combobox", name="Model")).to_have_value(re.compile(r"gbm · [0-9a-f-]+ · AUC"),
                                                                         timeout=60_000)

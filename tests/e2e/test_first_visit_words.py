@@ -118,3 +118,77 @@ def test_a_long_paste_into_translation_is_taken_or_refused_in_words(browser_page
     refusal = page.get_by_text(re.compile(r"This text is 200,001 characters; the box translates up to 200,000"))
     expect()(refusal).to_be_visible(timeout=60_000)
     assert "Documents and tables tab" in refusal.inner_text()
+
+
+def test_the_models_page_has_the_prepared_defaults_and_compares_from_the_first_visit(browser_page: Any) -> None:
+    page = browser_page
+    expect()(page.get_by_text(re.compile(r"prepared default models: [1-9]")).first).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="Models").first.click()
+    expect()(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
+    grid = page.locator('[data-testid="stDataFrame"]').first  # the grid's cells are read from its table copy
+    expect()(grid.locator("td", has_text="prepared default").first).to_be_attached(timeout=60_000)
+    assert grid.locator("td", has_text=re.compile(r"^AUC 0\.\d{3} · Accuracy \d+\.\d%$")).count() == 1
+    assert "No fitted models yet" not in page.inner_text("body")
+    # Two models are picked already: their metrics side by side, ready on the first visit.
+    picker = page.get_by_role("combobox", name="Pick two to compare")
+    expect()(picker).to_be_visible()
+    compared = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("th", has_text="Metric"))
+    expect()(compared).to_have_count(1, timeout=60_000)
+
+
+def _column(page: Any, header: str) -> list[str]:
+    """One column of the first visible table with that header, read from the grid's accessible table
+    copy: it holds the values the grid draws, before the column's number format (the canvas shows
+    "5.9%" where the copy reads 5.9178...), so tests check the values' scale and the format apart."""
+    page.wait_for_function("""(header) => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+        .some(g => g.checkVisibility() && [...g.querySelectorAll('th')].some(h => h.textContent.trim() === header)
+                   && g.querySelectorAll('tbody tr').length > 0)""", arg=header, timeout=60_000)
+    return list(page.evaluate("""(header) => {
+        const grid = [...document.querySelectorAll('[data-testid="stDataFrame"]')].find(g => g.checkVisibility()
+            && [...g.querySelectorAll('th')].some(h => h.textContent.trim() === header));
+        const heads = [...grid.querySelectorAll('th')].map(h => h.textContent.trim());
+        const at = heads.indexOf(header);
+        if (at < 0) return ['missing column: ' + heads.join(' | ')];
+        return [...grid.querySelectorAll('tbody tr')].map(r => r.children[at].textContent.trim());
+    }""", header))
+
+
+def _percentages(values: list[str]) -> bool:
+    """Shown on a 0-100 scale (a percentage), not as a 0-1 fraction."""
+    numbers = [float(v) for v in values if v]
+    return bool(numbers) and all(0 <= n <= 100 for n in numbers) and max(numbers) > 1
+
+
+def test_one_number_format_per_quantity_on_every_view(browser_page: Any) -> None:
+    """A probability reads as a percentage and points as a whole number, in Predict's tiles and in
+    Live's table alike; the imaging worklist has no unlabelled index column."""
+    page = browser_page
+    open_page(page, "Credit Risk")
+    open_tab(page, "Predict")
+    tile = page.locator('[data-testid="stMetric"]').filter(has_text="Probability of default").first
+    expect()(tile).to_be_visible(timeout=180_000)
+    assert re.search(r"\d+\.\d%$", tile.inner_text().strip())
+    open_tab(page, "Live")
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+        .some(g => g.checkVisibility() && g.querySelectorAll('tbody tr').length > 3)""", timeout=120_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    expect()(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=60_000)
+    probabilities, points = _column(page, "Probability of default"), _column(page, "Credit score (points)")
+    assert _percentages(probabilities), probabilities
+    assert points and all(re.fullmatch(r"-?\d+", p) for p in points), points  # whole points, as on Predict
+    open_tab(page, "Evaluate")
+    expect()(page.get_by_text("Fairness by group")).to_be_visible(timeout=180_000)
+    rates = _column(page, "Approval rate")
+    assert _percentages(rates), rates
+    open_page(page, "Medical Imaging")
+    open_tab(page, "Live")
+    page.get_by_role("button", name="Start", exact=True).click()
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+        .some(g => g.checkVisibility() && g.querySelectorAll('tbody tr').length > 2)""", timeout=180_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    risks = _column(page, "Risk")
+    assert _percentages(risks), risks
+    heads = page.evaluate("""() => [...[...document.querySelectorAll('[data-testid="stDataFrame"]')]
+        .find(g => g.checkVisibility()).querySelectorAll('th')].map(h => h.textContent.trim())""")
+    assert heads[0] == "Status" and "" not in heads, heads  # no unlabelled index column

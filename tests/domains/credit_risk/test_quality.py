@@ -84,4 +84,4 @@ def test_fairness_and_drift_alert() -> None:
     calm, calm_alerts = psi_after(False)
     drifted, alerts = psi_after(True)
     assert calm < ALERT_PSI and not calm_alerts
-    assert drifted > ALERT_PSI and any("credit_amount" in a or "duration" in a for a in alerts)
+    assert drifted > ALERT_PSI and any("Credit amount" in a or "Duration" in a for a in alerts)
