@@ -11,9 +11,14 @@ from dashboard.navigation import domain_page
 from dashboard.state import visitor_id
 from domains import registry
 
+# Our own fixed style, no user text: a sidebar wide enough for the model menu's full names
+# ("Gradient-boosted trees (LightGBM)", "Offline engine: English <-> Portuguese (bundled)").
+SIDEBAR_STYLE = "<style>section[data-testid='stSidebar'] { min-width: 22rem; }</style>"
+
 
 def main() -> None:
     st.set_page_config(page_title="DomainLens", page_icon=":material/insights:", layout="wide")
+    st.html(SIDEBAR_STYLE)
     home = st.Page("screens/home.py", title="Home", icon=":material/home:", default=True)
     models = st.Page("screens/models.py", title="Models", icon=":material/inventory_2:")
     domain_pages = [domain_page(key) for key in registry.domain_keys()]

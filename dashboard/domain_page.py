@@ -111,7 +111,7 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
     others = [b for b in bundles if b not in fitting]
     labels = {str(b.path): bundle_label(b, domain) for b in fitting}
     for spec in domain.models():
-        labels[f"spec:{spec.key}"] = spec.title if spec.ready else f"{spec.title} (fitted on the default data)"
+        labels[f"spec:{spec.key}"] = spec.title  # the caption below says when one is fitted first
     labels.update({str(b.path): f"{bundle_label(b, domain)} · trained on {trained_on(b.metadata) or 'other data'}"
                    for b in others})
     choices = list(labels)
@@ -185,6 +185,7 @@ def _prepared(domain: Domain, spec: ModelSpec, choice: str) -> Predictor | Choic
     retry = st.session_state.pop(f"{domain.key}-prepare-retry", False)
     job = prepare(domain, spec, resources.device(), retry=retry)
     if job.state is JobState.DONE and job.result is not None:
+        st.caption("Fitted on the default data by this server (kept for later visits; on the Models page).")
         return job.result
     if job.state is JobState.RUNNING:
         st.caption(f"Preparing {spec.title} on the default data (once; kept for later visits).")

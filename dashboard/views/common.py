@@ -48,11 +48,21 @@ def chart(fig: go.Figure, *, key: str, domain: str | None = None, where: Any = s
 
 
 def figure_grid(figures: dict[str, go.Figure], *, key: str, columns: int = 2, domain: str | None = None) -> None:
-    items = list(figures.items())
+    """Figures two to a row; one that asks for the width (``layout.meta["wide"]``, e.g. an image
+    gallery) gets a row of its own."""
+    items = [(n, f) for n, f in figures.items() if not _wide(f)]
     for start in range(0, len(items), columns):
         cols = st.columns(columns)
         for col, (name, fig) in zip(cols, items[start : start + columns], strict=False):
             chart(fig, key=f"{key}-{name}", domain=domain, where=col)
+    for name, fig in figures.items():
+        if _wide(fig):
+            chart(fig, key=f"{key}-{name}", domain=domain)
+
+
+def _wide(fig: go.Figure) -> bool:
+    meta = fig.layout.meta
+    return isinstance(meta, dict) and bool(meta.get("wide"))
 
 
 def table(frame: pl.DataFrame, domain: str | None = None, *, where: Any = st, index: bool = False,

@@ -25,7 +25,10 @@ def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=10)
-    return styled(fig, title, height=110 + 180 * grid_rows)
+    styled(fig, title, height=140 + 180 * grid_rows)
+    # The captions sit just above the first row: a taller top margin keeps the title clear of them.
+    fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"}, meta={"wide": columns >= 4})
+    return fig
 
 
 def class_balance(frame: pl.DataFrame, labels: list[str]) -> go.Figure:
@@ -85,5 +88,5 @@ def imaging_charts(report: Report) -> dict[str, go.Figure]:
     if gallery.height:
         captions = [f"{a} → {p}<br>{c:.0%} sure" for a, p, c in
                     zip(gallery["actual"], gallery["predicted"], gallery["confidence"], strict=True)]
-        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes (true → predicted)", columns=4)
+        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes (true → predicted)", columns=6)
     return figures

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests.e2e.conftest import VIEWPORT
-from tests.e2e.ui import expect, open_page, open_tab
+from tests.e2e.ui import expect, model_box, open_page, open_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -192,3 +192,25 @@ def test_one_number_format_per_quantity_on_every_view(browser_page: Any) -> None
     heads = page.evaluate("""() => [...[...document.querySelectorAll('[data-testid="stDataFrame"]')]
         .find(g => g.checkVisibility()).querySelectorAll('th')].map(h => h.textContent.trim())""")
     assert heads[0] == "Status" and "" not in heads, heads  # no unlabelled index column
+
+
+def test_layout_names_in_full_and_a_gallery_with_room(browser_page: Any) -> None:
+    """The sidebar shows model names whole; imaging's mistakes gallery spans the page and its
+    heading sits clear of the first row's captions."""
+    page = browser_page
+    open_page(page, "Credit Risk")
+    box = model_box(page)
+    expect()(box).to_have_value(re.compile(r"^Gradient-boosted trees \(LightGBM\)"), timeout=120_000)
+    cut = box.evaluate("b => b.scrollWidth > b.clientWidth + 1")
+    assert not cut, "the model's name is cut off in the sidebar"
+    open_page(page, "Medical Imaging")
+    open_tab(page, "Evaluate")
+    gallery = page.locator(".js-plotly-plot").filter(has_text="Most confident mistakes")
+    expect()(gallery).to_be_visible(timeout=300_000)
+    main = page.locator('[data-testid="stMainBlockContainer"]').bounding_box()
+    assert gallery.bounding_box()["width"] > 0.8 * main["width"]
+    gaps = gallery.evaluate("""g => {
+        const title = g.querySelector('.gtitle').getBoundingClientRect();
+        const captions = [...g.querySelectorAll('.annotation-text')].map(a => a.getBoundingClientRect().top);
+        return Math.min(...captions) - title.bottom; }""")
+    assert gaps > 0, f"the heading overlaps the captions by {-gaps:.0f} px"
