@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import numpy as np
 import plotly.express as px
@@ -13,7 +14,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from domains.capabilities import Explanation
-from domains.labels import display_name, format_value, readable
+from domains.labels import display_name, format_value, is_code_name, readable
 
 TEMPLATE = "plotly_white"
 
@@ -24,7 +25,6 @@ def styled(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     return fig
 
 
-_CODE_TITLE = re.compile(r"^[a-z][a-z0-9@]*(?:_[a-z0-9@]+)*$")
 _HOVER_PAIR = re.compile(r"(^|<br>)([a-z][a-z0-9@_]*)=([^<]*)")
 
 
@@ -36,7 +36,7 @@ def readable_figure(fig: go.Figure, domain: str | None = None) -> go.Figure:
         return readable(text, domain) if isinstance(text, str) else text
 
     def title(text: object) -> object:  # a column name as an axis or legend title: always its display name
-        return display_name(text, domain) if isinstance(text, str) and _CODE_TITLE.match(text) else text
+        return display_name(text, domain) if isinstance(text, str) and is_code_name(text) else text
 
     def categories(values: object) -> object:
         if values is None or isinstance(values, str):
@@ -57,13 +57,15 @@ def readable_figure(fig: go.Figure, domain: str | None = None) -> go.Figure:
         template = getattr(trace, "hovertemplate", None)
         if isinstance(template, str):
             trace.hovertemplate = _HOVER_PAIR.sub(lambda m: _hover_pair(m, domain), template)
-    layout = fig.layout
-    for axis in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
-        axis_title = layout[axis].title
-        if axis_title is not None and isinstance(axis_title.text, str):
-            axis_title.text = title(axis_title.text)
-    if layout.legend.title is not None and isinstance(layout.legend.title.text, str):
-        layout.legend.title.text = title(layout.legend.title.text)
+    def axis_title(axis: Any) -> None:  # a plotly layout.xaxis / layout.yaxis
+        if isinstance(axis.title.text, str):
+            axis.title.text = title(axis.title.text)
+
+    fig.for_each_xaxis(axis_title)
+    fig.for_each_yaxis(axis_title)
+    legend = fig.layout.legend
+    if isinstance(legend.title.text, str):
+        legend.title.text = title(legend.title.text)
     return fig
 
 

@@ -105,11 +105,16 @@ def display_name(name: str, domain: str | None = None) -> str:
 _CODE_LIKE = re.compile(r"^[a-z][a-z0-9@]*(?:_[a-z0-9@]+)*$")
 
 
+def is_code_name(text: str) -> bool:
+    """Written the way code names things: lowercase words joined by underscores (``p_bad``, ``ndcg@10``)."""
+    return bool(_CODE_LIKE.match(text))
+
+
 def readable(text: str, domain: str | None = None) -> str:
     """``text`` as people read it when it is a code name (``approval_rate``, ``ndcg@10``: one
     with an underscore or one a label is known for); anything else (a class, a title, a label
     already shown) is returned as it is, so applying this twice changes nothing."""
-    if not _CODE_LIKE.match(text):
+    if not is_code_name(text):
         return text
     if "_" in text or text in _own_labels(domain) or text in COMMON:
         return display_name(text, domain)
@@ -148,7 +153,8 @@ def display_frame(frame: pl.DataFrame, domain: str | None = None) -> tuple[pl.Da
             formats[shown] = TABLE_FORMATS[kind]
         elif dtype == pl.String and column in NAME_COLUMNS:
             values = frame[column].unique().drop_nulls().to_list()
-            mapping = {v: readable(v, domain) for v in values if readable(v, domain) != v}
+            shown_values = {v: readable(v, domain) for v in values}
+            mapping = {v: r for v, r in shown_values.items() if r != v}
             if mapping:
                 expr = expr.replace(mapping)
         columns.append(expr.alias(shown))

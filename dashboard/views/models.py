@@ -41,16 +41,20 @@ def render() -> None:
     _compare(chosen, [labels[p] for p in picked])
 
 
+def _domain_title(key: str) -> str:
+    """A checkpoint's domain by its page title (the key itself for a domain not installed here)."""
+    return registry.get(key).title if key in registry.domain_keys() else key
+
+
 def _name(bundle: Bundle, kind: str) -> str:
-    title = registry.get(bundle.domain).title if bundle.domain in registry.domain_keys() else bundle.domain
-    return f"{title}: {readable(bundle.model, bundle.domain)} ({kind}, {bundle.version[:10]})"
+    return f"{_domain_title(bundle.domain)}: {readable(bundle.model, bundle.domain)} ({kind}, {bundle.version[:10]})"
 
 
 def _row(bundle: Bundle, kind: str) -> dict[str, object]:
     domain = bundle.domain
     own = registry.get(domain).summary_metrics if domain in registry.domain_keys() else ()
     keys = [k for k in dict.fromkeys((*own, *SUMMARY)) if k in bundle.metrics][:3]
-    return {"domain": registry.get(domain).title if domain in registry.domain_keys() else domain,
+    return {"domain": _domain_title(domain),
             "model": readable(bundle.model, domain), "kind": kind,
             "quality": " · ".join(f"{display_name(k, domain)} {format_value(k, bundle.metrics[k], domain)}"
                                   for k in keys),

@@ -13,9 +13,10 @@ from domains.charts import _as_rgb, calibration_chart, confusion_chart, roc_char
 from domains.images import frame_pixels
 
 
-def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int = 6) -> go.Figure:
+def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int = 6, *,
+               wide: bool = False) -> go.Figure:
     """Thumbnails of frame rows (pixels + shape) with a caption each (two short lines at most:
-    the figure sits in half the page, so a caption has about 150 px)."""
+    in half the page a caption has about 150 px); ``wide`` asks the page for a row of its own."""
     n = max(rows.height, 1)
     grid_rows = -(-n // columns)
     fig = make_subplots(rows=grid_rows, cols=columns, subplot_titles=captions or None,
@@ -27,7 +28,7 @@ def image_grid(rows: pl.DataFrame, captions: list[str], title: str, columns: int
     fig.update_annotations(font_size=10)
     styled(fig, title, height=140 + 180 * grid_rows)
     # The captions sit just above the first row: a taller top margin keeps the title clear of them.
-    fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"}, meta={"wide": columns >= 4})
+    fig.update_layout(margin={"t": 90}, title={"y": 0.98, "yanchor": "top"}, meta={"wide": wide})
     return fig
 
 
@@ -88,5 +89,5 @@ def imaging_charts(report: Report) -> dict[str, go.Figure]:
     if gallery.height:
         captions = [f"{a} → {p}<br>{c:.0%} sure" for a, p, c in
                     zip(gallery["actual"], gallery["predicted"], gallery["confidence"], strict=True)]
-        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes (true → predicted)", columns=6)
+        figures["gallery"] = image_grid(gallery, captions, "Most confident mistakes (true → predicted)", wide=True)
     return figures
