@@ -125,7 +125,8 @@ def test_the_models_page_has_the_prepared_defaults_and_compares_from_the_first_v
     expect()(page.get_by_text(re.compile(r"prepared default models: [1-9]")).first).to_be_visible(timeout=60_000)
     page.get_by_role("link", name="Models").first.click()
     expect()(page.get_by_role("heading", name="Models")).to_be_visible(timeout=60_000)
-    grid = page.locator('[data-testid="stDataFrame"]').first  # the grid's cells are read from its table copy
+    # The listing (found by its header: a jobs table may come first), read from the grid's table copy.
+    grid = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("th", has_text="Kind"))
     expect()(grid.locator("td", has_text="prepared default").first).to_be_attached(timeout=60_000)
     assert grid.locator("td", has_text=re.compile(r"^AUC 0\.\d{3} · Accuracy \d+\.\d%$")).count() == 1
     assert "No fitted models yet" not in page.inner_text("body")
