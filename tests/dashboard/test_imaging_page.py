@@ -11,7 +11,15 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import model_box, number, open_page, wait_for_batch, wait_for_job, wait_for_rows
+from tests.dashboard.waits import (
+    model_box,
+    number,
+    open_page,
+    wait_for_batch,
+    wait_for_job,
+    wait_for_rows,
+    wait_stopped,
+)
 
 KEY = "medical_imaging"
 
@@ -115,7 +123,7 @@ def test_live_worklist(page: AppTest) -> None:
     assert flagged == sorted(flagged, reverse=True)  # flagged studies head the list
     assert all(a >= b for a, b, fa, fb in zip(risks, risks[1:], flagged, flagged[1:], strict=False) if fa == fb)
     at.button(key=f"{KEY}-live-run-stop").click().run()
-    assert not run.running
+    assert wait_stopped(run)
 
 
 def test_train_tab_registers_a_checkpoint(page: AppTest) -> None:

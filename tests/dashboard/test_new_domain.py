@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from domains import registry
 from domains.labels import display_name
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import number, wait_for_job, wait_for_model, wait_for_rows
+from tests.dashboard.waits import number, wait_for_job, wait_for_model, wait_for_rows, wait_stopped
 from tests.toy_domain import KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -48,7 +48,7 @@ def test_every_tab_of_an_unknown_domain_works(toy_registered) -> None:
     at.run()
     assert number({m.label: m.value for m in at.metric}["Events scored"]) > 0
     at.button(key=f"{KEY}-live-run-stop").click().run()
-    assert not run.running
+    assert wait_stopped(run)
 
     at.button(key=f"{KEY}-train-job-start").click().run()
     wait_for_job(at, f"{KEY}-train-job")

@@ -10,7 +10,15 @@ from domains import registry
 from domains.credit_risk.domain import CreditRiskDomain
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import model_box, number, threshold_slider, wait_for_job, wait_for_model, wait_for_rows
+from tests.dashboard.waits import (
+    model_box,
+    number,
+    threshold_slider,
+    wait_for_job,
+    wait_for_model,
+    wait_for_rows,
+    wait_stopped,
+)
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 TIMEOUT = 120
@@ -116,7 +124,7 @@ def test_live_stream_start_and_stop() -> None:
     assert number(metrics["Events scored"]) > 0 and metrics["Status"] == "running"
     assert any("Drift" in w.value for w in at.warning)  # PSI alert after the simulated shift
     at.button(key="credit_risk-live-run-stop").click().run()
-    assert not run.running
+    assert wait_stopped(run)
     assert not at.exception
 
 

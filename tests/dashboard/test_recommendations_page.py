@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
-from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows, wait_stopped
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_live_replay_folds_in_users(page: AppTest) -> None:
     assert number(metrics["Events scored"]) >= 300 and not run.error
     assert any(display_name("was in top-10") in df.value.columns for df in at.dataframe)
     at.button(key="recommendations-live-run-stop").click().run()
-    assert not run.running and not at.exception
+    assert wait_stopped(run) and not at.exception
 
 
 def test_train_tab_registers_a_recommender(page: AppTest) -> None:

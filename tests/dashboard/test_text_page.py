@@ -10,7 +10,16 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import APP, number, open_page, wait_for_batch, wait_for_job, wait_for_model, wait_for_rows
+from tests.dashboard.waits import (
+    APP,
+    number,
+    open_page,
+    wait_for_batch,
+    wait_for_job,
+    wait_for_model,
+    wait_for_rows,
+    wait_stopped,
+)
 
 KEY = "text_classification"
 
@@ -124,7 +133,7 @@ def test_live_feed(page: AppTest) -> None:
     assert "Rolling class mix" in _charts(at)
     assert any({display_name("prediction"), display_name("text")} <= set(df.value.columns) for df in at.dataframe)
     at.button(key=f"{KEY}-live-run-stop").click().run()
-    assert not run.running
+    assert wait_stopped(run)
 
 
 def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:

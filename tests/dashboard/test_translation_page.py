@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import block_text, click_button, open_page, wait_for_job, wait_for_rows
+from tests.dashboard.waits import block_text, click_button, open_page, wait_for_job, wait_for_rows, wait_stopped
 
 KEY = "translation"
 
@@ -120,7 +120,7 @@ def test_live_feed_translates_mixed_messages(page: AppTest) -> None:
     table = next(df.value for df in at.dataframe if display_name("ttft_ms", KEY) in df.value.columns)
     assert {"English → Portuguese", "Portuguese → English"} <= set(table[display_name("pair")].dropna())
     at.button(key=f"{KEY}-live-run-stop").click().run()
-    assert not run.running
+    assert wait_stopped(run)
 
 
 def test_marian_checkpoint_streams_tokens_and_ctranslate2(marian_page: AppTest) -> None:

@@ -31,6 +31,16 @@ def wait_for_rows(run, rows: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
+def wait_stopped(run, timeout: float = 60) -> bool:
+    """Until the live run's worker has exited after Stop: the click waits 2 s for it, then the
+    page says "Stream is stopping..." while a batch in flight (a slow translation on a busy
+    machine) finishes."""
+    deadline = time.time() + timeout
+    while run.running and time.time() < deadline:
+        time.sleep(0.2)
+    return not run.running
+
+
 def model_box(at: AppTest):
     """The sidebar's model menu (its widget key changes with the dataset and after training)."""
     return next(box for box in at.sidebar.selectbox if box.label == "Model")
