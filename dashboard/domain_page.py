@@ -54,13 +54,22 @@ def render_domain_page(key: str) -> None:
     ctx = PageContext(domain, data, data_id, predictor, model.model_id, model.error, model.preparing,
                       model.prepare_failed, stored=model.predictor)
     # The open tab is in the URL (?tab=Live): a refresh, or a link someone was sent, opens on it.
+    # Switching tabs reruns the page, and a run draws only the open tab: a slider move on
+    # Predict no longer rebuilds Explore's charts and Evaluate's report lookup.
     tabs = dict(zip(TABS, st.tabs(list(TABS), key=TAB_PARAM, bind="query-params"), strict=True))
     views = {"Explore": explore, "Predict": predict, "Live": live, "Train": train, "Evaluate": evaluate}
-    # A script run draws the tabs one after another: the cheap ones first, so Predict is usable
-    # at once instead of waiting for Explore's overview charts of the whole dataset.
-    for name in RENDER_ORDER:
+    for name in open_tabs(tabs):
         with tabs[name], guarded(name):
             views[name].render(ctx)
+
+
+def open_tabs(tabs: dict[str, Any]) -> list[str]:
+    """The tabs to draw this run: the open one; every tab, in the order that makes Predict
+    usable first, where Streamlit does not say which is open."""
+    opened = [name for name, tab in tabs.items() if tab.open]
+    if opened:
+        return opened
+    return list(RENDER_ORDER) if all(tab.open is None for tab in tabs.values()) else [TABS[0]]
 
 
 def _pick_data(domain: Domain) -> tuple[DomainData | None, str]:

@@ -32,6 +32,13 @@ def persisted(key: str) -> dict[str, Any]:
     return {"key": key, "on_change": keep, "args": (key,)}
 
 
+def kept(key: str) -> dict[str, Any]:
+    """Widget keyword arguments for a widget in a tab: only the open tab is drawn, and
+    Streamlit keeps the value of a widget that is not drawn (another tab, another page)
+    for the whole browser session, so a setting survives a look at another tab."""
+    return {"key": key, "persist_state": "session"}
+
+
 def keep(key: str) -> None:
     """on_change callback: remember the widget's value beyond this page."""
     st.session_state[_PREFIX + key] = st.session_state[key]

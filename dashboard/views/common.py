@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard.state import initial, short_id
+from dashboard.state import initial, kept, short_id
 from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.charts import readable_figure
@@ -160,16 +160,16 @@ def field_input(field: FieldSpec, domain_key: str, *, key: str) -> Any:
         options = list(field.choices)
         shown = dict(zip(options, field.labels, strict=True)) if field.labels else {}
         index = options.index(field.default) if field.default in options else 0
-        return st.selectbox(label, options, index=index, key=key, help=helptext,
+        return st.selectbox(label, options, index=index, **kept(key), help=helptext,
                             format_func=lambda value: shown.get(value, str(value)))
     if field.kind in ("number", "integer"):
         value = float(field.default or 0.0)
-        number = st.number_input(label, value=value, min_value=field.minimum, max_value=field.maximum, key=key,
+        number = st.number_input(label, value=value, min_value=field.minimum, max_value=field.maximum, **kept(key),
                                  help=helptext)
         return int(number) if field.kind == "integer" else float(number)
     if field.kind == "bool":
-        return st.checkbox(label, value=bool(field.default), key=key, help=helptext)
-    return st.text_input(label, value=str(field.default or ""), key=key, help=helptext)
+        return st.checkbox(label, value=bool(field.default), **kept(key), help=helptext)
+    return st.text_input(label, value=str(field.default or ""), **kept(key), help=helptext)
 
 
 def queued_notice(job: Job[Any]) -> None:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import initial, persisted
+from dashboard.state import initial, kept, persisted
 from dashboard.views.common import PageContext, chart, figure_grid, need_model, table
 from domains.base import Predictor
 from domains.capabilities import HasEvaluationOptions, ModelComparer, Thresholded
@@ -21,7 +21,7 @@ def render(ctx: PageContext) -> None:
     options: dict[str, float] = {}
     cols = st.columns(3)
     splits = list(ctx.domain.evaluation_splits(ctx.data))
-    split = cols[0].selectbox("Split", splits, key=f"{ctx.domain.key}-eval-split",
+    split = cols[0].selectbox("Split", splits, **kept(f"{ctx.domain.key}-eval-split"),
                               help="test: held out; val: where the threshold was tuned; all: every row.")
     if isinstance(ctx.domain, HasEvaluationOptions):
         for col, field in zip(cols[1:], ctx.domain.evaluation_fields(), strict=False):
@@ -76,7 +76,7 @@ def _requested(ctx: PageContext, split: str) -> bool:
 def _compare(ctx: PageContext, domain: ModelComparer, predictor: Predictor, split: str) -> None:
     bundles = {f"{b.model} · {b.version}": str(b.path) for b in list_bundles(ctx.domain.key)}
     picked = st.multiselect("Saved models to compare with the current one", list(bundles),
-                            default=list(bundles)[:4], key=f"{ctx.domain.key}-compare-pick")
+                            default=list(bundles)[:4], **kept(f"{ctx.domain.key}-compare-pick"))
     if not st.button("Compare", key=f"{ctx.domain.key}-compare-run"):
         return
     predictors = {"current model": predictor}

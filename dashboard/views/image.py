@@ -10,6 +10,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
+from dashboard.state import kept
 from dashboard.views.batch import scored_batch, show_last
 from dashboard.views.common import PageContext, chart, download_buttons, table
 from domains.base import Predictor
@@ -27,7 +28,7 @@ SOURCES = {"dataset": "From the dataset", "upload": "Upload an image or DICOM", 
 def render(ctx: PageContext, domain: HasStudies, predictor: Predictor) -> None:
     st.caption(DISCLAIMER)
     key = f"{ctx.domain.key}-image"
-    source = st.radio("Image", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True, key=f"{key}-src")
+    source = st.radio("Image", list(SOURCES), format_func=SOURCES.__getitem__, horizontal=True, **kept(f"{key}-src"))
     study = None
     if source == "dataset":
         row = _dataset_row(ctx, key)
@@ -45,9 +46,9 @@ def _dataset_row(ctx: PageContext, key: str) -> pl.DataFrame:
     frame = ctx.data.frame
     left, right = st.columns(2)
     splits = frame["split"].unique(maintain_order=True).to_list()
-    split = left.selectbox("Split", splits, index=len(splits) - 1, key=f"{key}-split")
+    split = left.selectbox("Split", splits, index=len(splits) - 1, **kept(f"{key}-split"))
     part = frame.filter(pl.col("split") == split)
-    index = right.number_input(f"Image (0-{part.height - 1})", 0, max(part.height - 1, 0), 0, key=f"{key}-index")
+    index = right.number_input(f"Image (0-{part.height - 1})", 0, max(part.height - 1, 0), 0, **kept(f"{key}-index"))
     return part.slice(int(index), 1)
 
 
@@ -64,7 +65,7 @@ def _sample(ctx: PageContext, domain: HasStudies, key: str) -> Study | None:
     if not samples:
         st.info("The DICOM samples (pydicom-data) are not installed.")
         return None
-    title = st.selectbox("Sample study (pydicom-data)", list(samples), key=f"{key}-sample")
+    title = st.selectbox("Sample study (pydicom-data)", list(samples), **kept(f"{key}-sample"))
     path = samples[title]
     return resources.study(ctx.domain.key, path.name, path.read_bytes())
 
@@ -79,16 +80,16 @@ def _study_controls(domain: HasStudies, study: Study, key: str) -> pl.DataFrame:
                          hide_index=True, width="stretch")
     frame = 0
     if study.frame_count > 1:
-        frame = st.slider("Frame", 0, study.frame_count - 1, 0, key=f"{key}-{study.name}-frame")
+        frame = st.slider("Frame", 0, study.frame_count - 1, 0, **kept(f"{key}-{study.name}-frame"))
     window = study.window
     if study.header:  # DICOM: values are in modality units, so the window matters
         low, high = study.value_range
         span = max(high - low, 1.0)
         c1, c2 = st.columns(2)
         center = c1.slider("Window level (center)", float(low), float(high), float(min(max(window[0], low), high)),
-                           key=f"{key}-{study.name}-center")
+                           **kept(f"{key}-{study.name}-center"))
         width = c2.slider("Window width", 1.0, float(span * 2), float(min(window[1], span * 2)),
-                          key=f"{key}-{study.name}-width")
+                          **kept(f"{key}-{study.name}-width"))
         window = (center, width)
     st.plotly_chart(study_figure(study.render(frame, window), f"{study.name} (frame {frame + 1}/{study.frame_count})"),
                     width="stretch", key=f"{key}-study")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import session_alive
+from dashboard.state import kept, session_alive
 from dashboard.views.common import PageContext, figure_grid, need_model, table
 from domains import sources
 from domains.base import DomainLensError, FieldSpec, Predictor
@@ -40,32 +40,32 @@ def render(ctx: PageContext) -> None:
             if scoring.threshold != predictor.threshold else ""
         st.caption(f"Decision threshold {scoring.threshold:.2f}: this model's, as set on the Predict tab{since}.")
     offered = sources.offered()
-    st.radio("Events from", list(offered), format_func=offered.__getitem__, horizontal=True, key=f"{key}-source",
+    st.radio("Events from", list(offered), format_func=offered.__getitem__, horizontal=True, **kept(f"{key}-source"),
              disabled=bool(run and run.running), help="A replay of the dataset, or real traffic: what the model "
              "server answered, files dropped into a folder, or a Redis stream")
     choice = st.session_state.get(f"{key}-source", "replay")
     c1, c2, c3 = st.columns(3)
     if choice == "replay":
-        c1.select_slider("Events per second", RATES, value=50, key=f"{key}-rate")
+        c1.select_slider("Events per second", RATES, value=50, **kept(f"{key}-rate"))
         for field in _stream_fields(ctx):
             c3.checkbox(field.name.replace("_", " "), value=bool(field.default), help=field.help or None,
-                        key=f"{key}-{field.name}")
+                        **kept(f"{key}-{field.name}"))
     elif choice == "traffic":
         st.caption(f"The predictions `domainlens serve-models` answers from now on, read from its log in "
                    f"`{sources.traffic_root()}` (already scored: nothing is scored again).")
     elif choice == "folder":
-        c1.text_input("Folder", value=ctx.domain.key, key=f"{key}-folder",
+        c1.text_input("Folder", value=ctx.domain.key, **kept(f"{key}-folder"),
                       help=f"A folder under {sources.inbox_root()} (DOMAINLENS_INBOX)")
         kinds = "CSV, Parquet, JSON lines" + (", images" if ctx.domain.key == "medical_imaging" else "")
         st.caption(f"Each complete file ({kinds}) "
                    f"in `{sources.inbox_root()}/<folder>` is scored once, oldest first. Write a file under another "
                    "name (e.g. `.x.csv` or `x.csv.tmp`) and rename it when done.")
     elif choice == "redis":
-        c1.text_input("Redis URL", value=sources.redis_url(), key=f"{key}-redis-url")
-        c3.text_input("Stream", value=f"domainlens:{ctx.domain.key}", key=f"{key}-redis-stream")
+        c1.text_input("Redis URL", value=sources.redis_url(), **kept(f"{key}-redis-url"))
+        c3.text_input("Stream", value=f"domainlens:{ctx.domain.key}", **kept(f"{key}-redis-stream"))
         st.caption(f"Read with the consumer group '{sources.REDIS_GROUP}': dashboards in the group share the "
                    "stream without counting an event twice. Each entry's 'row' field holds one row as JSON.")
-    c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, key=f"{key}-batch")
+    c2.select_slider("Max micro-batch", [1, 16, 64, 256, 1024], value=64, **kept(f"{key}-batch"))
     # Poll only while a stream runs: an idle tab costs the server nothing, which is what lets
     # many analysts share it. Each fragment switches to the other with a page rerun.
     (_panel_running if run is not None and run.running else _panel_idle)(ctx, predictor)

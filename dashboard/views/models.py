@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard.state import visitor_id
+from dashboard.state import kept, visitor_id
 from dashboard.views.common import chart, job_table, table
 from domains import registry
 from domains.charts import styled
@@ -34,7 +34,7 @@ def render() -> None:
         return
     labels = {str(b.path): _name(b, kinds[str(b.path)]) for b in bundles}
     picked = st.multiselect("Pick two to compare", list(labels), default=_two_alike(bundles), max_selections=2,
-                            format_func=labels.__getitem__, key="models-compare")
+                            format_func=labels.__getitem__, **kept("models-compare"))
     if len(picked) != 2:
         return
     chosen = [b for p in picked for b in bundles if str(b.path) == p]
@@ -100,7 +100,7 @@ def _compare(chosen: list[Bundle], names: list[str]) -> None:
     if curves:
         domain = chosen[0].domain  # the terms of the first checkpoint's domain name its metrics
         metric = right.selectbox("Training curve", curves, format_func=lambda m: display_name(m, domain),
-                                 key="models-curve")
+                                 **kept("models-curve"))
         history = go.Figure()
         for name, b in zip(names, chosen, strict=True):
             values = [h[metric] for h in b.metadata.get("history", []) if metric in h]

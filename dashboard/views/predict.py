@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import persisted
+from dashboard.state import kept, persisted
 from dashboard.views import batch, image, ray_batch, recommend, text, translate
 from dashboard.views.common import PageContext, chart, download_buttons, need_model, table, threshold_key
 from domains.base import FieldSpec, Predictor
@@ -77,7 +77,7 @@ def _single(ctx: PageContext, predictor: Predictor) -> None:
     fields = ctx.domain.input_fields(predictor, ctx.data)
     frame = ctx.data.frame
     row_key = f"{ctx.domain.key}-{ctx.data_id}-row"
-    start = st.number_input("Start from row of the dataset", 0, max(frame.height - 1, 0), 0, key=row_key,
+    start = st.number_input("Start from row of the dataset", 0, max(frame.height - 1, 0), 0, **kept(row_key),
                             help="Prefills the form; edit any field and the prediction updates (what-if).")
     base = frame.row(int(start), named=True) if frame.height else {}
     values: dict[str, Any] = {}
@@ -107,17 +107,17 @@ def _widget(ctx: PageContext, field: FieldSpec, current: Any, key: str) -> Any:
         if current is not None and str(current) not in options:
             options.append(str(current))
         index = options.index(str(current)) if current is not None else 0
-        return st.selectbox(label, options, index=index, key=key, help=field.help or None)
+        return st.selectbox(label, options, index=index, **kept(key), help=field.help or None)
     span = f"Seen in training: {field.minimum:,g} to {field.maximum:,g}." if field.minimum is not None and \
         field.maximum is not None else None
     if field.kind in {"number", "integer"}:
         default = current if isinstance(current, int | float) else field.default
         if field.kind == "integer":
-            return int(st.number_input(label, value=round(default or 0), step=1, key=key, help=span))
-        return float(st.number_input(label, value=float(default or 0.0), key=key, help=span))
+            return int(st.number_input(label, value=round(default or 0), step=1, **kept(key), help=span))
+        return float(st.number_input(label, value=float(default or 0.0), **kept(key), help=span))
     if field.kind == "bool":
-        return st.checkbox(label, value=bool(current if current is not None else field.default), key=key)
-    return st.text_area(label, value=str(current or field.default or ""), key=key)
+        return st.checkbox(label, value=bool(current if current is not None else field.default), **kept(key))
+    return st.text_area(label, value=str(current or field.default or ""), **kept(key))
 
 
 def _batch(ctx: PageContext, predictor: Predictor) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import polars as pl
 import streamlit as st
 
-from dashboard.state import visitor_id
+from dashboard.state import kept, visitor_id
 from dashboard.views.common import PageContext, download_buttons, table
 from domains.base import DomainLensError
 from domains.capabilities import Thresholded
@@ -25,7 +25,7 @@ def enabled() -> bool:
 def chosen(ctx: PageContext) -> bool:
     """The "Run on Ray" switch; on by default for a visitor who has a Ray job on this page,
     so a refreshed page shows that job."""
-    return st.toggle("Run on Ray", key=f"{_key(ctx)}-on", value=_job(ctx) is not None,
+    return st.toggle("Run on Ray", **kept(f"{_key(ctx)}-on"), value=_job(ctx) is not None,
                      help=f"Score the file on the Ray cluster at {ray_jobs.cluster_address()} instead of this server")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources
-from dashboard.state import initial, persisted
+from dashboard.state import initial, kept, persisted
 from dashboard.views.common import PageContext, chart, figure_grid, table
 from domains.capabilities import HasUserProfiles, Recommender
 
@@ -30,7 +30,7 @@ def _for_user(ctx: PageContext, predictor: Recommender) -> None:
     first = initial(key, users[0])
     left, right = st.columns([1, 3])
     user = left.selectbox("User", users, index=users.index(first) if first in users else 0, **persisted(key))
-    k = left.slider("How many", 5, 50, 10, key=f"{ctx.domain.key}-k")
+    k = left.slider("How many", 5, 50, 10, **kept(f"{ctx.domain.key}-k"))
     recs = predictor.recommend(user, k)
     right.markdown(f"**Top {k} for user {user}** (already-rated {predictor.item_noun} are never recommended)")
     table(recs, ctx.domain.key, where=right)
@@ -45,7 +45,7 @@ def _for_user(ctx: PageContext, predictor: Recommender) -> None:
 def _similar(ctx: PageContext, predictor: Recommender) -> None:
     labels = predictor.item_choices()
     item = st.selectbox(f"Find {predictor.item_noun} like", list(labels), format_func=labels.__getitem__,
-                        key=f"{ctx.domain.key}-movie")
+                        **kept(f"{ctx.domain.key}-movie"))
     table(predictor.similar_items(item, 10), ctx.domain.key)
     with st.expander(f"Map of all {predictor.item_noun}", expanded=False):
         chart(resources.item_map(ctx.model_id, predictor), key=f"{ctx.domain.key}-item-map", domain=ctx.domain.key)
@@ -55,7 +55,7 @@ def _cold_start(ctx: PageContext, predictor: Recommender) -> None:
     labels = predictor.item_choices()
     picks = st.multiselect(f"Pick a few {predictor.item_noun} you like (up to {MAX_COLD_START_PICKS})", list(labels),
                            format_func=labels.__getitem__, max_selections=MAX_COLD_START_PICKS,
-                           key=f"{ctx.domain.key}-cold-picks")
+                           **kept(f"{ctx.domain.key}-cold-picks"))
     if not picks:
         st.info(f"Pick {predictor.item_noun} to get instant recommendations; with none picked you see the most "
                 "popular ones.")

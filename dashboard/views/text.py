@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import resources
+from dashboard.state import kept
 from dashboard.views.common import PageContext, chart
 from domains.base import Predictor
 from domains.capabilities import HasTextInputs
@@ -15,10 +16,10 @@ from domains.charts import attribution_html, attribution_legend
 def render(ctx: PageContext, domain: HasTextInputs, predictor: Predictor) -> None:
     samples = domain.sample_texts(ctx.data)
     key = f"{ctx.domain.key}-{ctx.data_id}-text"
-    start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
+    start = st.selectbox("Start from an example", range(len(samples)), **kept(f"{key}-sample"),
                          format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
     text = st.text_area("Text to classify", value=samples[start] if samples else "", height=140,
-                        key=f"{key}-{start}", help="Edit freely; the prediction and the highlighting follow.")
+                        **kept(f"{key}-{start}"), help="Edit freely; the prediction and the highlighting follow.")
     if not text.strip():
         st.info("Type or paste some text to classify (the box is empty or only spaces).")
         return

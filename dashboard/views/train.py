@@ -14,7 +14,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
-from dashboard.state import visitor_id
+from dashboard.state import kept, visitor_id
 from dashboard.views.common import PageContext, chart, data_title, job_table, queued_notice, table
 from domains.base import ModelSpec, TrainSettings
 from domains.charts import metric_series_chart
@@ -35,11 +35,11 @@ def render(ctx: PageContext) -> None:
     specs = {s.key: s for s in _specs(ctx)}
     key = _job_key(ctx)
     c1, c2, c3 = st.columns(3)
-    c1.selectbox("Model", list(specs), key=f"{key}-model", format_func=lambda k: specs[k].title)
+    c1.selectbox("Model", list(specs), **kept(f"{key}-model"), format_func=lambda k: specs[k].title)
     if ctx.domain.supports_cv:
-        c2.selectbox("Validation", [0, 3, 5, 10], index=0, key=f"{key}-cv",
+        c2.selectbox("Validation", [0, 3, 5, 10], index=0, **kept(f"{key}-cv"),
                      format_func=lambda k: "20% holdout" if k == 0 else f"{k}-fold CV")
-    c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, key=f"{key}-epochs")
+    c3.number_input("Epochs / boosting rounds (0 = recipe default)", 0, 2000, 0, **kept(f"{key}-epochs"))
     st.caption(f"Training data: {data_title(ctx)} ({ctx.data.frame.height:,} rows). Runs in the background; "
                "you can switch tabs while it trains.")
     job = _my_job(ctx)

@@ -18,6 +18,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import resources
+from dashboard.state import kept
 from dashboard.views.common import PageContext, download_buttons, plain_text_box
 from domains.base import DataError
 from domains.capabilities import HasFilePredictor, HasSampleTexts, Translator
@@ -37,13 +38,13 @@ def render(ctx: PageContext, predictor: Translator) -> None:
     translator = _configured(ctx, predictor)
     key = _key(ctx)
     samples = ctx.domain.sample_texts(ctx.data) if isinstance(ctx.domain, HasSampleTexts) else []
-    start = st.selectbox("Start from an example", range(len(samples)), key=f"{key}-sample",
+    start = st.selectbox("Start from an example", range(len(samples)), **kept(f"{key}-sample"),
                          format_func=lambda i: samples[i][:110] + ("..." if len(samples[i]) > 110 else ""))
     # A form: the Translate button is always there, and pasted text counts when it is clicked
     # (a bare text area commits only on Ctrl+Enter or blur, so a paste looked like an empty box).
     with st.form(f"{key}-form", border=False, enter_to_submit=False):
         text = st.text_area("Text to translate", value=samples[start] if samples else "", height=150,
-                            key=f"{key}-text-{start}",
+                            **kept(f"{key}-text-{start}"),
                             help=f"Up to {MAX_TYPED_CHARS:,} characters, translated sentence by sentence; "
                                  "for longer text use the Documents and tables tab.")
         clicked = st.form_submit_button("Translate", type="primary")
@@ -72,14 +73,14 @@ def _configured(ctx: PageContext, translator: Translator) -> Translator:
     sources = list(dict.fromkeys(a for a, _ in pairs))
     c1, c2, c3 = st.columns(3)
     src = c1.selectbox("From", sources, index=sources.index(translator.src) if translator.src in sources else 0,
-                       format_func=name, key=f"{key}-src")
+                       format_func=name, **kept(f"{key}-src"))
     targets = [b for a, b in pairs if a == src]
-    tgt = c2.selectbox("To", targets, format_func=name, key=f"{key}-tgt",
+    tgt = c2.selectbox("To", targets, format_func=name, **kept(f"{key}-tgt"),
                        help="Only the pairs this model offers are listed.")
     configured = translator.with_pair(src, tgt)
     decoders = translator.decoders()
     if len(decoders) > 1:
-        decoder = c3.radio("Decoder", decoders, horizontal=True, key=f"{key}-backend",
+        decoder = c3.radio("Decoder", decoders, horizontal=True, **kept(f"{key}-backend"),
                            help="A faster decoder is converted once (shared by everyone) and checked against "
                                 "the exact one on this machine.")
         if decoder != decoders[0]:
@@ -89,7 +90,7 @@ def _configured(ctx: PageContext, translator: Translator) -> Translator:
     else:
         c3.caption(f"Backend: {translator.backend}")
     with st.expander("Glossary and do-not-translate terms"):
-        glossary = st.text_area("One per line: a term to keep as is, or `source => target`", key=f"{key}-glossary",
+        glossary = st.text_area("One per line: a term to keep as is, or `source => target`", **kept(f"{key}-glossary"),
                                 placeholder="DomainLens\ndashboard => painel")
         if glossary.strip():
             try:
@@ -112,7 +113,7 @@ def _offer_detected_language(ctx: PageContext, translator: Translator, text: str
             target = translator.tgt if translator.tgt in offered else offered[0]
             st.warning(f"This looks like {name(found.language)}, not {name(translator.src)}.")
             if st.toggle(f"Translate from {name(found.language)} to {name(target)} instead",
-                         key=f"{_key(ctx)}-use-detected", value=True):
+                         **kept(f"{_key(ctx)}-use-detected"), value=True):
                 return translator.with_pair(found.language, target)
         else:
             st.warning(f"This looks like {name(found.language)}; this model does not translate from it. "
@@ -177,7 +178,7 @@ def _show_last(key: str, translator: Translator) -> None:
         with st.expander("Alternatives for one sentence (beam search n-best)"):
             options = [s for s, _ in record["segments"]]
             pick = st.selectbox("Sentence", range(len(options)), format_func=lambda i: options[i][:100],
-                                key=f"{key}-alt-pick")
+                                **kept(f"{key}-alt-pick"))
             if st.button("Show alternatives", key=f"{key}-alt-go"):
                 alternatives = translator.with_pair(record["src"], record["tgt"]).alternatives(options[pick], n=3)
                 if len(alternatives) == 1:
@@ -242,7 +243,7 @@ def _document(key: str, domain: HasFilePredictor, translator: Translator, file_n
 def _table(key: str, translator: Translator, file_name: str, payload: bytes) -> None:
     table = read_table_bytes(file_name, payload, max_bytes=MAX_UPLOAD_BYTES)
     text_columns = [c for c, t in table.schema.items() if t == pl.String] or table.columns
-    column = st.selectbox("Column to translate", text_columns, key=f"{key}-column")
+    column = st.selectbox("Column to translate", text_columns, **kept(f"{key}-column"))
     if not st.button("Translate column", type="primary", key=f"{key}-table-go"):
         return
     texts = table[column].cast(pl.String).to_list()

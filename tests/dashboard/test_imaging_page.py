@@ -15,6 +15,8 @@ from tests.dashboard.waits import (
     model_box,
     number,
     open_page,
+    show_tab,
+    tab_of,
     wait_for_batch,
     wait_for_job,
     wait_for_rows,
@@ -25,9 +27,9 @@ KEY = "medical_imaging"
 
 
 @pytest.fixture
-def page(imaging_cnn_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def page(imaging_cnn_dir: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(imaging_cnn_dir.parents[2]))  # the trained CNN is listed first
-    return open_page(KEY)
+    return open_page(KEY, tab=tab_of(request))
 
 
 def _charts(at: AppTest) -> list[str]:
@@ -37,19 +39,27 @@ def _charts(at: AppTest) -> list[str]:
 def test_every_tab_renders(page: AppTest) -> None:
     at = page
     assert not at.exception and not at.error
+    assert "cnn · v1" in str(model_box(at).value) or \
+        "v1" in model_box(at).format_func(model_box(at).value)
+    specs = " ".join(_charts(at))
+    assert "Class balance" in specs
+    show_tab(at, "Train")
+    assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
+    show_tab(at, "Predict")
     labels = [t.label for t in at.tabs]
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "One image (Grad-CAM)", "Batch of files"):
         assert tab in labels
-    assert "cnn · v1" in str(model_box(at).value) or \
-        "v1" in model_box(at).format_func(model_box(at).value)
     assert any("Not for diagnostic use" in c.value for c in at.caption)
-    assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]  # no k-fold picker: imaging does not use it
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Prediction"] in {"normal", "pneumonia"} and 0 <= number(metrics[SCORE]) <= 1
+    specs += " ".join(_charts(at))
+    assert "Grad-CAM" in specs
+    show_tab(at, "Evaluate")
+    metrics = {m.label: m.value for m in at.metric}
     assert number(metrics["AUC"]) > 0.9
     assert {"Sensitivity", "Specificity", "F1", "Calibration error (ECE)"} <= set(metrics)
     specs = " ".join(_charts(at))
-    assert "Grad-CAM" in specs and "Class balance" in specs
+    assert not show_tab(at, "Live").exception and not at.error
     # The gallery of the most confident mistakes shows whenever the split has mistakes.
     assert ("Most confident mistakes" in specs) == (number(metrics["Accuracy"]) < 1), metrics
     assert "ROC curve" in specs and "Calibration" in specs and "Confusion matrix" in specs
@@ -58,6 +68,7 @@ def test_every_tab_renders(page: AppTest) -> None:
 SCORE = "Probability of the finding"  # the score as every imaging view names it, a percentage
 
 
+@pytest.mark.tab("Predict")
 def test_dicom_sample_with_window_and_frames(page: AppTest) -> None:
     at = page
     at.radio(key=f"{KEY}-image-src").set_value("sample").run()
@@ -81,6 +92,7 @@ def test_dicom_sample_with_window_and_frames(page: AppTest) -> None:
     assert not at.exception and any("(frame 10" in spec for spec in _charts(at))
 
 
+@pytest.mark.tab("Predict")
 def test_upload_dicom_and_bad_file(page: AppTest) -> None:
     at = page
     at.radio(key=f"{KEY}-image-src").set_value("upload").run()
@@ -94,6 +106,7 @@ def test_upload_dicom_and_bad_file(page: AppTest) -> None:
     assert "Evaluate" in [t.label for t in at.tabs]
 
 
+@pytest.mark.tab("Predict")
 def test_batch_of_files(page: AppTest) -> None:
     at = page
     buffer = io.BytesIO()
@@ -108,6 +121,7 @@ def test_batch_of_files(page: AppTest) -> None:
     assert "colour converted to grey" in table[display_name("input_note")][0] and "pixels" not in table.columns
 
 
+@pytest.mark.tab("Live")
 def test_live_worklist(page: AppTest) -> None:
     at = page
     at.select_slider(key=f"{KEY}-live-run-rate").set_value(1000)
@@ -126,6 +140,7 @@ def test_live_worklist(page: AppTest) -> None:
     assert wait_stopped(run)
 
 
+@pytest.mark.tab("Train")
 def test_train_tab_registers_a_checkpoint(page: AppTest) -> None:
     at = page
     at.selectbox(key=f"{KEY}-train-job-model").set_value("cnn")

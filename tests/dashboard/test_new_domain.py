@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from domains import registry
 from domains.labels import display_name
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import number, wait_for_job, wait_for_model, wait_for_rows, wait_stopped
+from tests.dashboard.waits import number, show_tab, wait_for_job, wait_for_model, wait_for_rows, wait_stopped
 from tests.toy_domain import KEY
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -36,12 +36,15 @@ def test_every_tab_of_an_unknown_domain_works(toy_registered) -> None:
     tabs = [t.label for t in at.tabs]
     assert [t for t in tabs if t in {"Explore", "Predict", "Live", "Train", "Evaluate"}] == [
         "Explore", "Predict", "Live", "Train", "Evaluate"]
-    metrics = {m.label: m.value for m in at.metric}
-    assert 0.0 <= number(metrics[display_name("p_faulty")]) <= 1.0  # Predict: the what-if form scored
-    assert number(metrics[display_name("accuracy")]) > 0.75  # Evaluate: the report's headline tile
+    charts = len(at.get("plotly_chart"))
+    show_tab(at, "Predict")
+    assert 0.0 <= number({m.label: m.value for m in at.metric}[display_name("p_faulty")]) <= 1.0  # what-if scored
+    show_tab(at, "Evaluate")
+    assert number({m.label: m.value for m in at.metric}[display_name("accuracy")]) > 0.75  # the headline tile
     assert any(s.value == "Confusion counts" for s in at.subheader)  # the report's own table title
-    assert len(at.get("plotly_chart")) >= 2  # Explore's and Evaluate's charts
+    assert charts + len(at.get("plotly_chart")) >= 2  # Explore's and Evaluate's charts
 
+    show_tab(at, "Live")
     at.button(key=f"{KEY}-live-run-start").click().run()
     run = at.session_state[f"{KEY}-live-run"]
     wait_for_rows(run, 50)
@@ -50,6 +53,7 @@ def test_every_tab_of_an_unknown_domain_works(toy_registered) -> None:
     at.button(key=f"{KEY}-live-run-stop").click().run()
     assert wait_stopped(run)
 
+    show_tab(at, "Train")
     at.button(key=f"{KEY}-train-job-start").click().run()
     wait_for_job(at, f"{KEY}-train-job")
     at.run()

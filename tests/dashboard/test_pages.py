@@ -11,8 +11,10 @@ from domains.credit_risk.domain import CreditRiskDomain
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
 from tests.dashboard.waits import (
+    TAB,
     model_box,
     number,
+    show_tab,
     threshold_slider,
     wait_for_job,
     wait_for_model,
@@ -28,7 +30,8 @@ def _app() -> AppTest:
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
-def _credit_page(at: AppTest) -> AppTest:
+def _credit_page(at: AppTest, tab: str = "Explore") -> AppTest:
+    at.session_state[TAB] = tab
     return wait_for_model(at.switch_page("screens/credit_risk.py").run())
 
 
@@ -54,16 +57,22 @@ def test_credit_page_all_tabs(trained_gbm_dir, monkeypatch) -> None:
     assert [t for t in labels if t in {"Explore", "Predict", "Live", "Train", "Evaluate"}] == [
         "Explore", "Predict", "Live", "Train", "Evaluate"]
     assert any("gbm · v1" in o for o in model_box(at).options)
+    assert len(at.get("plotly_chart")) >= 4 and any(df.value.shape[0] > 0 for df in at.dataframe)  # Explore
+    assert "Decision threshold" not in " ".join(s.label for s in at.slider)  # only the open tab is drawn
+    show_tab(at, "Predict")
     metrics = {m.label: m.value for m in at.metric}
     assert 0.0 <= number(metrics["Probability of default"]) <= 1.0
     assert metrics["Decision"] in {"approve", "reject"}
-    assert number(metrics["AUC"]) > 0.7  # Evaluate tab
-    assert len(at.get("plotly_chart")) >= 10  # explore + waterfall + evaluation charts
-    assert any(df.value.shape[0] > 0 for df in at.dataframe)  # explore preview / fairness tables
+    assert at.get("plotly_chart")  # the waterfall
+    show_tab(at, "Evaluate")
+    assert number({m.label: m.value for m in at.metric}["AUC"]) > 0.7
+    assert len(at.get("plotly_chart")) >= 4 and any(df.value.shape[0] > 0 for df in at.dataframe)  # fairness
+    for tab in ("Live", "Train"):
+        assert not show_tab(at, tab).exception and not at.error
 
 
 def test_what_if_edit_changes_the_score() -> None:
-    at = _credit_page(_app().run())
+    at = _credit_page(_app().run(), "Predict")
     before = number(next(m.value for m in at.metric if m.label == "Probability of default"))
     at.number_input(key=next(w.key for w in at.number_input if w.key and w.key.endswith("-credit_amount"))) \
         .set_value(18_000).run()
@@ -73,17 +82,21 @@ def test_what_if_edit_changes_the_score() -> None:
     assert not at.exception and after > before
 
 
-def test_threshold_survives_page_switch() -> None:
-    at = _credit_page(_app().run())
+def test_threshold_survives_page_and_tab_switches() -> None:
+    at = _credit_page(_app().run(), "Predict")
     threshold_slider(at).set_value(0.42).run()
+    show_tab(at, "Explore")
+    assert not at.slider or all(not s.label.startswith("Decision threshold") for s in at.slider)
+    show_tab(at, "Predict")
+    assert threshold_slider(at).value == pytest.approx(0.42)
     at.switch_page("screens/home.py").run()
-    at = _credit_page(at)
+    at = _credit_page(at, "Predict")
     assert threshold_slider(at).value == pytest.approx(0.42)
     assert not at.exception
 
 
 def test_train_then_cancel_leaves_no_bundle() -> None:
-    at = _credit_page(_app().run())
+    at = _credit_page(_app().run(), "Train")
     at.selectbox(key="credit_risk-train-job-model").set_value("neural")
     at.selectbox(key="credit_risk-train-job-cv").set_value(5)
     at.button(key="credit_risk-train-job-start").click().run()
@@ -98,7 +111,7 @@ def test_train_then_cancel_leaves_no_bundle() -> None:
 
 
 def test_train_completes_and_registers_checkpoint() -> None:
-    at = _credit_page(_app().run())
+    at = _credit_page(_app().run(), "Train")
     at.selectbox(key="credit_risk-train-job-model").set_value("scorecard")
     at.button(key="credit_risk-train-job-start").click().run()
     wait_for_job(at, "credit_risk-train-job")
@@ -112,7 +125,7 @@ def test_train_completes_and_registers_checkpoint() -> None:
 
 
 def test_live_stream_start_and_stop() -> None:
-    at = _credit_page(_app().run())
+    at = _credit_page(_app().run(), "Live")
     at.select_slider(key="credit_risk-live-run-rate").set_value(200)
     at.checkbox(key="credit_risk-live-run-simulate_drift").check()
     at.button(key="credit_risk-live-run-start").click().run()
@@ -152,7 +165,7 @@ def _visitor_page(visitor: str) -> AppTest:
     refresh is exactly this: a new session, the same address)."""
     at = _app()
     at.query_params["visitor"] = visitor
-    return _credit_page(at.run())
+    return _credit_page(at.run(), "Train")
 
 
 def _start_slow_training(at: AppTest) -> None:

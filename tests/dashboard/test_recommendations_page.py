@@ -5,34 +5,50 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
-from tests.dashboard.waits import model_box, number, open_page, wait_for_job, wait_for_rows, wait_stopped
+from tests.dashboard.waits import (
+    model_box,
+    number,
+    open_page,
+    show_tab,
+    tab_of,
+    wait_for_job,
+    wait_for_rows,
+    wait_stopped,
+)
 
 
 @pytest.fixture
-def page(ease_dir, monkeypatch) -> AppTest:
+def page(ease_dir, monkeypatch, request) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(ease_dir.parents[2]))  # the trained EASE checkpoint is listed first
-    return open_page("recommendations")
+    return open_page("recommendations", tab=tab_of(request))
 
 
 def test_every_tab_renders(page: AppTest) -> None:
     at = page
     assert not at.exception and not at.error
+    assert "nDCG@10" in model_box(at).value or \
+        "ease" in str(model_box(at).value)
+    explore_charts = len(at.get("plotly_chart"))
+    show_tab(at, "Evaluate")
+    metrics = {m.label: number(m.value) for m in at.metric}
+    assert metrics["nDCG@10"] > 0.47 and metrics["Precision@10"] > 0.41
+    evaluation_charts = len(at.get("plotly_chart"))
+    show_tab(at, "Predict")
     labels = [t.label for t in at.tabs]
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "For a user", "Similar movies",
                 "Cold start (new visitor)"):
         assert tab in labels
-    assert "nDCG@10" in model_box(at).value or \
-        "ease" in str(model_box(at).value)
-    metrics = {m.label: number(m.value) for m in at.metric}
-    assert metrics["nDCG@10"] > 0.47 and metrics["Precision@10"] > 0.41  # Evaluate tab
     frames = [df.value for df in at.dataframe]
     why = display_name("why")
     recs = next(f for f in frames if why in f.columns and len(f) == 10)
     assert recs[why].str.startswith("because you liked").all()
     assert any(display_name("similarity") in f.columns for f in frames)  # similar movies
-    assert len(at.get("plotly_chart")) >= 7  # explore + profile + evaluation charts
+    assert explore_charts + len(at.get("plotly_chart")) + evaluation_charts >= 7  # explore + profile + evaluation
+    for tab in ("Live", "Train"):
+        assert not show_tab(at, tab).exception and not at.error
 
 
+@pytest.mark.tab("Predict")
 def test_pick_user_and_cold_start(page: AppTest) -> None:
     at = page
     at.selectbox(key="recommendations-user").set_value("42").run()
@@ -47,6 +63,7 @@ def test_pick_user_and_cold_start(page: AppTest) -> None:
     assert len(cold) == 10 and not cold[why].str.contains("popular with everyone").any()
 
 
+@pytest.mark.tab("Live")
 def test_live_replay_folds_in_users(page: AppTest) -> None:
     at = page
     at.select_slider(key="recommendations-live-run-rate").set_value(1000)
@@ -61,6 +78,7 @@ def test_live_replay_folds_in_users(page: AppTest) -> None:
     assert wait_stopped(run) and not at.exception
 
 
+@pytest.mark.tab("Train")
 def test_train_tab_registers_a_recommender(page: AppTest) -> None:
     from models.checkpoints import list_bundles
 

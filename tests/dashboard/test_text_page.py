@@ -14,6 +14,8 @@ from tests.dashboard.waits import (
     APP,
     number,
     open_page,
+    show_tab,
+    tab_of,
     wait_for_batch,
     wait_for_job,
     wait_for_model,
@@ -25,9 +27,9 @@ KEY = "text_classification"
 
 
 @pytest.fixture
-def page(text_tfidf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+def page(text_tfidf_dir: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(text_tfidf_dir.parents[2]))  # the trained model is listed first
-    return open_page(KEY)
+    return open_page(KEY, tab=tab_of(request))
 
 
 def _charts(at: AppTest) -> str:
@@ -41,22 +43,32 @@ def _text_area(at: AppTest):  # type: ignore[no-untyped-def]
 def test_every_tab_renders(page: AppTest) -> None:
     at = page
     assert not at.exception and not at.error
+    specs = _charts(at)
+    assert "Classes by split" in specs and "Most distinctive words" in specs
+    assert not at.metric  # only the open tab is drawn: Predict's and Evaluate's wait for their click
+    show_tab(at, "Predict")
     labels = [t.label for t in at.tabs]
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "One text (word attributions)", "Batch file"):
         assert tab in labels
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Prediction"] in {"negative", "positive"} and metrics["Confidence"].endswith("%")
+    assert any("<span" in m.value for m in at.markdown)  # the highlighted text
+    specs += _charts(at)
+    show_tab(at, "Evaluate")
+    metrics = {m.label: m.value for m in at.metric}
     assert number(metrics["Accuracy"]) > 0.7 and "Macro F1" in metrics
-    specs = _charts(at)
-    for title in ("Classes by split", "Most distinctive words", "Class probabilities", "Words that moved",
+    specs += _charts(at)
+    for title in ("Class probabilities", "Words that moved",
                   "Confusion matrix", "Calibration", "Confidence of right and wrong", "Precision, recall"):
         assert title in specs, title
-    assert any("<span" in m.value for m in at.markdown)  # the highlighted text
     tables = [df.value for df in at.dataframe]  # the misclassified examples:
     assert any({display_name("confidence"), display_name("actual")} <= set(t.columns) for t in tables)
+    show_tab(at, "Train")
     assert f"{KEY}-train-job-cv" not in [s.key for s in at.selectbox]
+    assert not show_tab(at, "Live").exception and not at.error
 
 
+@pytest.mark.tab("Predict")
 def test_typed_text_is_escaped_and_bad_text_is_explained(page: AppTest) -> None:
     at = page
     typed = '<script>alert("x")</script> a dull, <b>boring</b> film'
@@ -87,6 +99,7 @@ def test_upload_with_column_pickers_and_non_utf8(page: AppTest) -> None:
     assert not at.exception
 
 
+@pytest.mark.tab("Predict")
 def test_batch_file(page: AppTest) -> None:
     at = page
     payload = pl.DataFrame({"id": [1, 2, 3], "review": ["a dull mess", "", "a joyous triumph"]}).write_csv()
@@ -108,6 +121,7 @@ def test_a_refreshed_page_shows_its_last_batch_and_nobody_elses(text_tfidf_dir: 
     def visit(visitor: str) -> AppTest:  # a refresh is a new session at the same address
         at = AppTest.from_file(APP, default_timeout=120)
         at.query_params["visitor"] = visitor
+        at.query_params["tab"] = "Predict"  # the address the refreshed page had
         return wait_for_model(at.run().switch_page(f"screens/{KEY}.py").run())
 
     first = visit("reader-1")
@@ -122,6 +136,7 @@ def test_a_refreshed_page_shows_its_last_batch_and_nobody_elses(text_tfidf_dir: 
     assert not any("Scored" in s.value for s in stranger.success)
 
 
+@pytest.mark.tab("Live")
 def test_live_feed(page: AppTest) -> None:
     at = page
     at.select_slider(key=f"{KEY}-live-run-rate").set_value(1000)
@@ -136,6 +151,7 @@ def test_live_feed(page: AppTest) -> None:
     assert wait_stopped(run)
 
 
+@pytest.mark.tab("Train")
 def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:
     at = page
     at.selectbox(key=f"{KEY}-train-job-model").set_value("tfidf_lr")
@@ -145,6 +161,7 @@ def test_train_tab_registers_a_checkpoint_and_compare(page: AppTest) -> None:
     assert not at.exception
     assert any("Trained and saved " + readable("tfidf_lr", "text_classification") in s.value for s in at.success)
     assert len(list_bundles(KEY)) == 2
+    show_tab(at, "Evaluate")  # the new checkpoint, compared with the others there
     at.button(key=f"{KEY}-compare-run").click().run()
     assert not at.exception and "Accuracy vs speed" in _charts(at)
     table = next(df.value for df in at.dataframe if display_name("texts_per_s") in df.value.columns)
@@ -163,7 +180,7 @@ def test_model_caption_says_which_path_scores_on_this_machine(tiny_classifier_di
         monkeypatch.setenv("DOMAINLENS_HOME", str(home))
         if broken:
             break_fast_paths(monkeypatch, torch_int8=True)
-        at = open_page(KEY)
+        at = open_page(KEY, tab="Predict")
         assert not at.exception
         caption = next(c for c in at.sidebar.caption if c.value.startswith("Scoring:"))
         if broken:

@@ -11,20 +11,29 @@ from streamlit.testing.v1 import AppTest
 
 from domains.labels import display_name, readable
 from models.checkpoints import list_bundles
-from tests.dashboard.waits import block_text, click_button, open_page, wait_for_job, wait_for_rows, wait_stopped
+from tests.dashboard.waits import (
+    block_text,
+    click_button,
+    open_page,
+    show_tab,
+    tab_of,
+    wait_for_job,
+    wait_for_rows,
+    wait_stopped,
+)
 
 KEY = "translation"
 
 
 @pytest.fixture
-def page() -> AppTest:
-    return open_page(KEY, timeout=300)
+def page(request: pytest.FixtureRequest) -> AppTest:
+    return open_page(KEY, timeout=300, tab=tab_of(request))
 
 
 @pytest.fixture
 def marian_page(tiny_marian_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("DOMAINLENS_HOME", str(tiny_marian_checkpoint.parents[2]))  # listed first in the picker
-    return open_page(KEY, timeout=300)
+    return open_page(KEY, timeout=300, tab="Predict")
 
 
 def _charts(at: AppTest) -> str:
@@ -42,21 +51,27 @@ def _translation(at: AppTest) -> str:
 def test_every_tab_renders(page: AppTest) -> None:
     at = page
     assert not at.exception and not at.error
-    assert not any(m.label == "chrF" for m in at.metric)  # evaluation waits for a click
-    at.button(key=f"{KEY}-eval-go").click().run()
+    specs = _charts(at)
+    show_tab(at, "Predict")
     labels = [t.label for t in at.tabs]
     for tab in ("Explore", "Predict", "Live", "Train", "Evaluate", "Translate (streaming)", "Documents and tables"):
         assert tab in labels
+    assert any("Detected language: English" in c.value for c in at.caption)
+    show_tab(at, "Evaluate")
+    assert not any(m.label == "chrF" for m in at.metric)  # evaluation waits for a click
+    at.button(key=f"{KEY}-eval-go").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["chrF"]) > 45 and float(metrics["BLEU"]) > 20 and metrics["Sentences"] == "500"
-    specs = _charts(at)
+    specs += _charts(at)
     for title in ("Sentence length", "Source vs reference length", "Per-sentence chrF", "Length ratio per sentence"):
         assert title in specs, title
     shown = {display_name("chrf", KEY), display_name("translation", KEY)}
     assert any(shown <= set(df.value.columns) for df in at.dataframe)
-    assert any("Detected language: English" in c.value for c in at.caption)
+    for tab in ("Live", "Train"):
+        assert not show_tab(at, tab).exception and not at.error
 
 
+@pytest.mark.tab("Predict")
 def test_translate_streams_and_shows_sentences_side_by_side(page: AppTest) -> None:
     at = page
     _source(at).input("The river is wide. The bridge is old and beautiful.")
@@ -70,6 +85,7 @@ def test_translate_streams_and_shows_sentences_side_by_side(page: AppTest) -> No
     assert metrics["time to first output"].endswith(" s") and metrics["sentences translated"] == "2"
 
 
+@pytest.mark.tab("Predict")
 def test_other_language_is_detected_and_offered(page: AppTest) -> None:
     at = page
     _source(at).input("Eu gosto muito de ler livros no jardim.")
@@ -78,6 +94,7 @@ def test_other_language_is_detected_and_offered(page: AppTest) -> None:
     assert "garden" in _translation(at).lower()  # translated Portuguese -> English, as offered
 
 
+@pytest.mark.tab("Predict")
 def test_markup_and_bad_input_are_safe(page: AppTest) -> None:
     at = page
     typed = 'Click <img src=x onerror="alert(1)"> and read the **manual**.'
@@ -93,6 +110,7 @@ def test_markup_and_bad_input_are_safe(page: AppTest) -> None:
     assert at.selectbox(key=f"{KEY}-translate-tgt").options == ["Portuguese"]  # only offered pairs
 
 
+@pytest.mark.tab("Predict")
 def test_document_upload_translates_with_layout(page: AppTest) -> None:
     at = page
     doc = "# Notes\n\nThe meeting is on Monday.\n\n- Bring the `report`.\n".encode("cp1252")
@@ -108,6 +126,7 @@ def test_document_upload_translates_with_layout(page: AppTest) -> None:
     assert result["text_pt"][0] and "empty" in str(result["translation_note"][1])
 
 
+@pytest.mark.tab("Live")
 def test_live_feed_translates_mixed_messages(page: AppTest) -> None:
     at = page
     at.select_slider(key=f"{KEY}-live-run-rate").set_value(20)
@@ -136,6 +155,7 @@ def test_marian_checkpoint_streams_tokens_and_ctranslate2(marian_page: AppTest) 
     assert any("ctranslate2" in c.value for c in at.caption)
 
 
+@pytest.mark.tab("Train")
 def test_train_tab_registers_a_checkpoint(page: AppTest) -> None:
     at = page
     at.radio(key=f"{KEY}-data-choice").set_value("upload").run()

@@ -5,12 +5,29 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+TAB = "tab"  # the page's tabs widget key (bound to ?tab= in the address)
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
-def open_page(key: str, timeout: float = 120) -> AppTest:
-    """The app, run once, then switched to a domain's page."""
-    return wait_for_model(AppTest.from_file(APP, default_timeout=timeout).run().switch_page(f"screens/{key}.py").run())
+def open_page(key: str, timeout: float = 120, tab: str = "Explore") -> AppTest:
+    """The app, run once, then switched to a domain's page, open on ``tab`` (a run draws
+    only the open tab)."""
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
+    at.session_state[TAB] = tab
+    return wait_for_model(at.switch_page(f"screens/{key}.py").run())
+
+
+def tab_of(request) -> str:
+    """The tab a test asked its page to open on with ``@pytest.mark.tab("Live")``."""
+    marker = request.node.get_closest_marker("tab")
+    return str(marker.args[0]) if marker else "Explore"
+
+
+def show_tab(at: AppTest, tab: str) -> AppTest:
+    """Open ``tab`` on the page, as a click on it does (the page reruns and draws it)."""
+    at.session_state[TAB] = tab
+    at.query_params[TAB] = tab  # the tabs are bound to the address, which wins over session state
+    return at.run()
 
 
 def wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:

@@ -63,4 +63,7 @@ def metric_number(page: Any, name: str, timeout_ms: int = 120_000) -> float:
 
 
 def open_tab(page: Any, name: str) -> None:
+    """Click a tab: the page reruns to draw it (only the open tab is drawn), and the address
+    then carries it (``?tab=Live``)."""
     page.get_by_role("tab", name=name, exact=True).first.click()
+    page.wait_for_url(re.compile(rf"[?&]tab={re.escape(name)}(&|$)"), timeout=60_000)
