@@ -12,6 +12,7 @@ from domains.charts import (
     confusion_chart,
     histogram_by_class,
     pr_chart,
+    reference_line,
     roc_chart,
     styled,
 )
@@ -49,8 +50,7 @@ def cost_chart(curve: pl.DataFrame, threshold: float) -> go.Figure:
     costs = curve["expected_cost"].to_numpy()
     low, high = float(costs.min()), float(costs.max())
     fig.update_yaxes(range=[low - 0.15 * (high - low) - 1e-9, high + 0.05 * (high - low) + 1e-9])
-    fig.add_vline(x=threshold, line_dash="dot", annotation_text=f"in use {threshold:.2f}",
-                  annotation_position="top right")
+    reference_line(fig, x=threshold, text=f"in use {threshold:.2f}")
     fig.update_xaxes(title="reject if P(bad) >= threshold", range=[0, 1])
     fig.update_yaxes(title="expected cost per applicant")
     return styled(fig, "Expected cost vs threshold")

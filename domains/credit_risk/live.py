@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import styled
+from domains.charts import live_figure, reference_line, styled
 from domains.credit_risk.drift import ALERT_PSI, psi_table
 from domains.credit_risk.predict import CreditPredictor
 from domains.labels import display_name
@@ -77,19 +77,19 @@ class CreditMonitor:
         figures: dict[str, go.Figure] = {}
         if approval:
             xs, ys = zip(*approval, strict=True)
-            fig = go.Figure(go.Scatter(x=xs, y=ys, mode="lines", name="approval rate"))
+            fig = live_figure(go.Scatter(x=xs, y=ys, mode="lines", name="approval rate"))
             fig.update_xaxes(title="applications scored")
             fig.update_yaxes(title=f"approval rate (last {self.window})", range=[0, 1])
             figures["Approval rate"] = styled(fig, "Rolling approval rate", height=300)
         if not window.is_empty():
-            fig = go.Figure(go.Histogram(x=window["p_bad"], nbinsx=30, marker_color="#1f77b4"))
-            fig.add_vline(x=self.predictor.threshold, line_dash="dot", annotation_text="threshold")
+            fig = live_figure(go.Histogram(x=window["p_bad"], nbinsx=30, marker_color="#1f77b4"))
+            reference_line(fig, x=self.predictor.threshold, text="threshold")
             fig.update_xaxes(title="P(bad)", range=[0, 1])
             figures["Scores"] = styled(fig, "Score distribution (rolling window)", height=300)
         if psi.height:
             colors = np.where(psi["psi"].to_numpy() > ALERT_PSI, "#d62728", "#7f7f7f")
-            fig = go.Figure(go.Bar(x=psi["psi"], y=psi["feature"], orientation="h", marker_color=colors))
-            fig.add_vline(x=ALERT_PSI, line_dash="dash", line_color="#d62728", annotation_text="alert 0.25")
+            fig = live_figure(go.Bar(x=psi["psi"], y=psi["feature"], orientation="h", marker_color=colors))
+            reference_line(fig, x=ALERT_PSI, dash="dash", color="#d62728", text="alert 0.25")
             fig.update_yaxes(autorange="reversed")
             figures["Drift (PSI)"] = styled(fig, "Population stability vs training", height=140 + 18 * psi.height)
         return figures

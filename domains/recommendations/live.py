@@ -10,7 +10,7 @@ from collections import Counter, deque
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import styled
+from domains.charts import live_figure, styled
 from domains.monitoring import Curve
 from domains.recommendations.predict import RecPredictor
 
@@ -45,12 +45,12 @@ class RecMonitor:
         with self._lock:
             curve = self._curve.points()
             top = self._recommended.most_common(10)
-        line = go.Figure([
+        line = live_figure([
             go.Scatter(x=[c[0] for c in curve], y=[c[1] for c in curve], name=f"last {self._hits.maxlen}"),
             go.Scatter(x=[c[0] for c in curve], y=[c[2] for c in curve], name="since start"),
         ])
         line.update_xaxes(title="events")
-        bars = go.Figure(go.Bar(x=[n for _, n in top], y=[t for t, _ in top], orientation="h"))
+        bars = live_figure(go.Bar(x=[n for _, n in top], y=[t for t, _ in top], orientation="h"))
         bars.update_yaxes(autorange="reversed")
         return {"hit_rate": styled(line, "Online hit rate: rated item was in the user's top-10"),
                 "recommended": styled(bars, "Most recommended right now (top-3 slots)")}

@@ -7,11 +7,10 @@ import itertools
 import threading
 from collections import deque
 
-import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import styled
+from domains.charts import live_figure, styled
 from domains.monitoring import Curve
 
 WINDOW = 200  # texts in the rolling class mix
@@ -60,14 +59,19 @@ class FeedMonitor:
         recent = self._frame()
         figures: dict[str, go.Figure] = {}
         if not mix.is_empty():
-            long = mix.unpivot(index="texts", variable_name="class", value_name="share")
-            fig = px.area(long.to_pandas(), x="texts", y="share", color="class")
+            # Stacked areas, one per class (what px.area draws, without its pandas round trip).
+            fig = live_figure([go.Scatter(x=mix["texts"], y=mix[label], name=label, mode="lines", stackgroup="mix")
+                               for label in mix.columns if label != "texts"])
+            fig.update_xaxes(title="texts")
             fig.update_yaxes(range=[0, 1], title=f"share of the last {WINDOW} texts")
             figures["mix"] = styled(fig, "Rolling class mix")
         if not recent.is_empty():
-            fig = px.histogram(recent.drop_nulls("confidence").to_pandas(), x="confidence", color="prediction",
-                               nbins=25, barmode="overlay", opacity=0.6)
-            fig.update_xaxes(range=[0, 1])
+            scored = recent.drop_nulls("confidence")
+            fig = live_figure([go.Histogram(x=group["confidence"], name=str(label), opacity=0.6,
+                                            xbins={"start": 0, "end": 1, "size": 0.04})
+                               for (label,), group in scored.group_by("prediction", maintain_order=True)])
+            fig.update_layout(barmode="overlay", legend_title_text="prediction")
+            fig.update_xaxes(range=[0, 1], title="confidence")
             figures["confidence"] = styled(fig, "Confidence (latest 2,000 texts)")
         return figures
 

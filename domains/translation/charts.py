@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from domains.base import Report
-from domains.charts import styled
+from domains.charts import live_figure, reference_line, styled
 
 
 def _words(column: str) -> pl.Expr:
@@ -43,10 +43,10 @@ def evaluation_charts(report: Report) -> dict[str, go.Figure]:
     pair = report.info.get("pair", "")
     hist = px.histogram(sentences.to_pandas(), x="chrf", nbins=40)
     corpus = report.metrics["chrf"]
-    hist.add_vline(x=corpus, line_dash="dash", annotation_text=f"corpus chrF {corpus:.1f}")
+    reference_line(hist, x=corpus, dash="dash", text=f"corpus chrF {corpus:.1f}")
     hist.update_xaxes(title="sentence chrF", range=[0, 100])
     ratio = px.histogram(sentences.to_pandas(), x="length_ratio", nbins=40)
-    ratio.add_vline(x=1.0, line_dash="dot")
+    reference_line(ratio, x=1.0)
     ratio.update_xaxes(title="translation words / reference words")
     with_len = sentences.with_columns(_words("source"))
     scatter = px.scatter(with_len.to_pandas(), x="source_words", y="chrf", opacity=0.4,
@@ -60,7 +60,7 @@ def evaluation_charts(report: Report) -> dict[str, go.Figure]:
 def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
     """Each message as a faint point, and the rolling median over ``window`` messages as the
     line to read (one message's latency swings with its length; the trend is what matters)."""
-    fig = go.Figure()
+    fig = live_figure()
     for column, name, colour in (("ttft_ms", "time to first sentence", "#1f77b4"), ("latency_ms", "total", "#ff7f0e")):
         fig.add_trace(go.Scatter(x=frame["arrival"], y=frame[column], mode="markers", name=f"{name} (each message)",
                                  marker={"size": 4, "color": colour, "opacity": 0.35}, showlegend=False))
@@ -74,7 +74,7 @@ def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
 
 def language_mix(frame: pl.DataFrame) -> go.Figure:
     counts = frame.with_columns(pl.col("pair").fill_null("not translated")).group_by("pair").len().sort("len")
-    fig = go.Figure(go.Bar(x=counts["len"], y=counts["pair"], orientation="h", text=counts["len"],
+    fig = live_figure(go.Bar(x=counts["len"], y=counts["pair"], orientation="h", text=counts["len"],
                            textposition="auto"))
     fig.update_xaxes(title="messages")
     return styled(fig, "Language mix (detected)", height=300)
