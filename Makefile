@@ -33,5 +33,7 @@ screenshots: setup
 lint: setup
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
 
+# One table of every hot-path target (ours vs a baseline in the same process); serve_startup and
+# translation_throughput run on their own.
 bench: setup
-	$(VENV)/bin/python benchmarks/credit_stream.py && $(VENV)/bin/python benchmarks/serve_startup.py && $(VENV)/bin/python benchmarks/recs_topk.py --all-models && $(VENV)/bin/python benchmarks/imaging_throughput.py && $(VENV)/bin/python benchmarks/text_throughput.py && $(VENV)/bin/python benchmarks/translation_throughput.py
+	$(VENV)/bin/python -m benchmarks.bench

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import torch
 
+from benchmarks.results import Row
 from domains import registry
 from domains.base import TrainSettings
 from domains.recommendations.predict import RecPredictor
@@ -43,6 +44,25 @@ def per_user_loop(predictor: RecPredictor) -> None:
             scores = predictor.scorer.score(row.to_sparse_csr(), torch.tensor([u]))
         scores[row > 0] = float("-inf")
         torch.topk(scores, 10)
+
+
+TARGET_MS = 20.0
+
+
+def bench_rows() -> list[Row]:
+    device = pick_device()
+    domain = registry.get("recommendations")
+    data = domain.load_data()
+    spec = next(s for s in domain.models() if s.key == "dlae")
+    predictor = domain.train(spec, data, TrainSettings(), device=device, progress=lambda p: None,
+                             cancel=CancelToken()).predictor
+    assert isinstance(predictor, RecPredictor)
+    users = torch.arange(len(predictor.user_ids))
+    with torch.inference_mode():
+        batched = timed(lambda: predictor.score_users(users, k=10), 20)
+        loop = timed(lambda: per_user_loop(predictor), 3)
+    return [Row(f"recommendations: top-10 for all {len(users)} users (DLAE)", 1e3 * batched, 1e3 * loop, "ms",
+                f"<= {TARGET_MS:.0f} ms", 1e3 * batched <= TARGET_MS, lower_is_better=True)]
 
 
 def main() -> None:
