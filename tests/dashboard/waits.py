@@ -27,7 +27,7 @@ def show_tab(at: AppTest, tab: str) -> AppTest:
     """Open ``tab`` on the page, as a click on it does (the page reruns and draws it)."""
     at.session_state[TAB] = tab
     at.query_params[TAB] = tab  # the tabs are bound to the address, which wins over session state
-    return at.run()
+    return wait_for_model(at.run())  # a tab that needs the model waits for its first fit, as a user does
 
 
 def wait_for_job(at: AppTest, key: str, timeout: float = 120) -> None:

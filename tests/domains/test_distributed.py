@@ -98,7 +98,15 @@ def _inputs(domain: str, tmp_path: Path) -> tuple[Path, Path]:
     return path, path
 
 
-@pytest.mark.parametrize("domain", ["text_classification", "recommendations", "translation", "medical_imaging"])
+# Imaging and translation on Ray take 30-100 s each on 2 cores: they run with the slow tests
+# (`make test-slow`); the default suite keeps credit, text and recommendations on Ray, and the
+# same distributed scoring path.
+LONG_ON_RAY = pytest.mark.slow
+
+
+@pytest.mark.parametrize("domain", ["text_classification", "recommendations",
+                                    pytest.param("translation", marks=LONG_ON_RAY),
+                                    pytest.param("medical_imaging", marks=LONG_ON_RAY)])
 def test_every_domain_on_ray_gives_the_in_process_rows(domain: str, ray_cluster: None, tmp_path: Path,
                                                        request: pytest.FixtureRequest) -> None:
     model = {"text_classification": ["--checkpoint", str(request.getfixturevalue("text_tfidf_dir"))],
@@ -192,7 +200,9 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_output(tmp_path: Path, german_cred
     assert not out.exists() and not list(tmp_path.glob(".scored.partial-*"))
 
 
-@pytest.mark.parametrize("domain_key", ["credit_risk", "text_classification", "medical_imaging", "translation"])
+@pytest.mark.parametrize("domain_key", ["credit_risk", "text_classification",
+                                        pytest.param("medical_imaging", marks=LONG_ON_RAY),
+                                        pytest.param("translation", marks=LONG_ON_RAY)])
 def test_evaluate_on_ray_gives_the_in_process_metrics(domain_key: str, ray_cluster: None, tmp_path: Path,
                                                       request: pytest.FixtureRequest) -> None:
     import torch

@@ -63,7 +63,9 @@ def metric_number(page: Any, name: str, timeout_ms: int = 120_000) -> float:
 
 
 def open_tab(page: Any, name: str) -> None:
-    """Click a tab: the page reruns to draw it (only the open tab is drawn), and the address
-    then carries it (``?tab=Live``)."""
-    page.get_by_role("tab", name=name, exact=True).first.click()
-    page.wait_for_url(re.compile(rf"[?&]tab={re.escape(name)}(&|$)"), timeout=60_000)
+    """Click a tab and wait until it is the selected one. A page tab's content then arrives
+    with the rerun the click starts (only the open tab is drawn): callers wait for what they
+    look for, as a user waits for it to appear."""
+    tab = page.get_by_role("tab", name=name, exact=True).first
+    tab.click()
+    expect()(tab).to_have_attribute("aria-selected", "true", timeout=60_000)
