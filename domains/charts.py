@@ -49,7 +49,7 @@ def live_figure(traces: Any = None) -> go.Figure:
 
 
 def reference_line(fig: go.Figure, *, x: float | None = None, y: float | None = None, text: str = "",
-                   dash: str = "dot", color: str = "grey", position: str = "top") -> go.Figure:
+                   dash: str = "dot", color: str = "grey") -> go.Figure:
     """A labelled vertical (``x``) or horizontal (``y``) line across a one-panel figure: one
     shape and one annotation, as plain layout dicts (plotly's add_vline validates its way
     through the subplot grid, about 30 ms a line, on every Live refresh)."""
@@ -60,8 +60,7 @@ def reference_line(fig: go.Figure, *, x: float | None = None, y: float | None = 
                else {"y0": at, "y1": at, "yref": "y", "x0": 0, "x1": 1, "xref": "paper"})}
     fig.update_layout(shapes=[*fig.layout.shapes, line])
     if text:
-        label = ({"x": at, "xref": "x", "y": 1 if position == "top" else 0, "yref": "paper",
-                  "xanchor": "left", "yanchor": "bottom" if position == "top" else "top"} if vertical
+        label = ({"x": at, "xref": "x", "y": 1, "yref": "paper", "xanchor": "left", "yanchor": "bottom"} if vertical
                  else {"y": at, "yref": "y", "x": 1, "xref": "paper", "xanchor": "right", "yanchor": "bottom"})
         fig.update_layout(annotations=[*fig.layout.annotations, {"text": text, "showarrow": False, **label}])
     return fig
