@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -34,35 +35,64 @@ def _register_template() -> None:
 _register_template()
 
 
+MARGIN = {"l": 40, "r": 20, "t": 50, "b": 40}
+
+
 def styled(fig: go.Figure, title: str, height: int = 360) -> go.Figure:
     """The DomainLens look for a figure (title, height, margins; the template is the default
     one); returns ``fig``."""
-    fig.update_layout(title=title, height=height, margin={"l": 40, "r": 20, "t": 50, "b": 40})
+    fig.update_layout(title=title, height=height, margin=MARGIN)
     return fig
 
 
-def live_figure(traces: Any = None) -> go.Figure:
-    """A figure for a panel redrawn every second (the Live tab): built without plotly's
-    validation, which is three quarters of building a figure (about 20 ms of a 25 ms
-    histogram). Its traces come from DomainLens's own code and state, not from user input."""
-    return go.Figure(traces, _validate=False)
+def _axis(spec: dict[str, Any] | None) -> dict[str, Any]:
+    axis = dict(spec or {})
+    if isinstance(axis.get("title"), str):
+        axis["title"] = {"text": axis["title"]}
+    return axis
 
 
-def reference_line(fig: go.Figure, *, x: float | None = None, y: float | None = None, text: str = "",
-                   dash: str = "dot", color: str = "grey") -> go.Figure:
-    """A labelled vertical (``x``) or horizontal (``y``) line across a one-panel figure: one
-    shape and one annotation, as plain layout dicts (plotly's add_vline validates its way
-    through the subplot grid, about 30 ms a line, on every Live refresh)."""
+def live_figure(traces: Any, title: str, *, height: int = 360, x: dict[str, Any] | None = None,
+                y: dict[str, Any] | None = None, lines: Sequence[dict[str, Any]] = (), **layout: Any) -> go.Figure:
+    """A panel redrawn every second (the Live tab), styled as ``styled`` does, its whole layout
+    given at once: axes ``x`` and ``y`` (a ``title`` may be a string), reference ``lines``
+    (``reference_layout``'s arguments) and any other layout key. Built without plotly's
+    validation, which is three quarters of building a figure, and without one update_layout
+    per setting (each walks plotly's property tree: a refresh of four panels spent more time
+    there than anywhere else). Its traces come from DomainLens's own code and state, not from
+    user input."""
+    shapes, notes = [], []
+    for line in lines:
+        shape, note = reference_layout(**line)
+        shapes.append(shape)
+        notes.extend(note)
+    full = {"title": {"text": title}, "height": height, "margin": MARGIN, "xaxis": _axis(x), "yaxis": _axis(y),
+            **({"shapes": shapes, "annotations": notes} if shapes else {}), **layout}
+    return go.Figure(traces, layout=full, _validate=False)
+
+
+def reference_layout(*, x: float | None = None, y: float | None = None, text: str = "", dash: str = "dot",
+                     color: str = "grey") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A labelled vertical (``x``) or horizontal (``y``) line across a one-panel figure, as the
+    layout shape and (when ``text``) annotation that draw it."""
     vertical = x is not None
     at = float(x if vertical else y)  # type: ignore[arg-type]
     line = {"type": "line", "line": {"dash": dash, "color": color, "width": 1.5},
             **({"x0": at, "x1": at, "xref": "x", "y0": 0, "y1": 1, "yref": "paper"} if vertical
                else {"y0": at, "y1": at, "yref": "y", "x0": 0, "x1": 1, "xref": "paper"})}
-    fig.update_layout(shapes=[*fig.layout.shapes, line])
-    if text:
-        label = ({"x": at, "xref": "x", "y": 1, "yref": "paper", "xanchor": "left", "yanchor": "bottom"} if vertical
-                 else {"y": at, "yref": "y", "x": 1, "xref": "paper", "xanchor": "right", "yanchor": "bottom"})
-        fig.update_layout(annotations=[*fig.layout.annotations, {"text": text, "showarrow": False, **label}])
+    if not text:
+        return line, []
+    label = ({"x": at, "xref": "x", "y": 1, "yref": "paper", "xanchor": "left", "yanchor": "bottom"} if vertical
+             else {"y": at, "yref": "y", "x": 1, "xref": "paper", "xanchor": "right", "yanchor": "bottom"})
+    return line, [{"text": text, "showarrow": False, **label}]
+
+
+def reference_line(fig: go.Figure, *, x: float | None = None, y: float | None = None, text: str = "",
+                   dash: str = "dot", color: str = "grey") -> go.Figure:
+    """``reference_layout``'s line added to ``fig``, as plain layout dicts (plotly's add_vline
+    validates its way through the subplot grid, about 30 ms a line)."""
+    shape, notes = reference_layout(x=x, y=y, text=text, dash=dash, color=color)
+    fig.update_layout(shapes=[*fig.layout.shapes, shape], annotations=[*fig.layout.annotations, *notes])
     return fig
 
 
@@ -88,26 +118,31 @@ def readable_figure(fig: go.Figure, domain: str | None = None) -> go.Figure:
         mapped = [readable(v, domain) for v in items]
         return mapped if mapped != items else values
 
-    for trace in fig.data:
-        if getattr(trace, "name", None):
-            trace.name = name(trace.name)
-        if getattr(trace, "legendgroup", None):
-            trace.legendgroup = name(trace.legendgroup)
-        if trace.type in ("bar", "box", "scatter", "histogram"):
-            trace.x, trace.y = categories(trace.x), categories(trace.y)
-        template = getattr(trace, "hovertemplate", None)
-        if isinstance(template, str):
-            trace.hovertemplate = _HOVER_PAIR.sub(lambda m: _hover_pair(m, domain), template)
-    def axis_title(axis: Any) -> None:  # a plotly layout.xaxis / layout.yaxis
-        if isinstance(axis.title.text, str):
-            axis.title.text = title(axis.title.text)
+    def hover(template: object) -> object:
+        return _HOVER_PAIR.sub(lambda m: _hover_pair(m, domain), template) if isinstance(template, str) else template
 
-    fig.for_each_xaxis(axis_title)
-    fig.for_each_yaxis(axis_title)
-    legend = fig.layout.legend
-    if isinstance(legend.title.text, str):
-        legend.title.text = title(legend.title.text)
+    for trace in fig.data:
+        _rename(trace, "name", name)
+        _rename(trace, "legendgroup", name)
+        _rename(trace, "hovertemplate", hover)
+        if trace.type in ("bar", "box", "scatter", "histogram"):
+            _rename(trace, "x", categories)
+            _rename(trace, "y", categories)
+    for axis in (*fig.select_xaxes(), *fig.select_yaxes()):
+        _rename(axis.title, "text", title)
+    _rename(fig.layout.legend.title, "text", title)
     return fig
+
+
+def _rename(obj: Any, prop: str, rename: Any) -> None:
+    """``obj[prop] = rename(obj[prop])``, assigned only when it changes: each plotly
+    assignment re-validates the value (a whole data array for ``x``), on every Live refresh."""
+    value = getattr(obj, prop, None)
+    if value is None:
+        return
+    renamed = rename(value)
+    if renamed is not value and not (isinstance(value, str) and renamed == value):
+        setattr(obj, prop, renamed)
 
 
 def _hover_pair(match: re.Match[str], domain: str | None) -> str:

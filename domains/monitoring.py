@@ -3,7 +3,11 @@ costs the same after a million events as after a thousand."""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Mapping
 from typing import Generic, TypeVar
+
+import polars as pl
 
 T = TypeVar("T")
 
@@ -33,3 +37,35 @@ class Curve(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._points)
+
+
+class RecentRows:
+    """The latest ``keep`` rows of a stream, kept as the batches that brought them: adding a
+    batch copies nothing, and the one frame a refresh reads (its charts, alerts and table all
+    read it) is built once per change, not once per reader. Not locked: its monitor's lock
+    guards it."""
+
+    def __init__(self, keep: int, schema: Mapping[str, pl.DataType | type[pl.DataType]] | None = None) -> None:
+        self.keep = keep
+        self._schema = schema
+        self._batches: deque[pl.DataFrame] = deque()
+        self._rows = 0
+        self._frame: pl.DataFrame | None = None
+
+    def add(self, batch: pl.DataFrame) -> None:
+        if batch.is_empty():
+            return
+        self._batches.append(batch)
+        self._rows += batch.height
+        while self._rows - self._batches[0].height >= self.keep:
+            self._rows -= self._batches.popleft().height
+        self._frame = None
+
+    def frame(self) -> pl.DataFrame:
+        if self._frame is None:
+            self._frame = (pl.concat(list(self._batches), how="vertical_relaxed").tail(self.keep) if self._batches
+                           else pl.DataFrame(schema=self._schema))
+        return self._frame
+
+    def __len__(self) -> int:
+        return min(self._rows, self.keep)

@@ -8,7 +8,7 @@ import threading
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import live_figure, reference_line, styled
+from domains.charts import live_figure
 from domains.medical_imaging.predict import ImagePredictor
 from domains.monitoring import Curve
 
@@ -75,16 +75,15 @@ class TriageMonitor:
         figures: dict[str, go.Figure] = {}
         if timeline:
             xs, ys = zip(*timeline, strict=True)
-            fig = live_figure(go.Scatter(x=xs, y=ys, mode="lines", name="flagged"))
-            fig.update_xaxes(title="studies arrived")
-            fig.update_yaxes(title="flagged so far")
-            figures["Flagged"] = styled(fig, "Flagged studies over the stream", height=300)
+            figures["Flagged"] = live_figure(
+                go.Scatter(x=xs, y=ys, mode="lines", name="flagged"), "Flagged studies over the stream", height=300,
+                x={"title": "studies arrived"}, y={"title": "flagged so far"})
         if not worklist.is_empty():
-            fig = live_figure(go.Histogram(x=worklist["risk"], nbinsx=30, marker_color="#1f77b4"))
-            if self.predictor.binary:
-                reference_line(fig, x=self.predictor.threshold, text="threshold")
-            fig.update_xaxes(title="risk score", range=[0, 1])
-            figures["Risk"] = styled(fig, f"Risk of the latest {worklist.height:,} studies", height=300)
+            figures["Risk"] = live_figure(
+                go.Histogram(x=worklist["risk"], nbinsx=30, marker_color="#1f77b4"),
+                f"Risk of the latest {worklist.height:,} studies", height=300,
+                x={"title": "risk score", "range": [0, 1]},
+                lines=[{"x": self.predictor.threshold, "text": "threshold"}] if self.predictor.binary else [])
         return figures
 
 

@@ -10,7 +10,7 @@ from collections import Counter, deque
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import live_figure, styled
+from domains.charts import live_figure
 from domains.monitoring import Curve
 from domains.recommendations.predict import RecPredictor
 
@@ -48,12 +48,10 @@ class RecMonitor:
         line = live_figure([
             go.Scatter(x=[c[0] for c in curve], y=[c[1] for c in curve], name=f"last {self._hits.maxlen}"),
             go.Scatter(x=[c[0] for c in curve], y=[c[2] for c in curve], name="since start"),
-        ])
-        line.update_xaxes(title="events")
-        bars = live_figure(go.Bar(x=[n for _, n in top], y=[t for t, _ in top], orientation="h"))
-        bars.update_yaxes(autorange="reversed")
-        return {"hit_rate": styled(line, "Online hit rate: rated item was in the user's top-10"),
-                "recommended": styled(bars, "Most recommended right now (top-3 slots)")}
+        ], "Online hit rate: rated item was in the user's top-10", x={"title": "events"})
+        bars = live_figure(go.Bar(x=[n for _, n in top], y=[t for t, _ in top], orientation="h"),
+                           "Most recommended right now (top-3 slots)", y={"autorange": "reversed"})
+        return {"hit_rate": line, "recommended": bars}
 
     def alerts(self) -> list[str]:
         return []

@@ -3,17 +3,18 @@ shows the rolling class mix, the confidence distribution and the latest texts.""
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections import deque
 
 import plotly.graph_objects as go
 import polars as pl
 
-from domains.charts import live_figure, styled
-from domains.monitoring import Curve
+from domains.charts import live_figure
+from domains.monitoring import Curve, RecentRows
 
 WINDOW = 200  # texts in the rolling class mix
+KEEP = 2000  # texts kept for the confidence histogram and the table
+SCHEMA = {"arrival": pl.Int64, "text": pl.String, "prediction": pl.String, "confidence": pl.Float64,
+          "truth": pl.String}
 LATEST = 50  # rows in the table
 LOW_CONFIDENCE = 0.6
 
@@ -24,7 +25,7 @@ class FeedMonitor:
     def __init__(self, labels: tuple[str, ...]) -> None:
         self.labels = labels
         self._lock = threading.Lock()
-        self._recent: deque[dict[str, object]] = deque(maxlen=2000)
+        self._recent = RecentRows(KEEP, SCHEMA)
         self._mix: Curve[dict[str, object]] = Curve(300)  # rolling share per class, over the stream
         self._seen = 0
         self._correct = 0
@@ -32,26 +33,25 @@ class FeedMonitor:
 
     def update(self, inputs: pl.DataFrame, outputs: pl.DataFrame) -> None:
         truth = inputs["label"].to_list() if "label" in inputs.columns else [None] * inputs.height
-        rows = [{"arrival": self._seen + i, "text": (t or "")[:160], "prediction": p, "confidence": c, "truth": y}
-                for i, (t, p, c, y) in enumerate(zip(inputs["text"].to_list(), outputs["prediction"].to_list(),
-                                                     outputs["confidence"].to_list(), truth, strict=True))]
+        predictions = outputs["prediction"].to_list()
         with self._lock:
-            self._recent.extend(rows)
-            self._seen += len(rows)
-            for row in rows:
-                if row["truth"] is not None and row["prediction"] is not None:
+            batch = pl.DataFrame({"arrival": range(self._seen, self._seen + inputs.height),
+                                  "text": inputs["text"].fill_null("").str.slice(0, 160),
+                                  "prediction": predictions, "confidence": outputs["confidence"], "truth": truth},
+                                 schema=SCHEMA)
+            self._recent.add(batch)
+            self._seen += batch.height
+            for p, y in zip(predictions, truth, strict=True):
+                if y is not None and p is not None:
                     self._labelled += 1
-                    self._correct += int(row["truth"] == row["prediction"])
-            window = list(itertools.islice(self._recent, max(0, len(self._recent) - WINDOW), None))
-            shares = {label: sum(r["prediction"] == label for r in window) / max(len(window), 1)
-                      for label in self.labels}
+                    self._correct += int(y == p)
+            window = self._recent.frame().tail(WINDOW)["prediction"].to_list()
+            shares = {label: sum(p == label for p in window) / max(len(window), 1) for label in self.labels}
             self._mix.add({"texts": self._seen, **shares})
 
     def _frame(self) -> pl.DataFrame:
         with self._lock:
-            return pl.DataFrame(list(self._recent), schema={"arrival": pl.Int64, "text": pl.String,
-                                                            "prediction": pl.String, "confidence": pl.Float64,
-                                                            "truth": pl.String})
+            return self._recent.frame()
 
     def charts(self) -> dict[str, go.Figure]:
         with self._lock:
@@ -60,19 +60,19 @@ class FeedMonitor:
         figures: dict[str, go.Figure] = {}
         if not mix.is_empty():
             # Stacked areas, one per class (what px.area draws, without its pandas round trip).
-            fig = live_figure([go.Scatter(x=mix["texts"], y=mix[label], name=label, mode="lines", stackgroup="mix")
-                               for label in mix.columns if label != "texts"])
-            fig.update_xaxes(title="texts")
-            fig.update_yaxes(range=[0, 1], title=f"share of the last {WINDOW} texts")
-            figures["mix"] = styled(fig, "Rolling class mix")
+            figures["mix"] = live_figure(
+                [go.Scatter(x=mix["texts"], y=mix[label], name=label, mode="lines", stackgroup="mix")
+                 for label in mix.columns if label != "texts"],
+                "Rolling class mix", x={"title": "texts"},
+                y={"range": [0, 1], "title": f"share of the last {WINDOW} texts"})
         if not recent.is_empty():
             scored = recent.drop_nulls("confidence")
-            fig = live_figure([go.Histogram(x=group["confidence"], name=str(label), opacity=0.6,
-                                            xbins={"start": 0, "end": 1, "size": 0.04})
-                               for (label,), group in scored.group_by("prediction", maintain_order=True)])
-            fig.update_layout(barmode="overlay", legend_title_text="prediction")
-            fig.update_xaxes(range=[0, 1], title="confidence")
-            figures["confidence"] = styled(fig, "Confidence (latest 2,000 texts)")
+            figures["confidence"] = live_figure(
+                [go.Histogram(x=group["confidence"], name=str(label), opacity=0.6,
+                              xbins={"start": 0, "end": 1, "size": 0.04})
+                 for (label,), group in scored.group_by("prediction", maintain_order=True)],
+                "Confidence (latest 2,000 texts)", x={"range": [0, 1], "title": "confidence"},
+                barmode="overlay", legend={"title": {"text": "prediction"}})
         return figures
 
     def alerts(self) -> list[str]:

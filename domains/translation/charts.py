@@ -3,6 +3,8 @@ alignment of source and translated sentences."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import plotly.express as px
 import plotly.graph_objects as go
 import polars as pl
@@ -60,21 +62,20 @@ def evaluation_charts(report: Report) -> dict[str, go.Figure]:
 def latency_chart(frame: pl.DataFrame, window: int = 15) -> go.Figure:
     """Each message as a faint point, and the rolling median over ``window`` messages as the
     line to read (one message's latency swings with its length; the trend is what matters)."""
-    fig = live_figure()
+    traces = []
     for column, name, colour in (("ttft_ms", "time to first sentence", "#1f77b4"), ("latency_ms", "total", "#ff7f0e")):
-        fig.add_trace(go.Scatter(x=frame["arrival"], y=frame[column], mode="markers", name=f"{name} (each message)",
+        traces.append(go.Scatter(x=frame["arrival"], y=frame[column], mode="markers", name=f"{name} (each message)",
                                  marker={"size": 4, "color": colour, "opacity": 0.35}, showlegend=False))
         trend = frame[column].rolling_median(window_size=window, min_samples=1)
-        fig.add_trace(go.Scatter(x=frame["arrival"], y=trend, mode="lines", name=f"{name}, median of {window}",
+        traces.append(go.Scatter(x=frame["arrival"], y=trend, mode="lines", name=f"{name}, median of {window}",
                                  line={"color": colour, "width": 2.5}))
-    fig.update_xaxes(title="message (arrival order)")
-    fig.update_yaxes(title="milliseconds")
-    return styled(fig, "Latency per message")
+    return live_figure(traces, "Latency per message", x={"title": "message (arrival order)"},
+                       y={"title": "milliseconds"})
 
 
-def language_mix(frame: pl.DataFrame) -> go.Figure:
-    counts = frame.with_columns(pl.col("pair").fill_null("not translated")).group_by("pair").len().sort("len")
-    fig = live_figure(go.Bar(x=counts["len"], y=counts["pair"], orientation="h", text=counts["len"],
-                           textposition="auto"))
-    fig.update_xaxes(title="messages")
-    return styled(fig, "Language mix (detected)", height=300)
+def language_mix(counts: Mapping[str, int]) -> go.Figure:
+    """Messages per detected language pair (or "not translated"), fewest first."""
+    pairs = sorted(counts, key=lambda pair: counts[pair])
+    sizes = [counts[pair] for pair in pairs]
+    return live_figure(go.Bar(x=sizes, y=pairs, orientation="h", text=sizes, textposition="auto"),
+                       "Language mix (detected, every message so far)", height=300, x={"title": "messages"})

@@ -5,11 +5,12 @@ language mix the detector found."""
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import Counter
 
 import plotly.graph_objects as go
 import polars as pl
 
+from domains.monitoring import RecentRows
 from domains.translation.charts import language_mix, latency_chart
 from domains.translation.languages import name
 
@@ -24,8 +25,9 @@ class MessageMonitor:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._rows: deque[dict[str, object]] = deque(maxlen=KEEP)
+        self._rows = RecentRows(KEEP, SCHEMA)
         self._seen = 0
+        self._pairs: Counter[str] = Counter()  # the whole stream's language mix, counted as it arrives
 
     def update(self, inputs: pl.DataFrame, outputs: pl.DataFrame) -> None:
         rows = []
@@ -37,18 +39,21 @@ class MessageMonitor:
                          "detected_confidence": out["detected_confidence"], "ttft_ms": out["ttft_ms"],
                          "latency_ms": out["latency_ms"], "note": out["note"]})
         with self._lock:
-            self._rows.extend(rows)
+            self._rows.add(pl.DataFrame(rows, schema=SCHEMA))
             self._seen += len(rows)
+            self._pairs.update(str(row["pair"] or "not translated") for row in rows)
 
     def _frame(self) -> pl.DataFrame:
         with self._lock:
-            return pl.DataFrame(list(self._rows), schema=SCHEMA)
+            return self._rows.frame()
 
     def charts(self) -> dict[str, go.Figure]:
         frame = self._frame()
         if frame.is_empty():
             return {}
-        return {"latency": latency_chart(frame.tail(500)), "languages": language_mix(frame)}
+        with self._lock:
+            pairs = dict(self._pairs)
+        return {"latency": latency_chart(frame.tail(500)), "languages": language_mix(pairs)}
 
     def alerts(self) -> list[str]:
         frame = self._frame().tail(200)

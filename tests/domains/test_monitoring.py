@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import itertools
 
-from domains.monitoring import Curve
+import polars as pl
+
+from domains.monitoring import Curve, RecentRows
 
 
 def test_a_curve_keeps_its_span_in_bounded_points() -> None:
@@ -24,6 +26,18 @@ def test_a_short_curve_keeps_every_point() -> None:
     for i in range(60):
         curve.add(i)
     assert curve.points() == list(range(60))
+
+
+def test_recent_rows_keep_the_latest_rows_and_build_one_frame_per_change() -> None:
+    recent = RecentRows(keep=100, schema={"n": pl.Int64})
+    assert recent.frame().schema == pl.Schema({"n": pl.Int64}) and len(recent) == 0
+    for start in range(0, 1000, 64):
+        recent.add(pl.DataFrame({"n": range(start, min(start + 64, 1000))}))
+    frame = recent.frame()
+    assert frame["n"].to_list() == list(range(900, 1000)) and len(recent) == 100
+    assert recent.frame() is frame  # read again without a change: the same frame, not rebuilt
+    recent.add(pl.DataFrame({"n": [1000]}))
+    assert recent.frame()["n"].to_list() == list(range(901, 1001))
 
 
 def test_the_imaging_worklist_holds_the_latest_studies_only(imaging_cnn_dir) -> None:  # type: ignore[no-untyped-def]
