@@ -54,14 +54,20 @@ def test_missing_columns_fail_before_any_cluster_work(ray_cluster: None, loans: 
     assert not (tmp_path / "out").exists()
 
 
-def test_a_previous_result_is_kept_unless_overwrite(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
+def test_a_previous_result_is_kept_unless_overwrite_and_progress_reaches_every_row(
+        ray_cluster: None, loans: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "part-0.parquet").write_bytes(b"an earlier result")
     with pytest.raises(ClusterError, match="--overwrite"):
         predict_on_ray("credit_risk", "gbm", str(loans), out, RayOptions())
-    assert predict_on_ray("credit_risk", "gbm", str(loans), out, RayOptions(overwrite=True)) == 300
+    seen: list[tuple[int, int | None]] = []  # the overwriting job's progress, as the CLI's bar gets it
+    assert predict_on_ray("credit_risk", "gbm", str(loans), out, RayOptions(batch_rows=16, overwrite=True),
+                          on_progress=lambda p: seen.append((p.step, p.total))) == 300
     assert pl.read_parquet(out / "*.parquet").height == 300
+    assert seen[-1] == (300, 300)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and all(total == 300 for _, total in seen)
 
 
 def test_an_unreachable_address_fails_fast_with_one_line() -> None:
@@ -158,15 +164,6 @@ def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, l
     assert rows == out.height == 300
     inputs = pl.read_parquet(loans)
     assert out.select(inputs.columns).sort(inputs.columns).equals(inputs.sort(inputs.columns))  # each row once
-
-
-def test_progress_reaches_every_row(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
-    seen: list[tuple[int, int | None]] = []
-    rows = predict_on_ray("credit_risk", "gbm", str(loans), tmp_path / "out", RayOptions(batch_rows=16),
-                          on_progress=lambda p: seen.append((p.step, p.total)))
-    assert rows == 300 and seen[-1] == (300, 300)
-    done = [d for d, _ in seen]
-    assert done == sorted(done) and all(total == 300 for _, total in seen)
 
 
 @pytest.mark.slow  # 22 s: a second Ray in a subprocess, as a terminal runs it (`make test-slow`)

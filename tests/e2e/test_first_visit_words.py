@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests.e2e.conftest import VIEWPORT
-from tests.e2e.ui import expect, model_box, open_page, open_tab
+from tests.e2e.ui import expect, model_box, open_page, open_tab, settled, shown_code_names
 
 pytestmark = pytest.mark.e2e
 
@@ -135,6 +135,9 @@ def test_the_models_page_has_the_prepared_defaults_and_compares_from_the_first_v
     expect()(picker).to_be_visible()
     compared = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("th", has_text="Metric"))
     expect()(compared).to_have_count(1, timeout=60_000)
+    settled(page)
+    names, _ = shown_code_names(page)
+    assert not names, f"code names on the Models page: {sorted(names)}"
 
 
 def _column(page: Any, header: str) -> list[str]:

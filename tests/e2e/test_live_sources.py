@@ -17,7 +17,7 @@ import pytest
 
 from domains.traffic import read_traffic
 from tests.e2e.conftest import Served
-from tests.e2e.ui import expect, metric_number, open_page, open_tab
+from tests.e2e.ui import expect, metric_number, open_page, open_tab, settled
 from tests.model_server import start_model_server, stop_model_server
 from tests.redis_server import RedisServer
 
@@ -35,6 +35,8 @@ def _watch(page: Any, source: str) -> None:
     open_page(page, "Credit Risk")
     open_tab(page, "Live")
     page.get_by_text(source, exact=True).first.click()
+    expect()(page.get_by_role("radio", name=source)).to_be_checked(timeout=30_000)
+    settled(page)  # the source's settings replace the replay's: a click before that may land on the old layout
 
 
 def _start(page: Any) -> None:

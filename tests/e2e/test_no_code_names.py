@@ -1,7 +1,9 @@
 """No visible text on any page or tab names things the way the code does: every heading, caption,
 message, metric, table header, chart title, axis, legend and tick is checked for an identifier
-with an underscore (``duration_in_month``, ``p_bad``, ``approval_rate``), on the offline defaults
-and with an uploaded file."""
+with an underscore (``duration_in_month``, ``p_bad``, ``approval_rate``), with an uploaded file.
+On the offline defaults, every page and tab is checked by the first-time walk through each page
+(tests/e2e/test_pages.py) and the Models page by tests/e2e/test_first_visit_words.py: one walk
+through the pages, not two."""
 
 from __future__ import annotations
 
@@ -12,49 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ui import expect, open_page, open_tab
+from tests.e2e.ui import code_names, expect, open_page, open_tab, settled, shown_code_names
 
 pytestmark = pytest.mark.e2e
-PAGES = ["Credit Risk", "Medical Imaging", "Recommendations", "Text Classification", "Translation"]
 TABS = ["Explore", "Predict", "Live", "Train", "Evaluate"]
-CODE_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
-# Text the page shows as the user gave it or as a file is named, not a label the page chose.
-ALLOWED = re.compile(r"^(DOMAINLENS_[A-Z_]+|serve_multiplexed_model_id)$")
-
-# Everything a reader sees: the page's text (headings, captions, alerts, metrics, widgets'
-# labels and values) plus the text drawn in charts' SVG (titles, axes, legends, ticks) and
-# tables' headers, which live in a canvas and are read from the grid's accessible copy.
-# Icons are ligatures ('inventory_2') drawn as pictures, not words: their text is left out.
-VISIBLE_TEXT = """() => {
-  const seen = el => el.checkVisibility();
-  const icons = new Set([...document.querySelectorAll('[data-testid="stIconMaterial"]')]
-    .map(i => i.textContent.trim()));
-  const parts = [];
-  for (const where of ['[data-testid="stMain"]', '[data-testid="stSidebar"]']) {
-    const el = document.querySelector(where);
-    if (el) parts.push(el.innerText);
-  }
-  for (const t of document.querySelectorAll('.js-plotly-plot svg text'))
-    if (seen(t.closest('.js-plotly-plot'))) parts.push(t.textContent);
-  for (const h of document.querySelectorAll('[data-testid="stDataFrame"] [role="columnheader"]'))
-    if (seen(h.closest('[data-testid="stDataFrame"]'))) parts.push(h.textContent);
-  return parts.join('\\n').split(/\\s+/).filter(w => !icons.has(w)).join(' ');
-}"""
-
-
-def _settled(page: Any) -> None:
-    """Wait for the rerun to finish: no 'Running' in the status widget for a moment."""
-    page.wait_for_timeout(500)
-    page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=300_000)
-    page.wait_for_timeout(1500)
-
-
-# Code names without an underscore that charts used to show: model keys, metric keys, pair codes.
-CODE_WORDS = re.compile(r"(?<![\w@])(dlae|ease|itemknn|ndcg@10|recall@k|precision@k|[a-z]{2}->[a-z]{2})(?![\w@])")
-
-
-def code_names(text: str) -> set[str]:
-    return {m for m in CODE_NAME.findall(text) if not ALLOWED.match(m)} | set(CODE_WORDS.findall(text))
 
 
 def _watch_live(page: Any) -> None:
@@ -71,40 +34,30 @@ def _stop_live(page: Any) -> None:
     expect()(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=60_000)
 
 
-def _headers(page: Any) -> int:
-    return int(page.evaluate("""() => document.querySelectorAll(
-        '[data-testid="stDataFrame"] [role="columnheader"]').length"""))
-
-
-def _scan(page: Any, pages: list[str] = PAGES, models_page: bool = True) -> dict[str, set[str]]:
+def _scan(page: Any, pages: list[str], models_page: bool = True) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     headers = 0
     for title in pages:
         open_page(page, title)
         for tab in TABS:
             open_tab(page, tab)
-            _settled(page)
+            settled(page)
             if tab == "Live":
                 _watch_live(page)
-            headers += _headers(page)
-            names = code_names(page.evaluate(VISIBLE_TEXT))
+            names, seen = shown_code_names(page)
+            headers += seen
             if tab == "Live":
                 _stop_live(page)
             if names:
                 found[f"{title} / {tab}"] = names
     if models_page:
         page.get_by_role("link", name="Models").first.click()
-        _settled(page)
-        names = code_names(page.evaluate(VISIBLE_TEXT))
+        settled(page)
+        names, _ = shown_code_names(page)
         if names:
             found["Models"] = names
     assert headers > 0, "no table header was read: the check would miss every table"
     return found
-
-
-def test_no_code_identifier_is_shown_on_any_page_or_tab(browser_page: Any) -> None:
-    found = _scan(browser_page)
-    assert not found, "\n".join(f"{where}: {sorted(names)}" for where, names in found.items())
 
 
 def test_no_code_identifier_is_shown_with_an_uploaded_file(browser_page: Any, german_credit_csv: Path,

@@ -69,3 +69,52 @@ def open_tab(page: Any, name: str) -> None:
     tab = page.get_by_role("tab", name=name, exact=True).first
     tab.click()
     expect()(tab).to_have_attribute("aria-selected", "true", timeout=60_000)
+
+
+# What a reader sees, checked for names the way the code spells them (tests/e2e/test_no_code_names.py).
+CODE_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
+# Text the page shows as the user gave it or as a file is named, not a label the page chose.
+ALLOWED = re.compile(r"^(DOMAINLENS_[A-Z_]+|serve_multiplexed_model_id)$")
+
+# Everything a reader sees: the page's text (headings, captions, alerts, metrics, widgets'
+# labels and values) plus the text drawn in charts' SVG (titles, axes, legends, ticks) and
+# tables' headers, which live in a canvas and are read from the grid's accessible copy.
+# Icons are ligatures ('inventory_2') drawn as pictures, not words: their text is left out.
+VISIBLE_TEXT = """() => {
+  const seen = el => el.checkVisibility();
+  const icons = new Set([...document.querySelectorAll('[data-testid="stIconMaterial"]')]
+    .map(i => i.textContent.trim()));
+  const parts = [];
+  for (const where of ['[data-testid="stMain"]', '[data-testid="stSidebar"]']) {
+    const el = document.querySelector(where);
+    if (el) parts.push(el.innerText);
+  }
+  for (const t of document.querySelectorAll('.js-plotly-plot svg text'))
+    if (seen(t.closest('.js-plotly-plot'))) parts.push(t.textContent);
+  for (const h of document.querySelectorAll('[data-testid="stDataFrame"] [role="columnheader"]'))
+    if (seen(h.closest('[data-testid="stDataFrame"]'))) parts.push(h.textContent);
+  return parts.join('\\n').split(/\\s+/).filter(w => !icons.has(w)).join(' ');
+}"""
+
+
+def settled(page: Any) -> None:
+    """Wait for the rerun to finish: no 'Running' in the status widget for a moment."""
+    page.wait_for_timeout(500)
+    page.wait_for_function("""() => !document.querySelector('[data-testid="stStatusWidget"]')""", timeout=300_000)
+    page.wait_for_timeout(1500)
+
+
+# Code names without an underscore that charts used to show: model keys, metric keys, pair codes.
+CODE_WORDS = re.compile(r"(?<![\w@])(dlae|ease|itemknn|ndcg@10|recall@k|precision@k|[a-z]{2}->[a-z]{2})(?![\w@])")
+
+
+def code_names(text: str) -> set[str]:
+    return {m for m in CODE_NAME.findall(text) if not ALLOWED.match(m)} | set(CODE_WORDS.findall(text))
+
+
+def shown_code_names(page: Any) -> tuple[set[str], int]:
+    """The code names in everything the page shows now, and how many table headers were read
+    (a check that read none would miss every table)."""
+    headers = int(page.evaluate("""() => document.querySelectorAll(
+        '[data-testid="stDataFrame"] [role="columnheader"]').length"""))
+    return code_names(page.evaluate(VISIBLE_TEXT)), headers
