@@ -50,7 +50,7 @@ def to_folder(folder: Path, frame: pl.DataFrame, *, rate: float, rows_per_file: 
         raise DomainLensError(f"the folder {folder} does not exist: create it first")
     suffix = ".parquet" if any(dtype == pl.Binary for dtype in frame.dtypes) else ".csv"
     written = []
-    for index, part in enumerate(replay(frame, rows_per_s=rate / max(1, rows_per_file), chunk_rows=rows_per_file)):
+    for index, part in enumerate(replay(frame, rows_per_s=rate, chunk_rows=max(1, rows_per_file))):
         final = folder / f"{stem}-{index:05d}{suffix}"
         temporary = folder / f".{final.name}.tmp"
         part.write_parquet(temporary) if suffix == ".parquet" else part.write_csv(temporary)

@@ -104,13 +104,14 @@ def _inputs(domain: str, tmp_path: Path) -> tuple[Path, Path]:
     return path, path
 
 
-# Imaging and translation on Ray take 30-100 s each on 2 cores: they run with the slow tests
-# (`make test-slow`); the default suite keeps credit, text and recommendations on Ray, and the
-# same distributed scoring path.
+# Each domain's own rows on Ray take 20-100 s each on 2 cores: they run with the slow tests
+# (`make test-slow`); the default suite keeps `predict --backend ray` on credit (above) and the
+# text model's actors through evaluate on Ray (below): the same distributed scoring path.
 LONG_ON_RAY = pytest.mark.slow
 
 
-@pytest.mark.parametrize("domain", ["text_classification", "recommendations",
+@pytest.mark.parametrize("domain", [pytest.param("text_classification", marks=LONG_ON_RAY),
+                                    pytest.param("recommendations", marks=LONG_ON_RAY),
                                     pytest.param("translation", marks=LONG_ON_RAY),
                                     pytest.param("medical_imaging", marks=LONG_ON_RAY)])
 def test_every_domain_on_ray_gives_the_in_process_rows(domain: str, ray_cluster: None, tmp_path: Path,

@@ -93,6 +93,21 @@ def test_a_folder_that_does_not_exist_says_so(tmp_path: Path, credit_columns: li
         inbox_folder("../../etc")
 
 
+def test_send_to_a_folder_keeps_the_rate_in_rows_a_second(tmp_path: Path) -> None:
+    """``send --rate 500 --rows-per-file 50``: 500 rows a second in files of 50 (it once wrote
+    500 / 50 = 10 rows a second)."""
+    from domains.sending import to_folder
+
+    frame = pl.DataFrame({"x": range(300)})
+    started = time.perf_counter()
+    written = to_folder(tmp_path, frame, rate=1000, rows_per_file=50)
+    took = time.perf_counter() - started
+    assert [p.name for p in written] == [f"events-{i:05d}.csv" for i in range(6)]
+    assert pl.concat([pl.read_csv(p) for p in written])["x"].to_list() == list(range(300))
+    # On schedule: the sixth file is due 250 rows in, at 0.25 s; at 10 rows a second it would be 25 s.
+    assert 0.24 <= took < 5.0, took
+
+
 def test_server_traffic_is_read_as_it_lands_and_not_before(tmp_path: Path) -> None:
     log = TrafficLog("credit_risk", root=tmp_path, flush_s=0.1)
     old = Answered("before", "gbm", None, 3.0, pl.DataFrame({"age": [30]}), pl.DataFrame({"p_bad": [0.2]}))

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.ui import SIDEBAR, expect, open_page, open_tab
+from tests.e2e.ui import SIDEBAR, expect, open_inner_tab, open_page, open_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 def _translate_document(page: Any, document: Path) -> str:
     open_page(page, "Translation")
     open_tab(page, "Predict")
-    page.get_by_role("tab", name="Documents and tables").click()
+    open_inner_tab(page, "Documents and tables")
     page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(
         str(document))
     page.get_by_role("button", name="Translate document").click()
@@ -47,7 +47,7 @@ def test_similar_items_and_a_cold_start(browser_page: Any) -> None:
     open_page(page, "Recommendations")
     open_tab(page, "Predict")
     page.get_by_text(re.compile(r"Top 10 for user")).first.wait_for(timeout=180_000)
-    page.get_by_role("tab", name="Similar movies").click()
+    open_inner_tab(page, "Similar movies")
     page.get_by_role("combobox", name="Find movies like").wait_for(timeout=60_000)
     expect()(page.locator('[data-testid="stDataFrame"]:visible').first).to_be_visible(timeout=60_000)
     page.get_by_role("tab", name="Cold start (new visitor)").click()

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests.e2e.conftest import VIEWPORT
-from tests.e2e.ui import expect, model_box, open_page, open_tab, settled, shown_code_names
+from tests.e2e.ui import expect, model_box, open_inner_tab, open_page, open_tab, settled, shown_code_names
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,7 @@ def test_a_batch_file_with_missing_columns_is_refused_in_the_pages_words(browser
     page = browser_page
     open_page(page, "Credit Risk")
     open_tab(page, "Predict")
-    page.get_by_role("tab", name="Batch file").click()
+    open_inner_tab(page, "Batch file")
     page.locator('[data-testid="stMain"] [data-testid="stFileUploader"] input[type="file"]').set_input_files(str(wrong))
     message = page.locator('[data-testid="stAlert"]').filter(has_text="Batch scoring failed")
     expect()(message).to_be_visible(timeout=120_000)

@@ -1,5 +1,5 @@
 """The Live tab on real traffic, in chromium: the model server's answers (1,000 loans sent by
-``domainlens send`` at 50 a second, counted exactly and found by request id in the log), a
+``domainlens send`` at 200 a second, counted exactly and found by request id in the log), a
 folder of 20 arriving files with one malformed, and a Redis stream read across a restart of
 the watching dashboard (no event lost, none counted twice)."""
 
@@ -67,7 +67,7 @@ def test_live_counts_the_model_servers_traffic_exactly(served: Served, synthetic
         _watch(page, "Model server traffic")
         _start(page)
         ids_file = tmp_path / "ids.txt"
-        _send("--input", str(loans), "--rate", "50", "--to", client.url, "--ids", str(ids_file))
+        _send("--input", str(loans), "--rate", "200", "--to", client.url, "--ids", str(ids_file))
         _count(page, "Events seen", 1000)
         assert metric_number(page, "Server latency p50") > 0
         expect()(page.get_by_text("Events from: Model server traffic")).to_be_visible()

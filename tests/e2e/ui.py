@@ -71,6 +71,17 @@ def open_tab(page: Any, name: str) -> None:
     expect()(tab).to_have_attribute("aria-selected", "true", timeout=60_000)
 
 
+def open_inner_tab(page: Any, name: str) -> None:
+    """Click a tab inside a page tab (e.g. Predict's "Documents and tables") once the page tab's
+    rerun has settled, and wait until it is selected: a click during that rerun can land on the
+    tab bar it replaces and be lost."""
+    tab = page.get_by_role("tab", name=name, exact=True).first
+    tab.wait_for(timeout=120_000)
+    settled(page)
+    tab.click()
+    expect()(tab).to_have_attribute("aria-selected", "true", timeout=30_000)
+
+
 # What a reader sees, checked for names the way the code spells them (tests/e2e/test_no_code_names.py).
 CODE_NAME = re.compile(r"\b[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+\b")
 # Text the page shows as the user gave it or as a file is named, not a label the page chose.
