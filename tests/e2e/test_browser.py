@@ -133,7 +133,7 @@ def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, served, br
     box.fill(" ".join(f"And the {i}th day God saw the light, and it was good." for i in range(60)))
     page.get_by_role("button", name="Translate", exact=True).click()  # straight after the paste
     page.get_by_text("English → Portuguese · transformers").first.wait_for(timeout=120_000)  # streaming started
-    time.sleep(2.0)  # let some sentences stream in
+    time.sleep(2.0)  # let some tokens stream in
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped: generation ended at your request").wait_for(timeout=30_000)
     output = page.locator(".st-key-translation-translate-output")
@@ -143,5 +143,7 @@ def test_translation_streams_and_stop_ends_it(tiny_marian_checkpoint, served, br
     assert shown
     sentences = page.locator('[data-testid="stMetric"]').filter(has_text="sentences translated").inner_text()
     assert "\\" not in shown  # escaped for markdown, shown as plain text
-    assert 0 < int(re.search(r"(\d+)\s*$", sentences).group(1)) < 60  # stopped part-way, the rest kept
+    # Stopped part-way: what streamed so far is kept (``shown``) and fewer than all 60 sentences
+    # finished (on a busy 2-core machine none may have finished in the 2 s).
+    assert int(re.search(r"(\d+)\s*$", sentences).group(1)) < 60
     page.screenshot(path=str(ROOT / ".pytest_cache" / "e2e-translation.png"), full_page=True)

@@ -193,8 +193,12 @@ def test_one_number_format_per_quantity_on_every_view(browser_page: Any) -> None
     page.get_by_role("button", name="Stop", exact=True).click()
     risks = _column(page, "Risk")
     assert _percentages(risks), risks
-    heads = page.evaluate("""() => [...[...document.querySelectorAll('[data-testid="stDataFrame"]')]
-        .find(g => g.checkVisibility()).querySelectorAll('th')].map(h => h.textContent.trim())""")
+    # The worklist's headers, read once its grid is drawn again after Stop's rerun.
+    heads = page.wait_for_function("""() => {
+        const grid = [...document.querySelectorAll('[data-testid="stDataFrame"]')].find(g => g.checkVisibility()
+            && [...g.querySelectorAll('th')].some(h => h.textContent.trim() === 'Risk'));
+        return grid && [...grid.querySelectorAll('th')].map(h => h.textContent.trim()); }""",
+                                   timeout=60_000).json_value()
     assert heads[0] == "Status" and "" not in heads, heads  # no unlabelled index column
 
 
