@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from models.distributed import RayOptions
 
 
-DOMAIN_COMMANDS = ("train", "evaluate", "predict", "columns")  # their first argument is a domain key
+DOMAIN_COMMANDS = ("train", "evaluate", "predict", "columns", "report")  # their first argument is a domain key
 
 
 def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
@@ -45,11 +45,12 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the dashboard")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("DOMAINLENS_PORT", "8501")))
-    serve.add_argument("--address", default="localhost")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("DOMAINLENS_PORT", "8501")),
+                       help="port to listen on (default: $DOMAINLENS_PORT or 8501)")
+    serve.add_argument("--address", default="localhost", help="interface to listen on (default: localhost)")
 
     models = sub.add_parser("models", help="list models (default first) and saved checkpoints")
-    models.add_argument("domain", nargs="?")
+    models.add_argument("domain", nargs="?", help="one domain's models only (default: every domain)")
 
     api = sub.add_parser("serve-models", help="serve every model over HTTP (Ray Serve): /v1/{domain}/predict")
     api.add_argument("--address", default=None, help="auto, host:port or ray://host:10001 (default: start a local "
@@ -131,6 +132,18 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
                           "rows in this folder")
     evaluate.add_argument("--batch-rows", type=int, default=None, help="rows per Ray batch (default 4096)")
     _ray_args(evaluate)
+
+    report = sub.add_parser("report", help="write a self-contained HTML model report (one model, or several "
+                            "side by side)")
+    report.add_argument("domain")
+    report.add_argument("--checkpoint", dest="picks", action="append", type=lambda v: Path(v), default=[],
+                        help="a saved checkpoint folder (repeat to compare models)")
+    report.add_argument("--model", dest="picks", action="append", default=[],
+                        help="a menu model key, opened as the dashboard opens it (repeatable)")
+    _data_args(report, domain)
+    report.add_argument("--split", default=None, help="default: test (or all for data without splits)")
+    report.add_argument("--output", type=Path, required=True, help="the HTML file to write")
+    report.add_argument("--device", default="auto")
 
     predict = sub.add_parser("predict", help="score a file through the micro-batcher")
     predict.add_argument("domain")
@@ -453,6 +466,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from domains.report import check_writable, model_report, write_report
+
+    domain = registry.get(args.domain)
+    if not args.picks:
+        raise DataError("name a model: --checkpoint DIR or --model KEY (repeat either to compare models)")
+    check_writable(args.output)
+    data = _load_data(domain, args)
+    split = args.split or _default_split(domain, data)
+    with _ProgressBar("report", total=len(args.picks), unit="models") as bar:
+        document = model_report(domain, args.picks, data, split, device=pick_device(args.device),
+                                on_model=lambda name: bar.advance(1))
+    path = write_report(document, args.output)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -536,7 +566,8 @@ def _predict_on_ray(args: argparse.Namespace) -> int:
 
 COMMANDS = {"serve": cmd_serve, "serve-models": cmd_serve_models, "call": cmd_call, "send": cmd_send,
             "traffic": cmd_traffic, "models": cmd_models,
-            "columns": cmd_columns, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}
+            "columns": cmd_columns, "train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+            "report": cmd_report}
 
 
 # ---- helpers ----------------------------------------------------------------------------------

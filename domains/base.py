@@ -199,6 +199,7 @@ class Domain(Protocol[P]):
     title: str
     icon: str
     description: str
+    intended_use: str  # what the models are for, on a model report's card
     input_kind: InputKind
     upload_types: tuple[str, ...]  # file suffixes the sidebar's dataset upload accepts
     supports_cv: bool  # whether ``train`` honours ``TrainSettings.cv`` (k-fold cross-validation)

@@ -68,6 +68,9 @@ class BaseDomain(Generic[P]):
     title: ClassVar[str]
     icon: ClassVar[str]
     description: ClassVar[str]
+    # What a model report's card says the models are for (a domain with stricter limits says so).
+    intended_use: ClassVar[str] = ("Exploring how a model behaves on the data shown; check it on your own data "
+                                   "before it informs any decision.")
     input_kind: ClassVar[InputKind]
     sources: ClassVar[Sequence[DataSource]] = ()
     menu: ClassVar[Sequence[ModelSpec]] = ()

@@ -97,3 +97,40 @@ def confusion_frame(y: np.ndarray, p: np.ndarray, threshold: float, labels: tupl
         for b in (0, 1)
     ]
     return pl.DataFrame(rows)
+
+
+def outcomes_frame(y: np.ndarray, predicted: np.ndarray, p: np.ndarray | None = None) -> pl.DataFrame:
+    """One row per scored example: true class, decided class and (binary) the positive score;
+    the report's bootstrap intervals are drawn from it."""
+    columns: dict[str, np.ndarray] = {"y": np.asarray(y, dtype=np.int64),
+                                      "predicted": np.asarray(predicted, dtype=np.int64)}
+    if p is not None:
+        columns["p"] = np.asarray(p, dtype=np.float64)
+    return pl.DataFrame(columns)
+
+
+def bootstrap_intervals(outcomes: pl.DataFrame, *, resamples: int = 200, seed: int = 0,
+                        level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile-bootstrap intervals over rows (``outcomes_frame``) for accuracy (as ``acc``
+    and ``accuracy``), and for a binary score also AUC, sensitivity and specificity. The same
+    seed gives the same intervals."""
+    y, decided = outcomes["y"].to_numpy(), outcomes["predicted"].to_numpy()
+    p = outcomes["p"].to_numpy() if "p" in outcomes.columns else None
+    binary = p is not None and set(np.unique(y).tolist()) <= {0, 1}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {"accuracy": [], "auc": [], "sensitivity": [], "specificity": []}
+    for _ in range(resamples):
+        idx = rng.integers(0, len(y), len(y))
+        ys, ds = y[idx], decided[idx]
+        draws["accuracy"].append(float(np.mean(ys == ds)))
+        if binary and p is not None:
+            positives, negatives = ys == 1, ys == 0
+            if positives.any() and negatives.any():
+                draws["auc"].append(float(skm.roc_auc_score(ys, p[idx])))
+                draws["sensitivity"].append(float(np.mean(ds[positives] == 1)))
+                draws["specificity"].append(float(np.mean(ds[negatives] == 0)))
+    tail = (1 - level) / 2 * 100
+    found = {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in draws.items() if v}
+    if "accuracy" in found:
+        found["acc"] = found["accuracy"]
+    return found

@@ -18,6 +18,7 @@ from domains.capabilities import Thresholded
 from domains.charts import readable_figure
 from domains.io import flat_lists
 from domains.labels import display_frame, display_name
+from domains.report import data_title as dataset_title
 from domains.server import job_registry
 from models.jobs import ACTIVE, Job, JobRecord
 
@@ -38,8 +39,7 @@ class PageContext:
 def data_title(ctx: PageContext) -> str:
     """The dataset as the data picker names it ("German Credit (UCI, 1,000 applicants)"); an
     uploaded file by its file name."""
-    titles = {source.key: source.title for source in ctx.domain.datasets()}
-    return titles.get(ctx.data.name, ctx.data.name)
+    return dataset_title(ctx.domain, ctx.data)
 
 
 def chart(fig: go.Figure, *, key: str, domain: str | None = None, where: Any = st) -> None:

@@ -7,10 +7,11 @@ import streamlit as st
 from dashboard import resources
 from dashboard.errors import guarded
 from dashboard.state import initial, kept, persisted
-from dashboard.views.common import PageContext, chart, figure_grid, need_model, table
-from domains.base import Predictor
+from dashboard.views.common import PageContext, chart, data_title, figure_grid, need_model, table
+from domains.base import Predictor, Report
 from domains.capabilities import HasEvaluationOptions, ModelComparer, Thresholded
 from domains.labels import display_name, format_value, label_of
+from domains.report import build_html, report_model
 from models.checkpoints import list_bundles
 
 
@@ -54,9 +55,23 @@ def render(ctx: PageContext) -> None:
             if name in report.frames and report.frames[name].height:
                 st.subheader(title)
                 table(report.frames[name], ctx.domain.key)
+        _download_report(ctx, predictor, report, split)
     if isinstance(ctx.domain, ModelComparer):
         with st.expander("Compare models on this split"), guarded("Comparison"):
             _compare(ctx, ctx.domain, predictor, split)
+
+
+def _download_report(ctx: PageContext, predictor: Predictor, report: Report, split: str) -> None:
+    """This evaluation as one HTML file to hand on; built when clicked (a few seconds), not on
+    every rerun."""
+    def document() -> bytes:
+        model = report_model(ctx.domain, predictor, ctx.model_id, report, ctx.data)
+        return build_html(ctx.domain, [model], split=split, data_name=data_title(ctx)).encode()
+
+    st.download_button("Download report", document, f"{ctx.domain.key}-{predictor.model_key}-{split}-report.html",
+                       "text/html", key=f"{ctx.domain.key}-eval-report", icon=":material/download:",
+                       help="One HTML file with this evaluation: the model card, the metrics with confidence "
+                            "intervals, every chart and table above. It opens offline in any browser.")
 
 
 def _requested(ctx: PageContext, split: str) -> bool:

@@ -9,8 +9,10 @@ from dashboard.views.common import chart, job_table, table
 from domains import registry
 from domains.charts import styled
 from domains.labels import display_name, format_value, readable
+from domains.report import model_report
 from domains.server import job_registry
 from models.checkpoints import Bundle, list_bundles
+from models.device import pick_device
 
 # Metrics that sum a model up in the listing, after the domain's own summary metrics.
 SUMMARY = ("auc", "acc", "accuracy", "macro_f1", "chrf", "bleu", "ndcg@10")
@@ -78,6 +80,21 @@ def _menus() -> None:
         table(pl.DataFrame(rows))
 
 
+def _comparison_report(domain_key: str, chosen: list[Bundle]) -> None:
+    """Both models evaluated on their domain's bundled data, side by side, as one HTML file (built
+    when clicked: each model is scored on the test split then)."""
+    def document() -> bytes:
+        domain = registry.get(domain_key)
+        data = domain.load_data()
+        split = next(iter(domain.evaluation_splits(data)))
+        return model_report(domain, [b.path for b in chosen], data, split, device=pick_device("auto")).encode()
+
+    st.download_button("Download comparison report", document, f"{domain_key}-comparison-report.html", "text/html",
+                       key="models-compare-report", icon=":material/download:",
+                       help="Both models scored on the same test split: metrics with confidence intervals and "
+                            "their curves on the same axes, each model's card, in one HTML file.")
+
+
 def _compare(chosen: list[Bundle], names: list[str]) -> None:
     keys = sorted(set(chosen[0].metrics) | set(chosen[1].metrics))
     domain = chosen[0].domain if chosen[0].domain == chosen[1].domain else None
@@ -87,6 +104,8 @@ def _compare(chosen: list[Bundle], names: list[str]) -> None:
     if domain is None:
         st.caption("The two models are of different domains: only the metrics both recorded are comparable.")
     table(scores, domain)
+    if domain is not None and domain in registry.domain_keys():
+        _comparison_report(domain, chosen)
     left, right = st.columns(2)
     roc = go.Figure()
     for name, b in zip(names, chosen, strict=True):

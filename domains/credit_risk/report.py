@@ -12,6 +12,7 @@ from domains.metrics import (
     binary_metrics,
     calibration_frame,
     confusion_frame,
+    outcomes_frame,
     pr_frame,
     roc_frame,
     threshold_metrics,
@@ -44,6 +45,7 @@ def build_report(
         metrics=metrics,
         frames={
             "scores": scores,
+            "outcomes": outcomes_frame(y, (p >= threshold).astype(int), p),
             "roc": roc_frame(y, p),
             "pr": pr_frame(y, p),
             "calibration": calibration_frame(y, p),

@@ -65,6 +65,7 @@ DESCRIPTION = ("Chest X-ray classification (pneumonia vs normal) with Grad-CAM, 
 class MedicalImagingDomain(BaseDomain[ImagePredictor], key="medical_imaging", title="Medical Imaging",
                            icon=":material/radiology:", input_kind="image", description=DESCRIPTION):
     sources, menu = img_data.SOURCES, MODELS
+    intended_use = f"{INTENDED_USE.capitalize()}."
     predictor_type = ImagePredictor
     labels = LABELS
     upload_types = ("npz", "zip")

@@ -15,6 +15,7 @@ from domains.metrics import (
     calibration_frame,
     confusion_frame,
     expected_calibration_error,
+    outcomes_frame,
     roc_frame,
     threshold_metrics,
 )
@@ -75,6 +76,7 @@ def evaluate_probs(predictor: ImagePredictor, rows: pl.DataFrame, probs: np.ndar
                   "confusion": confusion_frame(truth, score, predictor.threshold, pair),
                   "calibration": calibration_frame(truth, score)}
         predicted = np.where(score >= predictor.threshold, predictor.positive, 1 - predictor.positive)
+        frames["outcomes"] = outcomes_frame(truth, (score >= predictor.threshold).astype(int), score)
         operating = (1 - at["specificity"], at["sensitivity"])
     else:
         predicted = probs.argmax(axis=1)
@@ -90,7 +92,8 @@ def evaluate_probs(predictor: ImagePredictor, rows: pl.DataFrame, probs: np.ndar
         frames = {"confusion": pl.DataFrame([
             {"actual": names[a], "predicted": names[b], "count": int(np.sum((y == a) & (predicted == b)))}
             for a in range(len(names)) for b in range(len(names))]),
-            "calibration": calibration_frame((predicted == y).astype(int), confidence)}
+            "calibration": calibration_frame((predicted == y).astype(int), confidence),
+            "outcomes": outcomes_frame(y, predicted)}
         operating = None
     frames["per_class"] = per_class(y, predicted, probs, names)
     frames["gallery"] = gallery(rows, y, predicted, probs, predictor)

@@ -12,7 +12,7 @@ import polars as pl
 from sklearn import metrics as skm
 
 from domains.base import DataError, DomainData, Report
-from domains.metrics import calibration_frame, expected_calibration_error
+from domains.metrics import calibration_frame, expected_calibration_error, outcomes_frame
 from domains.text_classification import data as text_data
 
 if TYPE_CHECKING:
@@ -88,6 +88,7 @@ def evaluate_probs(labels: tuple[str, ...], rows: pl.DataFrame, probs: np.ndarra
         "calibration": calibration_frame(correct, confidence),
         "confidence": pl.DataFrame({"confidence": confidence, "outcome": np.where(correct == 1, "correct", "wrong")}),
         "mistakes": mistakes(rows, labels, y, predicted, confidence),
+        "outcomes": outcomes_frame(y, predicted),
     }
     return Report(metrics, frames, info={"labels": list(labels)},
                   headline=("accuracy", "macro_f1", "ece", "log_loss"),

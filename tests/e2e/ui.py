@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -126,6 +127,13 @@ def code_names(text: str) -> set[str]:
 def shown_code_names(page: Any) -> tuple[set[str], int]:
     """The code names in everything the page shows now, and how many table headers were read
     (a check that read none would miss every table)."""
+    # A grid draws its accessible header row a moment after the table appears (later still on a
+    # busy machine): wait for every visible table's headers, then read what is there.
+    # (a table without headers after that is what the callers' count reports)
+    with contextlib.suppress(Exception):
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stDataFrame"]')]
+            .filter(t => t.checkVisibility()).every(t => t.querySelector('[role="columnheader"]'))""",
+                               timeout=30_000)
     headers = int(page.evaluate("""() => document.querySelectorAll(
         '[data-testid="stDataFrame"] [role="columnheader"]').length"""))
     return code_names(page.evaluate(VISIBLE_TEXT)), headers
