@@ -19,9 +19,10 @@ pytest_plugins = ["tests.recs_fixtures", "tests.imaging_fixtures", "tests.text_f
 
 # The longest modules (seconds on 2 cores, measured with --durations), started first so that
 # `make test`'s two workers (pytest-xdist, one module at a time each) finish together.
-LONGEST_FIRST = ["tests/domains/test_distributed.py", "tests/e2e/test_pages.py", "tests/e2e/test_live_sources.py",
-                 "tests/e2e/test_first_visit_words.py", "tests/test_api.py", "tests/e2e/test_browser.py",
-                 "tests/e2e/test_model_server.py", "tests/e2e/test_ray_jobs.py", "tests/e2e/test_flows.py"]
+LONGEST_FIRST = ["tests/test_api.py", "tests/e2e/test_pages.py", "tests/e2e/test_first_visit_words.py",
+                 "tests/domains/test_distributed.py", "tests/e2e/test_flows.py", "tests/e2e/test_browser.py",
+                 "tests/e2e/test_no_code_names.py", "tests/dashboard/test_translation_page.py",
+                 "tests/e2e/test_live_sources.py", "tests/domains/test_contract.py"]
 
 
 def _longest_first(items: list[pytest.Item]) -> None:

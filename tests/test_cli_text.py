@@ -110,6 +110,7 @@ def test_json_says_which_path_scored_on_this_machine(tiny_classifier_dir: Path, 
     assert exact["metrics"]["accuracy"] == pytest.approx(agreed["metrics"]["accuracy"], abs=0.02)
 
 
+@pytest.mark.slow  # default suite: two CTranslate2 conversions; one is checked by the default suite
 def test_both_ctranslate2_backends_give_the_same_answers(tiny_classifier_dir: Path, small_reviews,
                                                          tmp_path: Path) -> None:
     """The CLI in fresh processes under CTranslate2's MKL and oneDNN int8 backends, and under

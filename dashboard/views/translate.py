@@ -135,9 +135,15 @@ def _translate(key: str, translator: Translator, text: str) -> None:
     st.session_state[f"{key}-last"] = record
     started = time.perf_counter()
 
+    total = translator.sentence_count(text)
+    counter = st.empty()
+
+    def finished(source: str, translated: str) -> None:
+        record["segments"].append((source, translated))
+        counter.caption(f"{len(record['segments'])} of {total} sentences translated")
+
     def pieces() -> Iterator[str]:
-        for piece in translator.stream_text(text, stop=flag,
-                                            on_sentence=lambda s, t: record["segments"].append((s, t))):
+        for piece in translator.stream_text(text, stop=flag, on_sentence=finished):
             if record["ttft"] is None and piece.strip():
                 record["ttft"] = time.perf_counter() - started
             record["text"] += piece  # kept even if Stop interrupts the page mid-stream

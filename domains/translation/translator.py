@@ -201,6 +201,10 @@ class TranslationPredictor:
         return Translation(translated, segments, src, tgt, detect(text), report, time.perf_counter() - started,
                            notes)
 
+    def sentence_count(self, text: str) -> int:
+        """How many sentences ``stream_text`` translates one after the other (a progress total)."""
+        return len(split_sentences(text[:MAX_CHARS]))
+
     def stream_text(self, text: str, *, src: str | None = None, tgt: str | None = None,
                     stop: CancelToken | None = None,
                     on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:

@@ -54,6 +54,7 @@ def test_missing_columns_fail_before_any_cluster_work(ray_cluster: None, loans: 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # default suite: one more Ray job
 def test_a_previous_result_is_kept_unless_overwrite_and_progress_reaches_every_row(
         ray_cluster: None, loans: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -136,6 +137,7 @@ def test_every_domain_on_ray_gives_the_in_process_rows(domain: str, ray_cluster:
         assert set(on_ray["src"]) == {"en"} and set(on_ray["tgt"]) == {"pt"}
 
 
+@pytest.mark.slow  # default suite: one more Ray job
 def test_an_actor_killed_mid_job_still_gives_every_row_once(ray_cluster: None, loans: Path, tmp_path: Path) -> None:
     import os
 
@@ -243,6 +245,7 @@ def test_evaluate_on_ray_says_what_it_cannot_do(ray_cluster: None, ease_dir: Pat
 # Failing jobs last: after one, the next job starts fresh worker processes (10-15 s here).
 
 
+@pytest.mark.slow  # default suite: one more Ray job; the default suite keeps one job and the errors before it
 def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
         ray_cluster: None, loans: Path, tmp_path: Path, trained_gbm_dir: Path) -> None:
     import shutil
@@ -261,6 +264,7 @@ def test_a_checkpoint_the_workers_cannot_read_is_named_and_shipping_it_works(
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # default suite: one more Ray job
 def test_a_non_utf8_file_among_many_fails_the_job_naming_file_and_line(ray_cluster: None, loans: Path,
                                                                         tmp_path: Path) -> None:
     folder = tmp_path / "many"

@@ -42,6 +42,7 @@ def test_a_document_is_translated_with_its_layout(browser_page: Any, tmp_path: P
     assert _translate_document(page, document) == first
 
 
+@pytest.mark.slow  # default suite: tests/dashboard/test_recommendations_page.py covers both
 def test_similar_items_and_a_cold_start(browser_page: Any) -> None:
     page = browser_page
     open_page(page, "Recommendations")
@@ -60,6 +61,7 @@ def test_similar_items_and_a_cold_start(browser_page: Any) -> None:
     expect()(page.get_by_text(re.compile(r"Pick movies to get instant recommendations"))).to_have_count(0)
 
 
+@pytest.mark.slow  # default suite: AppTests draw every upload picker
 def test_upload_pickers_come_from_the_domain(browser_page: Any, tmp_path: Path) -> None:
     table = tmp_path / "feedback.csv"
     rows = ["id,comment,sentiment"] + [f"{i},{'Loved it and great service' if i % 2 else 'Slow and rude staff'},"

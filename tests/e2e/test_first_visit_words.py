@@ -33,6 +33,7 @@ def test_a_batch_file_with_missing_columns_is_refused_in_the_pages_words(browser
     assert not re.search(r"\b[a-z_]+\.[a-z_]+\.\w*Error\b|DataError|Traceback", text), text
 
 
+@pytest.mark.slow  # default suite: AppTest and test_many_visitors cover a refresh in the default suite
 def test_a_refresh_comes_back_on_the_open_tab(browser: Any, browser_page: Any) -> None:
     page = browser_page
     open_page(page, "Credit Risk")
@@ -52,6 +53,7 @@ def test_a_refresh_comes_back_on_the_open_tab(browser: Any, browser_page: Any) -
                                                                                  timeout=60_000)
 
 
+@pytest.mark.slow  # default suite: a browser walk; the default suite keeps this module's other checks
 def test_live_says_when_the_engine_cannot_keep_up(browser_page: Any) -> None:
     page = browser_page
     open_page(page, "Translation")
@@ -120,6 +122,7 @@ def test_a_long_paste_into_translation_is_taken_or_refused_in_words(browser_page
     assert "Documents and tables tab" in refusal.inner_text()
 
 
+@pytest.mark.slow  # default suite: tests/dashboard/test_pages.py compares on the Models page
 def test_the_models_page_has_the_prepared_defaults_and_compares_from_the_first_visit(browser_page: Any) -> None:
     page = browser_page
     expect()(page.get_by_text(re.compile(r"prepared default models: [1-9]")).first).to_be_visible(timeout=60_000)
@@ -163,6 +166,7 @@ def _percentages(values: list[str]) -> bool:
     return bool(numbers) and all(0 <= n <= 100 for n in numbers) and max(numbers) > 1
 
 
+@pytest.mark.slow  # default suite: a browser walk over every view; test_no_code_names covers the words
 def test_one_number_format_per_quantity_on_every_view(browser_page: Any) -> None:
     """A probability reads as a percentage and points as a whole number, in Predict's tiles and in
     Live's table alike; the imaging worklist has no unlabelled index column."""
@@ -202,6 +206,7 @@ def test_one_number_format_per_quantity_on_every_view(browser_page: Any) -> None
     assert heads[0] == "Status" and "" not in heads, heads  # no unlabelled index column
 
 
+@pytest.mark.slow  # default suite: a browser walk; the default suite keeps this module's other checks
 def test_layout_names_in_full_and_a_gallery_with_room(browser_page: Any) -> None:
     """The sidebar shows model names whole; imaging's mistakes gallery spans the page and its
     heading sits clear of the first row's captions."""

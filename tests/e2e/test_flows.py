@@ -80,6 +80,7 @@ def test_live_stop_is_clickable_while_the_stream_runs(browser_page) -> None:
     expect()(start).to_be_enabled(timeout=10_000)
 
 
+@pytest.mark.slow  # default suite: AppTests cover the default model choice
 def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, served, browser_page) -> None:
     """The newest checkpoint was trained on a file with other columns: it is listed, but the
     page opens on a model for German Credit and Predict works."""
@@ -95,6 +96,7 @@ def test_a_page_opens_on_a_model_for_the_selected_data(other_schema_gbm_dir, ser
     assert "Missing column" not in page.inner_text("body")
 
 
+@pytest.mark.slow  # default suite: AppTests keep a threshold per model; Predict-to-Live stays default
 def test_each_model_keeps_its_own_threshold(trained_gbm_dir, served, browser_page) -> None:
     """Two German Credit models with different stored thresholds: switching models moves the
     slider to the other model's threshold, and Evaluate uses it."""
@@ -114,6 +116,7 @@ def test_each_model_keeps_its_own_threshold(trained_gbm_dir, served, browser_pag
     assert metric(page, "decision")
 
 
+@pytest.mark.slow  # default suite: AppTests cover the default model choice
 def test_the_text_page_opens_on_its_most_accurate_checkpoint(text_tfidf_dir, served, browser_page) -> None:
     """A newer sentiment checkpoint with lower validation accuracy is listed, but the page
     opens on the more accurate one, and comes back to it after a refresh."""

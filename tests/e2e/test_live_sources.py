@@ -56,6 +56,7 @@ def _stop(page: Any) -> None:
     expect()(page.locator('[data-testid="stMetric"]').filter(has_text="stopped").first).to_be_visible(timeout=30_000)
 
 
+@pytest.mark.slow  # default suite: tests/domains/test_traffic.py reads a real log (this one starts a server)
 def test_live_counts_the_model_servers_traffic_exactly(served: Served, synthetic_data_dir: Path,
                                                        german_credit_csv: Path, browser_page: Any,
                                                        tmp_path: Path) -> None:
@@ -119,6 +120,7 @@ def test_live_scores_arriving_files_and_names_the_malformed_one(served: Served, 
     _stop(page)
 
 
+@pytest.mark.slow  # default suite: tests/domains/test_sources.py reads a real redis-server in the default suite
 def test_live_reads_a_redis_stream_across_a_restart(redis_server: RedisServer, served: Served,
                                                     german_credit_csv: Path, browser_page: Any,
                                                     tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from tests.e2e.ui import SIDEBAR, expect, open_page, open_tab
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.slow  # default suite: tests/dashboard/test_pages.py finds a refreshed page's training
 def test_a_refreshed_tab_keeps_its_training(browser_page: Any) -> None:
     page = browser_page
     open_page(page, "Credit Risk")
@@ -77,6 +78,7 @@ def _batch_box(page: Any) -> Any:
     return page.locator('[data-testid="stMain"] [data-testid="stFileUploader"]').last
 
 
+@pytest.mark.slow  # default suite: a browser walk; two visitors' isolation stays default
 def test_a_scored_batch_file_survives_a_refresh(browser_page: Any, tmp_path: Path) -> None:
     page = browser_page
     reviews = tmp_path / "my-reviews.csv"

@@ -48,6 +48,7 @@ def remote_dashboard(served: Served, synthetic_data_dir: Any) -> Iterator[tuple[
         stop_model_server(proc)
 
 
+@pytest.mark.slow  # default suite: a model server of its own; tests/test_api.py calls the same API over HTTP
 def test_the_dashboard_scores_through_the_model_server(browser: Any, browser_page: Any,
                                                        remote_dashboard: tuple[str, Any, Any]) -> None:
     url, client, proc = remote_dashboard

@@ -54,6 +54,9 @@ PAGES: list[tuple[str, Callable[[Any], None], str, str]] = [
     ("Text Classification", _text, "MiniLM fine-tuned", "Accuracy"),
     ("Translation", _translation, "Marian trained from scratch on your pairs", "chrF"),
 ]
+# The default suite walks credit in the browser; every page's tabs are drawn by the AppTest page
+# tests (tests/dashboard/) there, and the other four walks run with `make test-slow`.
+WALKS = [pytest.param(*p, id=p[0], marks=() if p[0] == "Credit Risk" else pytest.mark.slow) for p in PAGES]
 
 
 def _first_visit(page: Any, title: str) -> float:
@@ -126,7 +129,7 @@ def _evaluate(page: Any, headline: str, read: Reading) -> None:
     read("Evaluate")
 
 
-@pytest.mark.parametrize(("title", "predict", "slow_model", "headline"), PAGES, ids=[p[0] for p in PAGES])
+@pytest.mark.parametrize(("title", "predict", "slow_model", "headline"), WALKS)
 def test_every_page_as_a_first_time_user(title: str, predict: Callable[[Any], None], slow_model: str,
                                          headline: str, browser_page: Any) -> None:
     page = browser_page

@@ -87,6 +87,7 @@ def _batch_tab(page: Any) -> None:
     open_tab(page, "Batch file")
 
 
+@pytest.mark.slow  # default suite: tests/domains/test_distributed.py runs the same Ray job
 def test_run_on_ray_scores_the_upload_and_survives_a_refresh(browser_page: Any, served: Served, ray_head: str,
                                                              tmp_path: Path, german_credit_csv: Path) -> None:
     page = browser_page
