@@ -290,6 +290,10 @@ class Translator(Predictor, Protocol):
         (None for an exact decoder). Callers share the result between sessions."""
         ...
 
+    def sentence_count(self, text: str) -> int:
+        """How many sentences ``stream_text`` translates (the total a progress counter shows)."""
+        ...
+
     def stream_text(self, text: str, *, stop: CancelToken | None = None,
                     on_sentence: Callable[[str, str], None] | None = None) -> Iterator[str]:
         """The translation of ``text`` (any length) as it is produced: token pieces or whole
