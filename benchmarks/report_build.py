@@ -49,7 +49,8 @@ def main() -> None:
             built = time.perf_counter() - started
             size = path.stat().st_size / 1e6
             met = "yes" if size < SIZE_MB and built < SECONDS else "no"
-            print(f"{key:<22}{model:<18}{opened:>8.1f}{page:>8.1f}{built:>10.1f}{built / page:>7.2f}{size:>7.2f}  {met}")
+            print(f"{key:<22}{model:<18}{opened:>8.1f}{page:>8.1f}{built:>10.1f}{built / page:>7.2f}"
+                  f"{size:>7.2f}  {met}")
 
 
 if __name__ == "__main__":

@@ -28,13 +28,14 @@ import polars as pl
 import torch
 
 from domains.base import DataError, Domain, DomainData, Predictor, Report
-from domains.capabilities import HasScoringCheck
-from domains.charts import readable_figure
+from domains.capabilities import HasScoringCheck, HasTextInputs
+from domains.charts import attribution_chart, readable_figure
 from domains.labels import display_frame, format_value, label_of
 from domains.metrics import bootstrap_intervals
 from models.checkpoints import Bundle, library_versions, load_bundle, write_text_atomic
 
 RESAMPLES, SEED, LEVEL = 200, 0, 0.95
+MISTAKES_EXPLAINED = 3  # text: the most confident mistakes explained word by word
 TABLE_ROWS = 50  # rows of a table shown in the report (the page's downloads keep them all)
 # Curves drawn for every model on one figure when two or more are compared: (frame, x, y, title).
 OVERLAYS = (("roc", "fpr", "tpr", "ROC curves"), ("pr", "recall", "precision", "Precision-recall curves"),
@@ -51,6 +52,7 @@ class ReportModel:
     card: dict[str, str]
     report: Report
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    extras: list[tuple[str, go.Figure]] = field(default_factory=list)  # (what it shows, in words; the chart)
 
 
 def model_card(domain: Domain, predictor: Predictor, bundle: Bundle | None, *, model_key: str,
@@ -90,7 +92,24 @@ def report_model(domain: Domain, predictor: Predictor, model: str | Path, report
     outcomes = report.frames.get("outcomes")
     intervals = bootstrap_intervals(outcomes, resamples=RESAMPLES, seed=SEED, level=LEVEL) \
         if outcomes is not None and outcomes.height else {}
-    return ReportModel(name, model_card(domain, predictor, bundle, model_key=key, data=data), report, intervals)
+    return ReportModel(name, model_card(domain, predictor, bundle, model_key=key, data=data), report, intervals,
+                       _extras(domain, predictor, report))
+
+
+def _extras(domain: Domain, predictor: Predictor, report: Report) -> list[tuple[str, go.Figure]]:
+    """What a report adds to the Evaluate tab's charts: for text, why the model made its most
+    confident mistakes (the same attributions the Predict tab draws)."""
+    mistakes = report.frames.get("mistakes")
+    if not isinstance(domain, HasTextInputs) or mistakes is None or not mistakes.height:
+        return []
+    shown = []
+    for i, row in enumerate(mistakes.head(MISTAKES_EXPLAINED).iter_rows(named=True)):
+        attribution = domain.explain_text(predictor, str(row["text"]))
+        excerpt = str(row["text"]) if len(str(row["text"])) <= 240 else str(row["text"])[:240] + " ..."
+        caption = (f"Mistake {i + 1}: labelled {row['actual']}, read as {row['predicted']} at "
+                   f"{float(row['confidence']):.0%} confidence: \u201c{excerpt}\u201d")
+        shown.append((caption, attribution_chart(attribution.frame(), attribution.label)))
+    return shown
 
 
 def model_report(domain: Domain, picks: Sequence[str | Path], data: DomainData, split: str, *,
@@ -182,6 +201,11 @@ def _model_section(domain: Domain, model: ReportModel, *, anchor: str) -> str:
     if figures:
         parts.append("<h3>Charts</h3><div class='grid'>")
         parts += [_figure(fig, domain.key) for fig in figures.values()]
+        parts.append("</div>")
+    if model.extras:
+        parts.append("<h3>Why the most confident mistakes</h3><div class='grid'>")
+        parts += [f"<div><p class='note'>{_e(caption)}</p>{_figure(fig, domain.key)}</div>"
+                  for caption, fig in model.extras]
         parts.append("</div>")
     for name, table_title in report.tables.items():
         frame = report.frames.get(name)

@@ -125,3 +125,14 @@ def test_user_text_in_a_report_is_text(monkeypatch: pytest.MonkeyPatch) -> None:
     body = document.split("<body>")[1].split("id='plotly-js'")[0]
     assert "<script>alert(1)" not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "<b>bold</b>" not in body and "<i>m</i>" not in body and "<u>data</u>" not in body
+
+
+def test_a_text_report_explains_its_most_confident_mistakes(text_tfidf_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "text.html"
+    assert main(["report", "text_classification", "--checkpoint", str(text_tfidf_dir), "--output", str(out)]) == 0
+    document = out.read_text()
+    assert "Why the most confident mistakes" in document
+    mistakes = re.findall(r"Mistake \d: labelled (\w+), read as (\w+)", document)
+    assert 1 <= len(mistakes) <= 3 and all(actual != read for actual, read in mistakes)
+    words = [f for f in _figures(document) if "Words that moved the prediction" in _titles(f)]
+    assert len(words) == len(mistakes) and all(f["data"][0]["x"] for f in words)

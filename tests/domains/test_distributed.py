@@ -200,7 +200,7 @@ def test_ctrl_c_cancels_the_job_and_leaves_no_output(tmp_path: Path, german_cred
     assert not out.exists() and not list(tmp_path.glob(".scored.partial-*"))
 
 
-@pytest.mark.parametrize("domain_key", ["credit_risk", "text_classification",
+@pytest.mark.parametrize("domain_key", [pytest.param("credit_risk", marks=LONG_ON_RAY), "text_classification",
                                         pytest.param("medical_imaging", marks=LONG_ON_RAY),
                                         pytest.param("translation", marks=LONG_ON_RAY)])
 def test_evaluate_on_ray_gives_the_in_process_metrics(domain_key: str, ray_cluster: None, tmp_path: Path,

@@ -28,6 +28,7 @@ def _translate_document(page: Any, document: Path) -> str:
     return page.locator('[data-testid="stCode"]').first.inner_text()
 
 
+@pytest.mark.slow  # default suite: tests/domains/translation translate documents
 def test_a_document_is_translated_with_its_layout(browser_page: Any, tmp_path: Path) -> None:
     document = tmp_path / "notes.md"
     document.write_text("# Weekly report\n\n- The new dashboard is fast.\n- Please send the contract by Friday.\n",

@@ -47,6 +47,7 @@ def other_schema_gbm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow  # default suite: the credit walk in test_pages.py starts and stops Live
 def test_live_stop_is_clickable_while_the_stream_runs(browser_page) -> None:
     page = browser_page
     open_page(page, "Credit Risk")

@@ -60,6 +60,7 @@ def _scan(page: Any, pages: list[str], models_page: bool = True) -> dict[str, se
     return found
 
 
+@pytest.mark.slow  # default suite: the credit walk in test_pages.py reads every tab for code names
 def test_no_code_identifier_is_shown_with_an_uploaded_file(browser_page: Any, german_credit_csv: Path,
                                                             tmp_path: Path) -> None:
     page = browser_page
