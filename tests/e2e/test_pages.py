@@ -118,15 +118,25 @@ def _train_and_cancel(page: Any, model: str, read: Reading) -> None:
     read("Train")
 
 
-def _evaluate(page: Any, headline: str, read: Reading) -> None:
+def _evaluate(page: Any, title: str, headline: str, read: Reading) -> None:
     open_tab(page, "Evaluate")
     go = page.get_by_role("button", name=re.compile(r"^Evaluate on the"))
     page.locator('[data-testid="stMetric"]').filter(has_text=headline).or_(go).first.wait_for(timeout=300_000)
     if go.count():  # evaluation on demand (translating the split): its results are an AppTest's job
         expect()(go.first).to_be_enabled()
-    else:
-        metric(page, headline, 300_000)
+        read("Evaluate")
+        return
+    metric(page, headline, 300_000)
     read("Evaluate")
+    # The evaluation on screen, handed on as one file: built when clicked, then downloaded.
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Download report").click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"<h1>{title} model report: " in report and "<h3>Model card</h3>" in report
+    charts = report.count("class='figure'")
+    drawn = page.locator('[data-testid="stMain"] .js-plotly-plot:visible').count()
+    print(f"  {title} report: {len(report) / 1e6:.1f} MB, {charts} charts ({drawn} on the tab)")
+    assert charts == drawn > 0
 
 
 @pytest.mark.parametrize(("title", "predict", "slow_model", "headline"), WALKS)
@@ -140,7 +150,7 @@ def test_every_page_as_a_first_time_user(title: str, predict: Callable[[Any], No
     steps = {"explore": lambda: read("Explore"), "predict": lambda: (open_tab(page, "Predict"), predict(page),
                                                                       read("Predict")),
              "live": lambda: _live(page, read), "train and cancel": lambda: _train_and_cancel(page, slow_model, read),
-             "evaluate": lambda: _evaluate(page, headline, read)}
+             "evaluate": lambda: _evaluate(page, title, headline, read)}
     for name, step in steps.items():
         started = time.perf_counter()
         step()
