@@ -27,12 +27,12 @@ import plotly.graph_objects as go
 import polars as pl
 import torch
 
-from domains.base import DataError, Domain, DomainData, Predictor, Report
+from domains.base import DataError, Domain, DomainData, ModelSpec, Predictor, Report
 from domains.capabilities import HasScoringCheck, HasTextInputs
 from domains.charts import attribution_chart, readable_figure
 from domains.labels import display_frame, format_value, label_of
 from domains.metrics import bootstrap_intervals
-from models.checkpoints import Bundle, library_versions, load_bundle, write_text_atomic
+from models.checkpoints import METADATA, Bundle, library_versions, load_bundle, write_text_atomic
 
 RESAMPLES, SEED, LEVEL = 200, 0, 0.95
 MISTAKES_EXPLAINED = 3  # text: the most confident mistakes explained word by word
@@ -56,9 +56,9 @@ class ReportModel:
 
 
 def model_card(domain: Domain, predictor: Predictor, bundle: Bundle | None, *, model_key: str,
-               data: DomainData) -> dict[str, str]:
-    """The facts a reader needs before trusting the numbers, in words."""
-    spec = next((s for s in domain.models() if s.key == model_key), None)
+               spec: ModelSpec | None, data: DomainData) -> dict[str, str]:
+    """The facts a reader needs before trusting the numbers, in words (``spec``: the model's menu
+    entry, None for a checkpoint of a model no longer on the menu)."""
     meta = bundle.metadata if bundle is not None else {}
     card = {"Model": spec.title if spec else model_key,
             "What it is": (spec.notes if spec and spec.notes else domain.description),
@@ -84,7 +84,7 @@ def report_model(domain: Domain, predictor: Predictor, model: str | Path, report
     """One model's part of a report, from the evaluation a page or the CLI already has.
     ``model`` is a checkpoint folder or a menu key (what the dashboard's model menu holds)."""
     folder = Path(model)
-    bundle = load_bundle(folder) if (folder / "metadata.json").is_file() else None
+    bundle = load_bundle(folder) if (folder / METADATA).is_file() else None
     key = bundle.model if bundle is not None else str(model)
     spec = next((s for s in domain.models() if s.key == key), None)
     title = spec.title if spec is not None else key
@@ -92,8 +92,8 @@ def report_model(domain: Domain, predictor: Predictor, model: str | Path, report
     outcomes = report.frames.get("outcomes")
     intervals = bootstrap_intervals(outcomes, resamples=RESAMPLES, seed=SEED, level=LEVEL) \
         if outcomes is not None and outcomes.height else {}
-    return ReportModel(name, model_card(domain, predictor, bundle, model_key=key, data=data), report, intervals,
-                       _extras(domain, predictor, report))
+    card = model_card(domain, predictor, bundle, model_key=key, spec=spec, data=data)
+    return ReportModel(name, card, report, intervals, _extras(domain, predictor, report))
 
 
 def _extras(domain: Domain, predictor: Predictor, report: Report) -> list[tuple[str, go.Figure]]:
@@ -104,8 +104,9 @@ def _extras(domain: Domain, predictor: Predictor, report: Report) -> list[tuple[
         return []
     shown = []
     for i, row in enumerate(mistakes.head(MISTAKES_EXPLAINED).iter_rows(named=True)):
-        attribution = domain.explain_text(predictor, str(row["text"]))
-        excerpt = str(row["text"]) if len(str(row["text"])) <= 240 else str(row["text"])[:240] + " ..."
+        text = str(row["text"])
+        attribution = domain.explain_text(predictor, text)
+        excerpt = text if len(text) <= 240 else text[:240] + " ..."
         caption = (f"Mistake {i + 1}: labelled {row['actual']}, read as {row['predicted']} at "
                    f"{float(row['confidence']):.0%} confidence: \u201c{excerpt}\u201d")
         shown.append((caption, attribution_chart(attribution.frame(), attribution.label)))
@@ -181,9 +182,7 @@ def write_report(document: str, output: Path) -> Path:
     check_writable(output)
     try:
         written = write_text_atomic(output, document)
-        umask = os.umask(0)
-        os.umask(umask)
-        written.chmod(0o666 & ~umask)  # a file to hand on: readable as any file the user saves
+        written.chmod(0o644)  # mkstemp's file is private; a report is handed on (as bundles are published)
         return written
     except OSError as exc:
         raise DataError(f"cannot write the report to {output}: {exc.strerror or exc}") from exc

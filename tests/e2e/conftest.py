@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, synthetic_data_dir: Path, p
     proc.wait(10)
 
 
-@pytest.fixture
-def browser(served: Served) -> Iterator[Any]:
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (skips the test where it is not installed)."""
     chromium = chromium_path()
     if chromium is None:
         pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
@@ -70,6 +72,12 @@ def browser(served: Served) -> Iterator[Any]:
             "--disable-sync", "--no-first-run"])
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def browser(served: Served) -> Iterator[Any]:
+    with headless_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

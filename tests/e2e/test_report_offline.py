@@ -13,23 +13,16 @@ import torch
 from dashboard.cli import main
 from domains import registry
 from domains.report import report_models
-from tests.conftest import chromium_path
-from tests.e2e.conftest import VIEWPORT
+from tests.e2e.conftest import VIEWPORT, headless_chromium
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def offline_page() -> Iterator[Any]:
-    chromium = chromium_path()
-    if chromium is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(viewport=VIEWPORT, offline=True)
-        yield context.new_page()
-        browser.close()
+    """A page with the network cut (no served dashboard: the report is a file on disk)."""
+    with headless_chromium() as browser:
+        yield browser.new_context(viewport=VIEWPORT, offline=True).new_page()
 
 
 def _open(page: Any, report: Path) -> tuple[int, list[str], list[str]]:
