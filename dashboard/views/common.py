@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from dashboard.state import initial, kept, short_id
+from dashboard.state import kept, short_id
 from domains.base import Domain, DomainData, FieldSpec, Predictor
 from domains.capabilities import Thresholded
 from domains.charts import readable_figure
@@ -137,7 +137,10 @@ def with_user_threshold(predictor: Predictor, domain_key: str, model_id: str, da
     if not isinstance(predictor, Thresholded):
         return predictor
     key = threshold_key(domain_key, model_id, data_id)
-    chosen = float(st.session_state.get(key, initial(key, float(predictor.threshold))))
+    # The slider keeps its value for the whole session (``kept``), drawn or not: a move that
+    # reaches the server after its tab was left (the slider commits a moment after the last
+    # key press) still lands here, where a copy made by an on_change callback would miss it.
+    chosen = float(st.session_state.get(key, float(predictor.threshold)))
     return predictor.with_threshold(chosen) if chosen != predictor.threshold else predictor
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import resources
 from dashboard.errors import guarded
-from dashboard.state import kept, persisted
+from dashboard.state import kept
 from dashboard.views import batch, image, ray_batch, recommend, text, translate
 from dashboard.views.common import PageContext, chart, download_buttons, need_model, table, threshold_key
 from domains.base import FieldSpec, Predictor
@@ -68,7 +68,7 @@ def _threshold_slider(ctx: PageContext, predictor: Predictor) -> None:
         return
     stored = ctx.stored.threshold if isinstance(ctx.stored, Thresholded) else predictor.threshold
     st.slider("Decision threshold (flag when the score >= threshold)", 0.0, 1.0, step=0.01,
-              value=float(predictor.threshold), **persisted(threshold_key(ctx.domain.key, ctx.model_id, ctx.data_id)),
+              value=float(predictor.threshold), **kept(threshold_key(ctx.domain.key, ctx.model_id, ctx.data_id)),
               help=f"Each model starts at the threshold stored with it (this one: {stored:.2f}, chosen on its "
                    "validation data). Live, batch scoring and Evaluate use the value set here.")
 

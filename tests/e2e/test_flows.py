@@ -148,7 +148,8 @@ def test_a_threshold_set_on_predict_reaches_live_and_evaluate(trained_gbm_dir, s
     page.keyboard.press("Home")  # 0.00, then 42 steps of 0.01, as a keyboard user moves it
     for _ in range(42):
         page.keyboard.press("ArrowRight")
-    expect()(slider).to_have_value("0.42", timeout=30_000)
+    # and leaves for Live at once: the slider commits its value a moment after the last key,
+    # when its tab is no longer drawn; the value must still reach every tab
     live_threshold = page.get_by_text(re.compile(r"Decision threshold 0\.42: this model's"))
     open_tab(page, "Live")
     live_threshold.first.wait_for(timeout=60_000)
@@ -158,6 +159,7 @@ def test_a_threshold_set_on_predict_reaches_live_and_evaluate(trained_gbm_dir, s
                            timeout=60_000)
     page.get_by_role("button", name="Stop", exact=True).click()
     expect()(page.get_by_role("button", name="Start", exact=True)).to_be_enabled(timeout=10_000)
+    expect()(live_threshold.first).to_be_visible(timeout=30_000)  # still 0.42 after the stream's reruns
     open_tab(page, "Evaluate")
     page.get_by_text(re.compile(r"Threshold in use 0\.42")).first.wait_for(timeout=120_000)
 
