@@ -114,6 +114,9 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--source", default=None,
                        help="weights to start from for Hugging Face models: a hub id or local folder")
+    train.add_argument("--teacher", type=Path, default=None,
+                       help="text: the checkpoint a distilled model learns from (default: the most accurate saved "
+                            "mpnet_finetune for the data)")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: artifacts root)")
@@ -426,7 +429,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise DomainLensError(f"{args.domain} does not cross-validate; drop --cv (it validates on its own split)")
     device = pick_device(args.device)
     data = _load_data(domain, args)
-    options = {"source": args.source} if args.source else {}
+    options: dict[str, Any] = {"source": args.source} if args.source else {}
+    if args.teacher:
+        options["teacher"] = str(args.teacher)
     settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed, options=options)
     print(f"training {args.domain}/{spec.key} on {data.name} ({data.frame.height} rows) on {device}",
           file=sys.stderr)

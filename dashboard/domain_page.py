@@ -111,8 +111,9 @@ def _upload_options(domain: Domain, name: str, payload: bytes, digest: str) -> t
 
 def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice:
     """The sidebar's model menu. One rule for what a page opens with: among the checkpoints
-    trained on data like the selected one, the best by the domain's ``default_metric`` (or
-    the newest), else the first menu entry. Checkpoints trained on other data stay listed,
+    trained on data like the selected one (and fast enough, where the domain sets a
+    ``default_speed``), the best by the domain's ``default_metric`` (or the newest), else the
+    first menu entry. Checkpoints trained on other data stay listed,
     marked, but are never the default."""
     bundles = list_bundles(domain.key)
     signature = resources.signature(data_id, data) if data is not None else None
@@ -133,7 +134,7 @@ def _pick_model(domain: Domain, data: DomainData | None, data_id: str) -> Choice
         st.session_state[f"{key}-generation"] = generation
         remember(f"{key}-{generation}", pending)
     widget = f"{key}-{generation}"
-    opening = page_default(fitting, domain.default_metric)
+    opening = page_default(fitting, domain.default_metric, domain.default_speed)
     kept_choice = initial(widget, str(opening.path) if opening is not None else choices[0])
     index = choices.index(kept_choice) if kept_choice in labels else 0
     choice = st.selectbox("Model", choices, index=index, format_func=labels.__getitem__, help=labels[choices[index]],

@@ -208,6 +208,9 @@ class Domain(Protocol[P]):
     # The checkpoint metric (higher is better) that picks what a page opens with among the
     # checkpoints fitting its data; None: the newest of them.
     default_metric: str | None
+    # (checkpoint metric, floor): where set, the page opens on the best checkpoint whose recorded
+    # rate reaches the floor (e.g. texts scored per second), so a live feed is never starved.
+    default_speed: tuple[str, float] | None
     labels: Mapping[str, Any]  # display names and formats of its own terms (``domains.labels.Label``)
 
     def datasets(self) -> Sequence[DataSource]:

@@ -81,6 +81,7 @@ class BaseDomain(Generic[P]):
     evaluate_on_demand: ClassVar[bool] = False
     summary_metrics: ClassVar[tuple[str, ...]] = ()
     default_metric: ClassVar[str | None] = None
+    default_speed: ClassVar[tuple[str, float] | None] = None
     predictor_type: ClassVar[Any] = None  # its predictor class, when that opens checkpoints (``from_bundle``)
 
     # ---- data -------------------------------------------------------------------------------

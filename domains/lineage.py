@@ -53,12 +53,20 @@ def trained_on(metadata: Mapping[str, Any]) -> str:
     return str(trained.get("name", "")) if isinstance(trained, Mapping) else ""
 
 
-def page_default(fitting: Sequence[Bundle], metric: str | None) -> Bundle | None:
+def page_default(fitting: Sequence[Bundle], metric: str | None,
+                 speed: tuple[str, float] | None = None) -> Bundle | None:
     """What a page opens with among the checkpoints that fit its data (newest first): the
     best by ``metric`` (the newest among equals), or the newest where no checkpoint records
-    it; None when there are none."""
+    it; None when there are none. With ``speed`` (a rate metric and its floor), checkpoints
+    that recorded a rate below the floor are passed over while any other fits: the most
+    accurate model that keeps up, not the most accurate one. A checkpoint that recorded no
+    rate is not judged by it."""
     if not fitting:
         return None
+    if speed is not None:
+        name, floor = speed
+        fast = [b for b in fitting if not _finite(b.metrics.get(name)) or float(b.metrics[name]) >= floor]
+        fitting = fast or fitting
     scored = [b for b in fitting if metric and _finite(b.metrics.get(metric))]
     if not scored:
         return fitting[0]

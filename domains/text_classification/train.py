@@ -8,6 +8,13 @@
 - ``minilm_finetune`` / hub models: the whole ``AutoModelForSequenceClassification``
   trained with ``models.training.fit`` (length-bucketed batches with dynamic padding,
   warm-up then cosine decay, early stopping on validation accuracy, best epoch kept).
+- ``minilm_distilled``: MiniLM fine-tuned to imitate a trained ``mpnet_finetune`` (knowledge
+  distillation, Hinton et al., 2015): the teacher's temperature-softened class probabilities on
+  the training reviews and on unlabelled in-domain text (the dataset's unlabelled rows; for the
+  reviews, the sentences of the movie plot summaries the corpus ships), mixed with the labels
+  where there are labels, through the same loop and batches as ``minilm_finetune``. The student
+  keeps MiniLM's speed (the CTranslate2 int8 path and its accuracy guard) and learns from the
+  teacher where the labels say nothing: how sure to be, and about text that is not a review.
 - ``mpnet_finetune``: linear probe, then fine-tune (LP-FT): the ``mpnet_linear`` head is
   trained first on frozen embeddings, then the encoder and that head train together
   through the same loop and batches as ``minilm_finetune``, keeping the mean-pooled
@@ -21,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from scipy.special import softmax
 
-from domains.base import DomainData, ModelSpec, TrainOutcome, TrainSettings
+from domains.base import DataError, DomainData, ModelSpec, TrainOutcome, TrainSettings
 from domains.text_classification import data as text_data
 from domains.text_classification.encoders import EncoderHeadPredictor, SequenceClassifierPredictor, TransformerPredictor
 from domains.text_classification.evaluate import evaluate_probs
@@ -47,7 +55,10 @@ from models.text import (
 )
 from models.training import LoopConfig, Recipe, fit, one_cycle, staged, tensor_batches
 
+LossFn = Callable[[torch.nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
+
 ZERO_SHOT_SCALE = 20.0  # 1 / temperature for cosine similarities in [-1, 1]
+SCORING_RATE = "texts_per_second"  # metric: validation texts scored per second at the end of training
 INT8_TOLERANCE_POINTS = 0.5  # validation accuracy int8 scoring may give up against float32
 
 
@@ -66,7 +77,12 @@ RECIPES = {
     # A 110M-parameter encoder wants a lower rate than MiniLM's; two epochs (measured:
     # about 15 minutes each for the reviews on 2 CPU cores).
     "mpnet_finetune": TextRecipe(epochs=2, lr=3e-5, batch=32, patience=1, max_tokens=2048),
+    # The student: MiniLM's recipe over a transfer set about twice the training reviews.
+    "minilm_distilled": TextRecipe(epochs=3, lr=1e-4, batch=32, patience=2, max_tokens=2048),
 }
+DISTIL_TEMPERATURE = 2.0  # softens the teacher's probabilities so the student sees its second choices
+DISTIL_SOFT_WEIGHT = 0.7  # on labelled rows: this much imitation, the rest the label (unlabelled: all imitation)
+TEACHER_MODEL = "mpnet_finetune"
 
 
 LINEAR_HEADS = ("minilm_linear", "mpnet_linear")  # frozen encoder + a trained head, one recipe
@@ -89,6 +105,8 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
         predictor, history = _zero_shot(spec, data, labels, device), []
     elif spec.key in LINEAR_HEADS:
         predictor, history = _linear_head(spec, train_rows, val_rows, labels, settings, device, progress, cancel)
+    elif spec.key == "minilm_distilled":
+        predictor, history = _distil(spec, data, train_rows, val_rows, labels, settings, device, progress, cancel)
     elif spec.key in ENCODER_FINETUNES:
         predictor, history = _encoder_finetune(spec, train_rows, val_rows, labels, settings, device, progress,
                                                cancel)
@@ -98,9 +116,14 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     if isinstance(predictor, TransformerPredictor):  # saved with the checkpoint: each machine checks int8 on it
         predictor.probe = probe_subset(val_rows["text"].to_list())
     int8_change = keep_int8_if_accurate(predictor, val_rows, labels)
+    scoring_started = time.perf_counter()
     probs, _ = predictor.proba(val_rows["text"].to_list())
+    scoring_seconds = time.perf_counter() - scoring_started
     report = evaluate_probs(labels, val_rows, probs)
     metrics = {f"val_{k}": v for k, v in report.metrics.items() if not k.startswith(("precision_", "recall_"))}
+    # The scoring path this machine serves with (int8 where it held), timed on the validation texts:
+    # what the page's default rule reads (``TextClassificationDomain.default_speed``).
+    metrics[SCORING_RATE] = val_rows.height / max(scoring_seconds, 1e-9)
     if int8_change is not None:
         metrics["val_int8_change_points"] = int8_change
     metrics["train_seconds"] = time.perf_counter() - started
@@ -332,9 +355,23 @@ def _adopt_head(predictor: EncoderHeadPredictor, net: _PooledClassifier) -> None
 def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame, labels: tuple[str, ...],
               settings: TrainSettings, device: torch.device, progress: ProgressFn,
               cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        input_ids, mask, target = batch
+        return F.cross_entropy(net(input_ids=input_ids, attention_mask=mask).logits, target)
+
+    return _train_classifier(spec, train_rows["text"].to_list(), _targets(train_rows, labels), loss_fn, val_rows,
+                             labels, settings, device, progress, cancel)
+
+
+def _train_classifier(spec: ModelSpec, texts: list[str], targets: np.ndarray, loss_fn: LossFn,
+                      val_rows: pl.DataFrame, labels: tuple[str, ...], settings: TrainSettings,
+                      device: torch.device, progress: ProgressFn,
+                      cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    """A whole ``AutoModelForSequenceClassification`` trained on ``texts`` with ``loss_fn``
+    (each batch: ids, mask and the rows' ``targets``), early stopping on validation accuracy."""
     from transformers import AutoModelForSequenceClassification
 
-    recipe = RECIPES["finetune"]
+    recipe = RECIPES.get(spec.key, RECIPES["finetune"])
     source = spec.source
     path = resolve_source(source)
     tokenizer = load_tokenizer(path)
@@ -343,16 +380,11 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
                             ignore_mismatched_sizes=True)
     predictor = SequenceClassifierPredictor(model, tokenizer, labels, max_length=recipe.max_length_cap,
                                             device=device, model_key=spec.key, source=source)
-    fit_max_length(predictor, train_rows["text"].to_list(), cap=recipe.max_length_cap)
-    ids, _ = predictor.token_ids(train_rows["text"].to_list())
-    y = _targets(train_rows, labels)
+    fit_max_length(predictor, texts, cap=recipe.max_length_cap)
+    ids, _ = predictor.token_ids(texts)
     yv = _targets(val_rows, labels)
     val_texts = val_rows["text"].to_list()
-    batches, steps = _length_batches(ids, y, recipe, tokenizer.pad_token_id or 0, device, settings.seed)
-
-    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        input_ids, mask, target = batch
-        return F.cross_entropy(net(input_ids=input_ids, attention_mask=mask).logits, target)
+    batches, steps = _length_batches(ids, targets, recipe, tokenizer.pad_token_id or 0, device, settings.seed)
 
     def validate(net: torch.nn.Module) -> dict[str, float]:
         return _score_validation(predictor, val_texts, yv)
@@ -364,6 +396,105 @@ def _finetune(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
     predictor.forget_fast_copies()  # int8 copies are rebuilt from the trained weights on first use
     history = [dict(h, best_epoch=float(result.best_epoch)) for h in result.history]
     return predictor, history
+
+
+# ---- distillation ----------------------------------------------------------------------------
+
+
+def _distil(spec: ModelSpec, data: DomainData, train_rows: pl.DataFrame, val_rows: pl.DataFrame,
+            labels: tuple[str, ...], settings: TrainSettings, device: torch.device, progress: ProgressFn,
+            cancel: CancelToken) -> tuple[TextPredictor, list[dict[str, float]]]:
+    """The student trained on the teacher's softened probabilities (and the labels where
+    there are labels); the first of two equal parts of the progress bar is the teacher
+    scoring the transfer set (about 7 minutes for the reviews with MPNet on 2 CPU cores)."""
+    teacher = find_teacher(data, settings, device)
+    if tuple(teacher.labels) != labels:
+        raise DataError(f"The teacher ({teacher.model_key}) knows the classes {', '.join(teacher.labels)}, "
+                        f"this data has {', '.join(labels)}: distil from a teacher trained on this data.")
+    reviews = train_rows["text"].to_list()
+    unlabelled = text_data.transfer_texts(data) + augmented(reviews, settings.seed)
+    texts = reviews + unlabelled
+    hard = np.concatenate([_targets(train_rows, labels), np.full(len(unlabelled), -1, dtype=np.int64)])
+    stage = staged(progress, 2)
+    teacher_logits = torch.from_numpy(_teacher_logits(teacher, texts, stage(0, "the teacher scores the texts"),
+                                                      cancel)).to(device)
+    hard_targets = torch.from_numpy(hard).to(device)
+    del teacher  # its 110M parameters are not needed while the student trains
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        input_ids, mask, rows = batch  # the batch carries row numbers; targets are looked up by them
+        student = net(input_ids=input_ids, attention_mask=mask).logits
+        return distillation_loss(student, teacher_logits[rows], hard_targets[rows])
+
+    return _train_classifier(spec, texts, np.arange(len(texts), dtype=np.int64), loss_fn, val_rows, labels,
+                             settings, device, stage(1, "training the student"), cancel)
+
+
+def augmented(texts: list[str], seed: int, drop: float = 0.1, keep_span: float = 0.6) -> list[str]:
+    """One altered copy of each text for the teacher to label (Tang et al., 2019): a random
+    span of at least ``keep_span`` of its words, with each word dropped with probability
+    ``drop``. Alone the label may no longer hold; the teacher's answer on the copy does."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for text in texts:
+        words = text.split()
+        if len(words) < 4:
+            continue
+        size = int(rng.integers(max(2, int(len(words) * keep_span)), len(words) + 1))
+        start = int(rng.integers(0, len(words) - size + 1))
+        kept = [w for w in words[start:start + size] if rng.random() >= drop]
+        if len(kept) >= 2:
+            out.append(" ".join(kept))
+    return out
+
+
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, hard: torch.Tensor,
+                      temperature: float = DISTIL_TEMPERATURE, soft_weight: float = DISTIL_SOFT_WEIGHT) -> torch.Tensor:
+    """Per row: KL(teacher || student) at ``temperature`` (times its square, so its gradients
+    keep their size as the temperature changes), mixed with cross-entropy on the label where
+    ``hard`` has one (>= 0); rows without a label learn from the teacher alone."""
+    t = temperature
+    soft = F.kl_div(F.log_softmax(student.float() / t, dim=1), F.log_softmax(teacher.float() / t, dim=1),
+                    reduction="none", log_target=True).sum(1) * t * t
+    labelled = hard >= 0
+    ce = F.cross_entropy(student.float(), hard.clamp(min=0), reduction="none")
+    return torch.where(labelled, soft_weight * soft + (1 - soft_weight) * ce, soft).mean()
+
+
+def find_teacher(data: DomainData, settings: TrainSettings, device: torch.device) -> TextPredictor:
+    """The checkpoint given as the ``teacher`` option, else the most accurate saved
+    ``mpnet_finetune`` trained on data like this one."""
+    from domains.lineage import data_signature, fits, page_default
+    from domains.text_classification.predict import from_bundle
+    from models.checkpoints import list_bundles, load_bundle
+
+    if settings.options.get("teacher"):
+        bundle = load_bundle(Path(str(settings.options["teacher"])))
+    else:
+        signature = data_signature(data)
+        candidates = [b for b in list_bundles("text_classification") if b.model == TEACHER_MODEL
+                      and fits(b.metadata, signature)]
+        found = page_default(candidates, "val_accuracy")
+        if found is None:
+            raise DataError(f"Distillation learns from a trained MPNet fine-tuned model, and none is saved for "
+                            f"{data.name}: train `{TEACHER_MODEL}` first (about 45 minutes for the reviews on 2 "
+                            "CPU cores; `domainlens train text_classification --model mpnet_finetune`), or name "
+                            "a text checkpoint with --teacher.")
+        bundle = found
+    return from_bundle(bundle, device)
+
+
+def _teacher_logits(teacher: TextPredictor, texts: list[str], progress: ProgressFn, cancel: CancelToken,
+                    chunk: int = 512) -> np.ndarray:
+    """The teacher's log-probabilities (logits up to a constant) for every text, scored the
+    way it serves, in chunks (a progress step and a cancel check each)."""
+    parts = []
+    for start in range(0, len(texts), chunk):
+        cancel.raise_if_cancelled()
+        probs, _ = teacher.proba(texts[start:start + chunk])
+        parts.append(np.log(np.clip(probs, 1e-9, 1.0)))
+        progress(Progress(min(start + chunk, len(texts)), len(texts), stage="the teacher scores the texts"))
+    return np.concatenate(parts).astype(np.float32)
 
 
 # ---- what the fine-tunes share -----------------------------------------------------------------

@@ -209,3 +209,34 @@ def test_the_page_opens_on_the_best_checkpoint_not_the_newest(text_tfidf_dir: Pa
     assert not at.exception
     menu = next(s for s in at.sidebar.selectbox if s.label == "Model")
     assert menu.value == str(best)
+
+
+def test_the_page_opens_on_the_best_checkpoint_that_keeps_up(text_tfidf_dir: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A more accurate checkpoint that scored under 200 texts/s (MPNet on 2 cores) is listed,
+    but the page opens on the best one that keeps up; with only slow ones, on the best of them."""
+    import json
+    import shutil
+
+    from domains.text_classification.domain import MIN_DEFAULT_RATE
+    from domains.text_classification.train import SCORING_RATE
+
+    def copy(name: str, accuracy_change: float, rate: float) -> Path:
+        target = tmp_path / "home" / KEY / "tfidf_lr" / name
+        shutil.copytree(text_tfidf_dir, target)
+        meta = json.loads((target / "metadata.json").read_text())
+        meta["metrics"]["val_accuracy"] += accuracy_change
+        meta["metrics"][SCORING_RATE] = rate
+        (target / "metadata.json").write_text(json.dumps(meta))
+        return target
+
+    fast = copy("fast", 0.0, MIN_DEFAULT_RATE * 5)
+    slow = copy("slow", 0.05, MIN_DEFAULT_RATE / 4)
+    monkeypatch.setenv("DOMAINLENS_HOME", str(tmp_path / "home"))
+    at = open_page(KEY)
+    assert not at.exception
+    menu = next(s for s in at.sidebar.selectbox if s.label == "Model")
+    assert menu.value == str(fast) and any(" · slow · " in option for option in menu.options)
+    shutil.rmtree(fast)
+    at = open_page(KEY)
+    assert next(s for s in at.sidebar.selectbox if s.label == "Model").value == str(slow)

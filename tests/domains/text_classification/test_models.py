@@ -355,3 +355,60 @@ def test_train_top_layers_freezes_everything_below() -> None:
     assert train_top_layers(model, None) == [""] and all(p.requires_grad for p in model.parameters())
     with pytest.raises(ValueError, match="top 4 layers"):
         train_top_layers(model, 4)
+
+
+def test_distillation_loss_imitates_the_teacher_and_uses_labels_where_given() -> None:
+    from domains.text_classification.train import distillation_loss
+
+    teacher = torch.tensor([[2.0, -1.0], [0.5, 0.0]])
+    unlabelled = torch.tensor([-1, -1])
+    assert float(distillation_loss(teacher.clone(), teacher, unlabelled)) == pytest.approx(0.0, abs=1e-6)
+    assert float(distillation_loss(-teacher, teacher, unlabelled)) > 0.5  # the opposite answer costs
+    labelled = torch.tensor([1, 1])  # the labels disagree with the teacher's first row: they count
+    assert float(distillation_loss(teacher.clone(), teacher, labelled)) > 0.1
+    student = torch.zeros(2, 2, requires_grad=True)
+    distillation_loss(student, teacher, unlabelled).backward()
+    assert student.grad is not None and float(student.grad[0, 0]) < 0  # pushed toward the teacher's class
+
+
+def test_transfer_texts_are_unlabelled_plot_sentences_and_altered_copies(small_reviews: DomainData) -> None:
+    from domains.text_classification import data as text_data
+    from domains.text_classification.train import augmented
+
+    reviews = text_data.load("rt_sentiment")
+    extra = text_data.transfer_texts(reviews)
+    assert len(extra) > 3000 and not set(extra) & set(reviews.frame["text"].to_list())
+    assert text_data.transfer_texts(small_reviews) == []  # a labelled upload has none of its own
+    texts = small_reviews.frame["text"].head(50).to_list()
+    copies = augmented(texts, seed=1)
+    assert copies == augmented(texts, seed=1) and copies != augmented(texts, seed=2)
+    assert 0 < len(copies) <= len(texts) and not set(copies) & set(texts[:5]) - {""}
+    assert all(set(c.split()) <= set(" ".join(texts).split()) for c in copies)  # words of the reviews only
+
+
+def test_distilled_model_learns_from_a_named_teacher(tiny_bert_dir: Path, small_reviews: DomainData,
+                                                     text_tfidf_dir: Path, tmp_path: Path) -> None:
+    """The student trains on the teacher's answers (here a TF-IDF checkpoint, named with the
+    teacher option), saves as a MiniLM-kind checkpoint with its scoring rate, and reloads."""
+    spec = replace(DOMAIN.spec("minilm_distilled"), source=str(tiny_bert_dir))
+    stages: list[str] = []
+    outcome = train_and_save(DOMAIN, spec, small_reviews,
+                             TrainSettings(epochs=1, options={"teacher": str(text_tfidf_dir)}), device=CPU,
+                             progress=lambda p: stages.append(p.stage or ""), cancel=CancelToken(),
+                             out_dir=tmp_path / "distilled")
+    assert outcome.bundle is not None and isinstance(outcome.predictor, SequenceClassifierPredictor)
+    assert any("teacher" in s for s in stages) and any("student" in s for s in stages)
+    meta = load_bundle(outcome.bundle.path).metadata
+    assert meta["model"] == "minilm_distilled" and meta["metrics"]["texts_per_second"] > 0
+    reloaded = DOMAIN.load(load_bundle(outcome.bundle.path), CPU)
+    texts = _texts(small_reviews)
+    assert np.allclose(reloaded.proba(texts)[0], outcome.predictor.proba(texts)[0], atol=1e-5)  # type: ignore[attr-defined]
+
+
+def test_distilling_without_a_teacher_says_which_to_train(tiny_bert_dir: Path, small_reviews: DomainData,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOMAINLENS_HOME", str(tmp_path / "empty"))
+    spec = replace(DOMAIN.spec("minilm_distilled"), source=str(tiny_bert_dir))
+    with pytest.raises(DataError, match="train `mpnet_finetune` first"):
+        DOMAIN.train(spec, small_reviews, TrainSettings(epochs=1), device=CPU, progress=lambda p: None,
+                     cancel=CancelToken())
