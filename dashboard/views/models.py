@@ -35,9 +35,9 @@ def render() -> None:
     if len(bundles) < 2:
         return
     labels = {str(b.path): _name(b, kinds[str(b.path)]) for b in bundles}
-    picked = st.multiselect("Pick two to compare", list(labels), default=_two_alike(bundles), max_selections=2,
-                            format_func=labels.__getitem__, **kept("models-compare"))
-    if len(picked) != 2:
+    picked = st.multiselect("Pick two or three to compare", list(labels), default=_two_alike(bundles),
+                            max_selections=3, format_func=labels.__getitem__, **kept("models-compare"))
+    if len(picked) < 2:
         return
     chosen = [b for p in picked for b in bundles if str(b.path) == p]
     _compare(chosen, [labels[p] for p in picked])
@@ -49,7 +49,8 @@ def _domain_title(key: str) -> str:
 
 
 def _name(bundle: Bundle, kind: str) -> str:
-    return f"{_domain_title(bundle.domain)}: {readable(bundle.model, bundle.domain)} ({kind}, {bundle.version[:10]})"
+    # The version's date and time (20261203-164947): two fits of a model on one day stay apart.
+    return f"{_domain_title(bundle.domain)}: {readable(bundle.model, bundle.domain)} ({kind}, {bundle.version[:15]})"
 
 
 def _row(bundle: Bundle, kind: str) -> dict[str, object]:
@@ -81,8 +82,8 @@ def _menus() -> None:
 
 
 def _comparison_report(domain_key: str, chosen: list[Bundle]) -> None:
-    """Both models evaluated on their domain's bundled data, side by side, as one HTML file (built
-    when clicked: each model is scored on the test split then)."""
+    """The chosen models evaluated on their domain's bundled data, side by side, as one HTML file
+    (built when clicked: each model is scored on the test split then)."""
     def document() -> bytes:
         domain = registry.get(domain_key)
         data = domain.load_data()
@@ -91,18 +92,18 @@ def _comparison_report(domain_key: str, chosen: list[Bundle]) -> None:
 
     st.download_button("Download comparison report", document, f"{domain_key}-comparison-report.html", "text/html",
                        key="models-compare-report", icon=":material/download:",
-                       help="Both models scored on the same test split: metrics with confidence intervals and "
+                       help="The models scored on the same test split: metrics with confidence intervals and "
                             "their curves on the same axes, each model's card, in one HTML file.")
 
 
 def _compare(chosen: list[Bundle], names: list[str]) -> None:
-    keys = sorted(set(chosen[0].metrics) | set(chosen[1].metrics))
-    domain = chosen[0].domain if chosen[0].domain == chosen[1].domain else None
+    keys = sorted(set().union(*(b.metrics for b in chosen)))
+    domain = chosen[0].domain if len({b.domain for b in chosen}) == 1 else None
     scores = pl.DataFrame({"metric": keys, **{n: [b.metrics.get(k) for k in keys]
                                               for n, b in zip(names, chosen, strict=True)}},
                           schema_overrides={n: pl.Float64 for n in names})
     if domain is None:
-        st.caption("The two models are of different domains: only the metrics both recorded are comparable.")
+        st.caption("The models are of different domains: only the metrics they all recorded are comparable.")
     table(scores, domain)
     if domain is not None and domain in registry.domain_keys():
         _comparison_report(domain, chosen)
@@ -131,7 +132,7 @@ def _compare(chosen: list[Bundle], names: list[str]) -> None:
     else:
         right.info("Neither checkpoint recorded training curves (e.g. a holdout fit without epochs or folds).")
     with st.expander("Metadata"):
-        cols = st.columns(2)
+        cols = st.columns(len(chosen))
         for col, b in zip(cols, chosen, strict=True):
             col.json({k: v for k, v in b.metadata.items() if k not in {"reference_profile", "schema", "curves"}})
 

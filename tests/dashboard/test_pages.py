@@ -159,6 +159,17 @@ def test_models_page_compares_two(trained_gbm_dir, monkeypatch) -> None:
     curve = at.selectbox(key="models-curve")
     assert curve.value == "fold_auc" and display_name("fold_ks") in curve.options
 
+    assert main(["train", "credit_risk", "--model", "scorecard", "--seed", "7"]) == 0  # a third: up to three compare
+    at.run()
+    picker = at.multiselect(key="models-compare")
+    assert picker.label == "Pick two or three to compare" and len(picker.options) == 3
+    from models.checkpoints import list_bundles
+
+    picker.set_value([str(b.path) for b in list_bundles("credit_risk")]).run()
+    assert not at.exception
+    assert at.dataframe[2].value.shape[1] == 4  # the metric, then one column per model (two fits of one day apart)
+    assert any(b.label == "Download comparison report" for b in at.get("download_button"))
+
 
 def _visitor_page(visitor: str) -> AppTest:
     """The credit page in a new browser session at an address carrying ``visitor`` (a

@@ -134,7 +134,7 @@ def test_the_models_page_has_the_prepared_defaults_and_compares_from_the_first_v
     assert grid.locator("td", has_text=re.compile(r"^AUC 0\.\d{3} · Accuracy \d+\.\d%$")).count() == 1
     assert "No fitted models yet" not in page.inner_text("body")
     # Two models are picked already: their metrics side by side, ready on the first visit.
-    picker = page.get_by_role("combobox", name="Pick two to compare")
+    picker = page.get_by_role("combobox", name="Pick two or three to compare")
     expect()(picker).to_be_visible()
     compared = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("th", has_text="Metric"))
     expect()(compared).to_have_count(1, timeout=60_000)
