@@ -117,6 +117,9 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     train.add_argument("--teacher", type=Path, default=None,
                        help="text: the checkpoint a distilled model learns from (default: the most accurate saved "
                             "mpnet_finetune for the data)")
+    train.add_argument("--augment", default=None,
+                       help="imaging: the augmentation recipe, site_shift (the CNN's default), acquisition or "
+                            "standard (the earlier one); docs/medical-imaging.md compares them")
     train.add_argument("--seed", type=int, default=42)
     train.add_argument("--device", default="auto", help="auto, cpu or cuda")
     train.add_argument("--out", type=Path, default=None, help="checkpoint folder (default: artifacts root)")
@@ -432,6 +435,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {"source": args.source} if args.source else {}
     if args.teacher:
         options["teacher"] = str(args.teacher)
+    if args.augment:
+        options["augment"] = args.augment
     settings = TrainSettings(epochs=args.epochs, cv=args.cv, seed=args.seed, options=options)
     print(f"training {args.domain}/{spec.key} on {data.name} ({data.frame.height} rows) on {device}",
           file=sys.stderr)

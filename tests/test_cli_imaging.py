@@ -24,6 +24,13 @@ def test_train_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert payload["model"] == "cnn" and payload["metrics"]["val_auc"] > 0.8
     meta = json.loads(Path(payload["checkpoint"], "metadata.json").read_text())
     assert "not for diagnostic use" in meta["intended_use"]
+    assert meta["options"]["augment"] == "site_shift"  # the recipe the checkpoint was trained with, on record
+
+
+def test_an_unknown_augmentation_is_refused_before_training(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "medical_imaging", "--model", "cnn", "--augment", "heavy"]) == 2
+    err = capsys.readouterr().err
+    assert "augment='heavy'" in err and "site_shift" in err and "standard" in err and "Traceback" not in err
 
 
 def test_evaluate_on_test_only_npz(imaging_cnn_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

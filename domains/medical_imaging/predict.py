@@ -51,7 +51,8 @@ def build_net(arch: str, classes: int, channels: int, options: dict[str, Any], h
     if arch == "cnn":
         def member() -> SmallResNet:
             return SmallResNet(channels, classes, widths=tuple(options.get("widths", (32, 64, 128))),
-                               input_size=int(options.get("size", 28)))
+                               input_size=int(options.get("size", 28)),
+                               standardize=bool(options.get("standardize", False)))
 
         members = int(options.get("members", 1))
         net = Ensemble([member() for _ in range(members)]) if members > 1 else member()

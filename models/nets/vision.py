@@ -59,9 +59,13 @@ class SmallResNet(VisionNet):
     block per stage, global average pooling. ~0.7M parameters at the default widths."""
 
     def __init__(self, in_channels: int, num_classes: int, widths: tuple[int, ...] = (32, 64, 128),
-                 input_size: int = 28, dropout: float = 0.2) -> None:
+                 input_size: int = 28, dropout: float = 0.2, standardize: bool = False) -> None:
         super().__init__()
         self.input_size = input_size
+        # Per-image standardisation makes the net blind to an image's overall brightness
+        # and contrast, which differ between sites and scanners; the default, a fixed
+        # shift and scale, keeps them as signal.
+        self.standardize = standardize
         self.stem = nn.Sequential(nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False),
                                   nn.BatchNorm2d(widths[0]), nn.ReLU())
         stages, cin = [], widths[0]
@@ -77,7 +81,13 @@ class SmallResNet(VisionNet):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last stage's feature map, ``(B, width, h, w)``."""
-        return self.stages(self.stem((_resize(x, self.input_size) - 0.5) / 0.25))
+        x = _resize(x, self.input_size)
+        if self.standardize:
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            x = (x - mean) / (x.std(dim=(1, 2, 3), keepdim=True) + 0.02)
+        else:
+            x = (x - 0.5) / 0.25
+        return self.stages(self.stem(x))
 
     def classify(self, fmap: torch.Tensor) -> torch.Tensor:
         return self.head(self.dropout(fmap.mean(dim=(2, 3))))

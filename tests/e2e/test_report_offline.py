@@ -52,3 +52,39 @@ def test_a_report_opens_offline_with_every_chart(key: str, offline_page: Any, tm
     assert offline_page.get_by_text("Model card").first.is_visible()
     if key == "medical_imaging":
         assert offline_page.get_by_text("Not for diagnostic use").first.is_visible()
+
+
+def test_the_models_page_downloads_a_comparison_that_opens_offline(trained_gbm_dir: Path, served: Any,
+                                                                   browser: Any, browser_page: Any,
+                                                                   tmp_path: Path) -> None:
+    """What an analyst does to hand a comparison on: on the Models page two credit models are picked,
+    "Download comparison report" saves one HTML file, and that file opens with the network cut,
+    both models' sections and the side-by-side drawn, nothing fetched, no console error."""
+    import re
+    import shutil
+
+    from tests.e2e.ui import expect, install, open_page
+
+    added = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20000101-000000-compare")
+    try:
+        page = browser_page
+        open_page(page, "Models")
+        picker = page.get_by_role("combobox", name="Pick two or three to compare")
+        expect()(picker).to_be_visible(timeout=60_000)
+        button = page.get_by_role("button", name=re.compile("Download comparison report"))
+        expect()(button).to_be_visible(timeout=60_000)
+        with page.expect_download(timeout=120_000) as download:
+            button.click()
+        saved = tmp_path / download.value.suggested_filename
+        download.value.save_as(saved)
+        assert saved.name == "credit_risk-comparison-report.html"
+        offline = browser.new_context(viewport=VIEWPORT, offline=True).new_page()
+        drawn, requests, errors = _open(offline, saved)
+        assert requests == [] and errors == []
+        sections = offline.locator("section h2").all_inner_texts()
+        assert len(sections) == 3 and "Side by side" in sections, sections  # two models, then the comparison
+        assert sum("20000101-000000" in s for s in sections) == 1  # the installed one, named by its version
+        assert offline.get_by_text("Model card").count() == 2
+        assert drawn > 2
+    finally:
+        shutil.rmtree(added)

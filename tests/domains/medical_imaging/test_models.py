@@ -164,3 +164,19 @@ def test_folds_shrink_to_the_rarest_class_and_only_the_cnn_takes_them(tmp_path: 
     assert _fold_count(5, "cnn", few) == 3 and _fold_count(1, "cnn", few) == 1
     with pytest.raises(DataError, match="only the CNN"):
         _fold_count(5, "efficientnet_lite0", few)
+
+
+def test_recipe_options_survive_the_checkpoint(tmp_path: Path) -> None:
+    """A net trained with the earlier augmentation and per-image standardised input reloads as the
+    same net: the options are on record and the reloaded net standardises its input."""
+    path = write_npz(tmp_path / "small.npz", {"train": 120, "val": 40})
+    data = _domain().load_data(path)
+    predictor = _train(_domain().spec("cnn"), data, tmp_path / "ckpt", folds=1, augment="standard", standardize=True)
+    meta = json.loads((tmp_path / "ckpt" / "metadata.json").read_text())
+    assert meta["options"]["augment"] == "standard" and meta["options"]["standardize"] is True
+    assert getattr(predictor.net, "standardize", None) is True  # _train returns the reloaded predictor
+    brighter = data.split("val").with_columns(pl.col("pixels").map_elements(
+        lambda b: bytes(min(255, v + 30) for v in b), return_dtype=pl.Binary))
+    scores = predictor.predict(data.split("val"))["score"].to_numpy()
+    # Brighter by a constant (unclipped pixels): per-image standardisation sees nearly the same image.
+    assert np.abs(predictor.predict(brighter)["score"].to_numpy() - scores).max() < 0.05
