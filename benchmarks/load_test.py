@@ -133,7 +133,7 @@ async def _train(page: Any, outcome: Outcome) -> None:
     await page.locator('[data-testid="stProgress"]').first.wait_for(timeout=RESULT_TIMEOUT_MS)
     await page.reload()  # halfway through: a new session at the same address
     await page.get_by_role("tab", name="Train", exact=True).first.click()
-    await page.get_by_text(re.compile(r"Trained and saved neural")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    await page.get_by_text(re.compile(r"Trained and saved ")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
 
 
 async def _session(browser: Any, url: str, i: int, domain: str, role: str) -> Outcome:
