@@ -39,7 +39,6 @@ from domains.medical_imaging import data as img_data
 from domains.medical_imaging.domain import MedicalImagingDomain
 from domains.medical_imaging.evaluate import evaluate_probs
 from domains.medical_imaging.predict import ImagePredictor
-from domains.medical_imaging.train import train
 from models.augment import gaussian_blur, round_trip
 from models.control import CancelToken, no_progress
 
@@ -136,7 +135,7 @@ def main() -> None:
         for name in args.recipes:
             started = time.perf_counter()
             settings = TrainSettings(epochs=args.epochs, seed=seed, options={"folds": 1, **RECIPES[name]})
-            outcome = train(spec, study, settings, device=torch.device("cpu"), progress=no_progress,
+            outcome = domain.train(spec, study, settings, device=torch.device("cpu"), progress=no_progress,
                             cancel=CancelToken())
             predictor = outcome.predictor
             assert isinstance(predictor, ImagePredictor)

@@ -19,8 +19,9 @@ class Augment:
     The photometric extras (off by default) imitate another scanner or site: gamma
     (a different exposure curve), blur (a softer detector or a resized export), a
     low-resolution round trip (images acquired smaller and scaled up) and sensor noise.
-    Each is applied to a random part of every batch, at a random strength up to the
-    given one."""
+    Each is applied to a random part of every batch (``extras_share``), at a random
+    strength up to the given one: drawn once per batch for blur and the round trip (one
+    kernel, one resize for the whole batch), per image for gamma and noise."""
 
     degrees: float = 10.0
     scale: float = 0.10

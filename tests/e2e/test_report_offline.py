@@ -3,6 +3,8 @@ tab draws is drawn, no request leaves the page, no console error."""
 
 from __future__ import annotations
 
+import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from dashboard.cli import main
 from domains import registry
 from domains.report import report_models
 from tests.e2e.conftest import VIEWPORT, headless_chromium
+from tests.e2e.ui import expect, install, open_page
 
 pytestmark = pytest.mark.e2e
 
@@ -60,11 +63,6 @@ def test_the_models_page_downloads_a_comparison_that_opens_offline(trained_gbm_d
     """What an analyst does to hand a comparison on: on the Models page two credit models are picked,
     "Download comparison report" saves one HTML file, and that file opens with the network cut,
     both models' sections and the side-by-side drawn, nothing fetched, no console error."""
-    import re
-    import shutil
-
-    from tests.e2e.ui import expect, install, open_page
-
     added = install(trained_gbm_dir, served, "credit_risk", "gbm", version="20000101-000000-compare")
     try:
         page = browser_page
