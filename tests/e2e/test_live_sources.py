@@ -68,7 +68,7 @@ def test_live_counts_the_model_servers_traffic_exactly(served: Served, synthetic
         _watch(page, "Model server traffic")
         _start(page)
         ids_file = tmp_path / "ids.txt"
-        _send("--input", str(loans), "--rate", "200", "--to", client.url, "--ids", str(ids_file))
+        _send("--input", str(loans), "--rate", "50", "--to", client.url, "--ids", str(ids_file))  # 20 s of traffic
         _count(page, "Events seen", 1000)
         assert metric_number(page, "Server latency p50") > 0
         expect()(page.get_by_text("Events from: Model server traffic")).to_be_visible()
