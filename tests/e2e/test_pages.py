@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from domains.report import MISTAKES_EXPLAINED
 from tests.e2e.ui import expect, metric, metric_number, open_tab, settled, shown_code_names
 
 pytestmark = pytest.mark.e2e
@@ -133,10 +134,13 @@ def _evaluate(page: Any, title: str, headline: str, read: Reading) -> None:
         page.get_by_role("button", name="Download report").click()
     report = Path(download.value.path()).read_text(encoding="utf-8")
     assert f"<h1>{title} model report: " in report and "<h3>Model card</h3>" in report
-    charts = report.count("class='figure'")
+    # The tab's charts, then what only the report adds: text explains its most confident
+    # mistakes word by word (up to MISTAKES_EXPLAINED charts, after their own heading).
+    tab_part, _, extras = report.partition("<h3>Why the most confident mistakes</h3>")
+    charts, extra = tab_part.count("class='figure'"), extras.count("class='figure'")
     drawn = page.locator('[data-testid="stMain"] .js-plotly-plot:visible').count()
-    print(f"  {title} report: {len(report) / 1e6:.1f} MB, {charts} charts ({drawn} on the tab)")
-    assert charts == drawn > 0
+    print(f"  {title} report: {len(report) / 1e6:.1f} MB, {charts} charts ({drawn} on the tab) and {extra} more")
+    assert charts == drawn > 0 and extra <= MISTAKES_EXPLAINED
 
 
 @pytest.mark.parametrize(("title", "predict", "slow_model", "headline"), WALKS)

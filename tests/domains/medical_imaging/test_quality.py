@@ -11,6 +11,7 @@ from models.control import CancelToken
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 5 nets x 10 epochs with the site_shift augmentation: about 11-15 min on one core
 def test_cnn_on_real_pneumoniamnist(pneumonia_npz: Path) -> None:
     domain = registry.get("medical_imaging")
     data = domain.load_data(pneumonia_npz)
