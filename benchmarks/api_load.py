@@ -1,12 +1,13 @@
 """Load on the model API: 32 concurrent clients sending single-row requests, with Serve's dynamic
 batching as deployed (``domainlens serve-models``) against the same server with
-``max_batch_size=1``, in one run on one machine.
+``max_batch_size=1``, and against Ray Serve's Python proxy in place of HAProxy, in one run on
+one machine.
 
     python -m benchmarks.api_load [--clients 32] [--seconds 15] [--domains credit_risk text_classification]
 
 Prints requests/s, p50/p95 latency and the mean batch a request was scored in, per domain and
-setting, the ratio of requests/s batching gives, and what the prediction log costs (the same
-server with ``--no-prediction-log``).
+setting, the ratio of requests/s batching gives, what the prediction log costs (the same
+server with ``--no-prediction-log``) and what HAProxy gives (``--ingress python``).
 """
 
 from __future__ import annotations
@@ -121,7 +122,8 @@ def main() -> None:
     results: dict[str, dict[str, dict[str, float]]] = {d: {} for d in args.domains}
     settings: list[tuple[str, list[str], tuple[str, ...]]] = [
         ("dynamic batching", [], ()), ("max_batch_size=1", [f"{d}=1:0" for d in args.domains], ()),
-        ("batching, no log", [], ("--no-prediction-log",))]  # what writing the prediction log costs
+        ("batching, no log", [], ("--no-prediction-log",)),  # what writing the prediction log costs
+        ("python proxy", [], ("--ingress", "python"))]  # Ray Serve's Python HTTP proxy instead of HAProxy
     for setting, batch, extra in settings:
         proc, client = start(home, args.domains, batch, extra)
         try:
@@ -139,6 +141,8 @@ def main() -> None:
         print(f"{domain:>20} batching gives {batched / by_setting['max_batch_size=1']['requests_per_s']:.2f}x the "
               f"requests/s; with the prediction log {batched / by_setting['batching, no log']['requests_per_s']:.2f}x "
               "of the requests/s without it")
+        print(f"{domain:>20} HAProxy gives {batched / by_setting['python proxy']['requests_per_s']:.2f}x the "
+              "requests/s of Ray Serve's Python proxy")
 
 
 if __name__ == "__main__":

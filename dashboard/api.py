@@ -298,9 +298,10 @@ def domain_application(key: str, options: ServeOptions) -> Any:
                 self.rows += scored.height
                 name = model_id or predictor.model_key
                 done = time.perf_counter()
-                parts, start = [], 0
+                parts, starts, start = [], [], 0
                 for frame in frames:
                     parts.append(scored.slice(start, frame.height))
+                    starts.append(start)
                     start += frame.height
                 try:
                     if self.log is not None:
@@ -311,9 +312,10 @@ def domain_application(key: str, options: ServeOptions) -> Any:
                     for i in members:
                         answers[i] = {"error": str(exc), "status": 503, "field": None}
                     continue
-                for i, part in zip(members, parts, strict=True):
+                rows = json_rows(scored)  # once for the batch: per request it cost more than the model
+                for i, part, first in zip(members, parts, starts, strict=True):
                     answers[i] = {"model": name, "request_id": requests[i].request_id, "batch_rows": scored.height,
-                                  "rows": json_rows(part)}
+                                  "rows": rows[first:first + part.height]}
             return answers
 
         @app.post("/explain")
@@ -521,9 +523,10 @@ def applications(options: ServeOptions) -> list[Any]:
     return targets
 
 
-def serve_until_interrupted(options: ServeOptions, address: str | None = None) -> None:
+def serve_until_interrupted(options: ServeOptions, address: str | None = None, ingress: str = "python") -> None:
     """Deploy on the cluster at ``address`` (or a local Ray sized to this machine) and keep the
-    API up until Ctrl-C, then take it down."""
+    API up until Ctrl-C, then take it down. ``ingress`` only names what takes HTTP in (set up
+    by ``dashboard.ingress`` before Ray started) for the start-up line."""
     import ray
 
     from models.distributed import connect
@@ -535,8 +538,8 @@ def serve_until_interrupted(options: ServeOptions, address: str | None = None) -
     started = time.perf_counter()
     serve.run_many(applications(options))
     keyed = "API keys required" if options.keys else "open (no API keys)"
-    print(f"DomainLens model API on http://{options.host}:{options.port}/v1 (docs at /docs; {keyed}), ready in "
-          f"{time.perf_counter() - started:.0f} s; Ctrl-C stops it", file=sys.stderr, flush=True)
+    print(f"DomainLens model API on http://{options.host}:{options.port}/v1 (docs at /docs; {keyed}; {ingress} "
+          f"ingress), ready in {time.perf_counter() - started:.0f} s; Ctrl-C stops it", file=sys.stderr, flush=True)
     try:
         while True:
             time.sleep(1.0)

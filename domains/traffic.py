@@ -85,7 +85,8 @@ class TrafficLog:
         self.writer_id = uuid.uuid4().hex[:8]
         self.failure: str | None = None
         self.rows_written = 0
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[pl.DataFrame] = []  # one frame per scored batch
+        self._pending_rows = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._pruned_at = 0.0
@@ -100,36 +101,55 @@ class TrafficLog:
         self._thread.start()
 
     def append(self, served: Sequence[Answered]) -> None:
-        """Queue these requests' rows; ``TrafficLogError`` when they cannot be logged."""
+        """Queue these requests' rows; ``TrafficLogError`` when they cannot be logged.
+
+        The server calls this once per scored batch, on its event loop: the rows of every
+        request in the batch are turned into JSON together (one pass over each side, not two
+        per request, which cost twice the credit model's time for the batch)."""
         if self.failure is not None:
             raise TrafficLogError(f"predictions cannot be logged: {self.failure}")
-        now = datetime.now(UTC)
-        rows = []
+        if not served:
+            return
         for item in served:
-            for inputs, outputs in zip(_json_column(item.inputs), _json_column(item.outputs), strict=True):
-                rows.append({"request_id": item.request_id, "time": now, "domain": self.domain, "model": item.model,
-                             "key_id": item.key_id, "latency_ms": item.latency_ms, "inputs": inputs,
-                             "outputs": outputs})
+            if item.inputs.height != item.outputs.height:
+                raise ValueError(f"request {item.request_id}: {item.inputs.height} input rows, "
+                                 f"{item.outputs.height} output rows")
+        heights = [item.inputs.height for item in served]
+        total = sum(heights)
+
+        def per_row(values: list[Any]) -> list[Any]:
+            return [value for value, height in zip(values, heights, strict=True) for _ in range(height)]
+
+        batch = pl.DataFrame({
+            "request_id": per_row([item.request_id for item in served]), "time": [datetime.now(UTC)] * total,
+            "domain": [self.domain] * total, "model": per_row([item.model for item in served]),
+            "key_id": per_row([item.key_id for item in served]),
+            "latency_ms": per_row([item.latency_ms for item in served]),
+            "inputs": _json_column(pl.concat([item.inputs for item in served], how="diagonal_relaxed")),
+            "outputs": _json_column(pl.concat([item.outputs for item in served], how="diagonal_relaxed"))},
+            schema=SCHEMA)
         with self._lock:
-            if len(self._pending) + len(rows) > self.max_pending_rows:
-                raise TrafficLogError(f"predictions cannot be logged: {len(self._pending):,} rows are waiting for "
+            if self._pending_rows + total > self.max_pending_rows:
+                raise TrafficLogError(f"predictions cannot be logged: {self._pending_rows:,} rows are waiting for "
                                       "the disk")
-            self._pending.extend(rows)
+            self._pending.append(batch)
+            self._pending_rows += total
 
     def flush(self) -> None:
         """Write what is queued now (one file per hour it spans)."""
         with self._lock:
-            rows, self._pending = self._pending, []
-        if not rows:
+            batches, self._pending, self._pending_rows = self._pending, [], 0
+        if not batches:
             return
-        frame = pl.DataFrame(rows, schema=SCHEMA)
+        frame = pl.concat(batches)
         try:
             for (hour,), part in frame.group_by(pl.col("time").dt.strftime("%Y%m%d-%H"), maintain_order=True):
                 self._write(str(hour), part)
         except OSError as exc:
             self.failure = f"writing to {self.folder} failed ({exc.strerror or exc})"
             with self._lock:  # keep the rows: a disk that recovers is written on the next try
-                self._pending[:0] = rows
+                self._pending[:0] = batches
+                self._pending_rows += frame.height
             return
         self.rows_written += frame.height
         if self.failure is not None and self.failure.startswith("writing"):

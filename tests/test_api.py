@@ -180,6 +180,42 @@ def test_a_log_that_cannot_be_written_turns_predictions_away_until_it_can(server
     assert queued in set(read_traffic("recommendations", root=artifacts / "_traffic")["request_id"])
 
 
+def _listeners() -> dict[int, tuple[str, str]]:
+    """Each listening TCP port on this machine: (address in hex as the kernel writes it, the
+    name of the process that holds it), read from /proc (Linux, as in CI)."""
+    inodes: dict[str, tuple[int, str]] = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A":  # LISTEN
+            address, port = fields[1].split(":")
+            inodes[fields[9]] = (int(port, 16), address)
+    found: dict[int, tuple[str, str]] = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = [os.readlink(fd) for fd in fd_dir.iterdir()]
+            name = (fd_dir.parent / "comm").read_text().strip()
+        except OSError:  # gone, or not ours
+            continue
+        for link in links:
+            inode = link.removeprefix("socket:[").removesuffix("]")
+            if inode in inodes:
+                port, address = inodes[inode]
+                found[port] = (address, name)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from /proc (Linux)")
+def test_haproxy_takes_the_requests_and_the_replicas_listen_on_loopback_only(server: ModelServerClient) -> None:
+    """The default ingress: HAProxy holds the API's port and hands requests to the replicas'
+    own HTTP servers, which, like the API, are reachable from this machine only."""
+    port = int(server.url.rsplit(":", 1)[1])
+    listeners = _listeners()
+    assert listeners[port] == ("0100007F", "haproxy"), listeners.get(port)
+    replicas = {p: a for p, (a, name) in listeners.items() if name.startswith("ray::ServeRepli") and 30000 <= p < 31000}
+    assert replicas, f"no replica HTTP server in Serve's direct-ingress range: {listeners}"
+    assert set(replicas.values()) == {"0100007F"}, replicas
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServerClient) -> None:
     import http.client
 

