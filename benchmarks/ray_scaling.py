@@ -3,14 +3,15 @@
 Credit: a generated Parquet file of ``--credit-rows`` applicants (German Credit rows resampled
 with noise on the numbers) scored by the default model (LightGBM) in-process
 (``models.streaming.score_frame``, what ``domainlens predict`` runs) and on a local Ray
-instance with 1 and 2 actors. Text: ``--texts`` reviews the same way with the TF-IDF model.
+instance with 1 and 2 actors (``--actors 1,4,8`` on a bigger machine). Text: ``--texts``
+reviews the same way with the TF-IDF model.
 
 Prints rows/s for each, Ray's time against in-process, and how it splits: seconds to the first
 scored batch (a job's fixed start-up) and the steady rows/s after it (the per-actor rate a
 scaling estimate starts from), with the input size from which Ray is within 1.5x of
 in-process on this machine.
 
-Run: .venv/bin/python -m benchmarks.ray_scaling [--credit-rows 2000000] [--texts 20000]
+Run: .venv/bin/python -m benchmarks.ray_scaling [--credit-rows 2000000] [--texts 20000] [--actors 1,2]
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def on_ray(recipe: OpenPredictor, source: Path, actors: int, folder: Path) -> tu
     return seconds, first[0] - started, steady
 
 
-def measure(name: str, recipe: OpenPredictor, source: Path, rows: int, folder: Path) -> dict[str, Any]:
+def measure(name: str, recipe: OpenPredictor, source: Path, rows: int, folder: Path,
+            actor_counts: tuple[int, ...] = (1, 2)) -> dict[str, Any]:
     recipe()  # fitted or loaded once before any timing
     local = in_process(recipe, source)
     result: dict[str, Any] = {"rows": rows, "in_process_rows_per_s": round(rows / local)}
-    for actors in (1, 2):
+    for actors in actor_counts:
         seconds, startup, steady = on_ray(recipe, source, actors, folder)
         result[f"ray_{actors}_actor_rows_per_s"] = round(rows / seconds)
         result[f"ray_{actors}_actor_time_vs_in_process"] = round(seconds / local, 2)
@@ -112,14 +114,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--credit-rows", type=int, default=2_000_000)
     parser.add_argument("--texts", type=int, default=20_000)
+    parser.add_argument("--actors", default="1,2", help="actor counts to run, e.g. 1,4,8 on 16 cores")
     args = parser.parse_args()
+    counts = tuple(int(n) for n in args.actors.split(","))
     folder = Path(tempfile.mkdtemp(prefix="dl-ray-bench-"))
     try:
         connect(None)
         measure("credit", OpenPredictor("credit_risk", "gbm", False), credit_file(args.credit_rows, folder),
-                args.credit_rows, folder)
+                args.credit_rows, folder, counts)
         measure("text", OpenPredictor("text_classification", "tfidf_lr", False), text_file(args.texts, folder),
-                args.texts, folder)
+                args.texts, folder, counts)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

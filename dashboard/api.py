@@ -58,7 +58,7 @@ from domains.serving import (
 )
 from domains.traffic import Answered, TrafficLog, TrafficLogError
 from models.control import CancelToken
-from models.device import pick_device
+from models.device import describe_device, pick_device
 
 ROOT_APP = "domainlens"  # the front application's name; each domain's application is named by its key
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a request body's size limit (an imaging batch of a few hundred images)
@@ -396,6 +396,7 @@ def domain_application(key: str, options: ServeOptions) -> Any:
         def stats(self) -> dict[str, Any]:
             return {"loads": self.loads, "batches": self.batches, "rows": self.rows,
                     "streams_stopped": self.streams_stopped, "pid": os.getpid(),
+                    "device": describe_device(self.device),
                     "logged": self.log.rows_written if self.log else None,
                     "log_problem": self.log.failure if self.log else None}
 

@@ -129,3 +129,23 @@ def copy_newer_and_worse(checkpoint: Path, target: Path, metric: str = "val_accu
         meta["metrics"][metric] -= 0.05
         (target / "metadata.json").write_text(json.dumps(meta))
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_mpnet_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny MPNet (random weights) with the MiniLM WordPiece vocabulary: the mean-pooled
+    encoder path ``mpnet_*`` models take, in seconds."""
+    import torch
+    from transformers import AutoTokenizer, MPNetConfig, MPNetModel
+
+    from domains.text_classification.predictor import minilm_path
+
+    folder = tmp_path_factory.mktemp("tiny-mpnet")
+    tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
+    config = MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=514,
+                         pad_token_id=tokenizer.pad_token_id)  # positions count from the tokenizer's padding id
+    torch.manual_seed(0)
+    MPNetModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
