@@ -195,7 +195,7 @@ def text_scoring(name: str, folder: Path, texts: list[str]) -> list[Timing]:
     from domains.text_classification.encoders import SequenceClassifierPredictor
 
     found: dict[str, float] = {}
-    paths: dict[str, str] = {}
+    paths: dict[str, str] = {}  # the CPU's scoring path (the GPU's: fp32 weights under autocast)
     peak = None
     for device in devices():
         model, tokenizer, _ = classifier(folder)
@@ -212,7 +212,7 @@ def text_scoring(name: str, folder: Path, texts: list[str]) -> list[Timing]:
             if device.type == "cuda":
                 peak = peak_mib(device)
     out = [Timing(f"{name} scoring, CPU float32 vs GPU ({len(texts)} RT test reviews)", "reviews/s",
-                  found["cpu-fp32"], found.get("cuda-fp32"), peak, f"GPU path: {paths.get('cuda-fp32', '-')}")]
+                  found["cpu-fp32"], found.get("cuda-fp32"), peak, f"GPU: {precision()} autocast")]
     if paths["cpu-best"] != paths["cpu-fp32"]:
         out.append(Timing(f"{name} scoring, CPU's fastest checked path vs GPU", "reviews/s", found["cpu-best"],
                           found.get("cuda-fp32"), peak, f"CPU path: {paths['cpu-best']}"))

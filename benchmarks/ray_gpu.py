@@ -118,11 +118,12 @@ def serve(checkpoint_id: str, frame: pl.DataFrame, cpu: pl.DataFrame, gpus: floa
                 "max_confidence_gap_vs_cpu": confidence_gap(served, cpu), "gpu_processes_mib": watcher.users()}
     finally:
         watcher.stop.set()
-        os.killpg(server.pid, 2)
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, 9)
+        if server.poll() is None:
+            os.killpg(server.pid, 2)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, 9)
 
 
 def _ready(client: Any) -> bool:
@@ -161,7 +162,9 @@ def main() -> None:
     run([*CLI, "predict", "medical_imaging", "--checkpoint", str(checkpoint), "--input", str(npz),
          "--output", str(work / "cpu.parquet"), "--device", "cpu"])
     cpu = pl.read_parquet(work / "cpu.parquet")
-    result = {"ray_predict": ray_predict(checkpoint, images, work, gpus, cpu),
+    on_ray = ray_predict(checkpoint, images, work, gpus, cpu)
+    print(json.dumps({"ray_predict": on_ray}), flush=True)
+    result = {"ray_predict": on_ray,
               "serve": serve("cnn/v1", rows.head(args.images), cpu, gpus, home)}
     print(json.dumps(result, default=lambda v: v.item() if isinstance(v, np.generic) else str(v)), flush=True)
 

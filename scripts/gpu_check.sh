@@ -42,7 +42,7 @@ EOF
   $PY -m benchmarks.gpu_vs_cpu --mpnet .gpu/a/mpnet --markdown "$OUT/gpu-vs-cpu.md" 2>&1 \
     | grep -v -E "UNEXPECTED|MISSING|^Notes:|can be ignored|^- |Key +\||^-+\+|classifier\." | tee "$OUT/gpu-bench.log"
 elif [ "$part" = b ]; then
-  $PY -c "import polars, ray" || { echo "part a's packages are not here: run part a on this machine first"; exit 3; }
+  $PY -c "import polars, ray, grpc_reflection" || { echo "part a's packages are not here: run part a on this machine first"; exit 3; }
   step "Ray: in-process against 1, 4 and 8 actors"
   $PY -m benchmarks.ray_scaling --actors 1,4,8 2>&1 | grep -v -E "^\(|Warning|warn" | tee "$OUT/ray-scaling.log"
   step "Ray with GPUs: predict --backend ray --gpus-per-actor, serve-models --num-gpus"

@@ -34,6 +34,9 @@ fetch .gpu/wheels-b ray aiohttp-cors colorful distlib fastapi google-api-core go
   platformdirs proto-plus py-spy pyasn1 pyasn1_modules pydantic pydantic_core annotated-types python-discovery \
   python-dotenv referencing rpds-py smart_open uvicorn virtualenv watchfiles websockets cffi cryptography pycparser \
   starlette typing-inspection redis
+# Serve's gRPC reflection at the GPU machine's own grpcio (1.84.0 there; its generated code
+# refuses an older grpcio than it was built with)
+python3 -m pip download -q --no-deps --only-binary=:all: -d .gpu/wheels-b grpcio-reflection==1.84.0
 
 for w in .gpu/wheels-a/*.whl; do unzip -q -o "$w" -d .gpu/stage-a; done
 for w in .gpu/wheels-b/*.whl; do unzip -q -o "$w" -d .gpu/stage-b -x 'ray/jars/*' 'ray/rllib/*' '*.js.map'; done

@@ -274,6 +274,8 @@ def _linear_head(spec: ModelSpec, train_rows: pl.DataFrame, val_rows: pl.DataFra
     epochs = settings.epochs or recipe.epochs
     result = fit(head, tensor_batches((x, y), recipe.batch, device=device, seed=settings.seed),
                  max(1, -(-len(y) // recipe.batch)), loss_fn=loss_fn, validate=validate,
+                 # fp32 on purpose: one linear layer on cached embeddings, where half precision
+                 # saves nothing and rounds the probe's logits (the encoder's stage uses bf16)
                  config=recipe.loop(epochs, monitor="val_loss", mode="min", amp=False),
                  device=device, progress=stage(2, "training the head"), cancel=cancel)
     predictor.weight = head.weight.detach().to(device)

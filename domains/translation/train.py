@@ -21,6 +21,7 @@ from domains.translation.data import PROBE_SENTENCES
 from domains.translation.engines import HFEngine
 from domains.translation.translator import TranslationPredictor
 from models.control import CancelToken, Progress, ProgressFn
+from models.device import amp_dtype
 from models.fastpath import probe_subset
 from models.seq2seq import encode_pairs, generate, load_seq2seq, new_marian, pair_batches
 from models.training import Recipe, fit, one_cycle, staged
@@ -81,7 +82,9 @@ def train(spec: ModelSpec, data: DomainData, settings: TrainSettings, *, device:
     epochs = settings.epochs or recipe.epochs
     steps = -(-len(src_ids) // recipe.batch)
     result = fit(model, batches, steps, loss_fn=loss_fn, validate=validate,
-                 config=recipe.loop(epochs, monitor="val_chrf", mode="max", amp=False),
+                 # bf16 autocast on GPUs that have it; not fp16, whose range Marian's attention
+                 # masks and logit biases overflow (a GPU run found this loop in fp32 on CUDA)
+                 config=recipe.loop(epochs, monitor="val_chrf", mode="max", amp=amp_dtype(device) == torch.bfloat16),
                  device=device, progress=stage(1, "training"), cancel=cancel,
                  lr_schedule=one_cycle(warmup=0.06, floor=0.0))
     model.eval()

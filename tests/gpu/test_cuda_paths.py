@@ -145,9 +145,14 @@ def test_trains_with_mixed_precision_and_scores_like_the_cpu(case: Case, request
     trained_s = time.perf_counter() - started
     assert outcome.bundle is not None
 
-    # Mixed precision: the shared loop ran its steps under autocast at the GPU's half type.
+    # Mixed precision: the shared loop ran its steps under autocast at the GPU's half type. A
+    # head-only stage on cached features may run in fp32 (mpnet_finetune's linear probe), but
+    # the network's own training runs in half precision.
     assert autocast_spy.calls, "the shared training loop never ran a step"
-    assert autocast_spy.training_precisions() == {amp_dtype(ACCEL)}
+    precisions = autocast_spy.training_precisions()
+    assert amp_dtype(ACCEL) in precisions and precisions <= {amp_dtype(ACCEL), None}, precisions
+    if case.model != "mpnet_finetune":
+        assert precisions == {amp_dtype(ACCEL)}, precisions
     assert all(device_type == ACCEL.type for device_type, _, _ in autocast_spy.calls)
 
     # The trained weights live on the accelerator.
