@@ -216,6 +216,23 @@ def test_haproxy_takes_the_requests_and_the_replicas_listen_on_loopback_only(ser
     assert set(replicas.values()) == {"0100007F"}, replicas
 
 
+def test_the_python_ingress_serves_the_same_answers_and_says_where_the_models_run(
+        server: ModelServerClient, artifacts: Path, synthetic_data_dir: Path, german_credit_csv: Path) -> None:
+    """``--ingress python`` (Serve's own proxy, what runs where the HAProxy binary is missing)
+    answers as the default ingress does; each replica names the device its models are on."""
+    rows = pl.read_csv(german_credit_csv).drop("creditability").head(40).to_dicts()
+    proc, client = start_model_server(artifacts, synthetic_data_dir, "--domains", "credit_risk",
+                                      "--ingress", "python", "--no-prediction-log")
+    try:
+        port = int(client.url.rsplit(":", 1)[1])
+        if Path("/proc/net/tcp").exists():
+            assert _listeners()[port][1] != "haproxy"
+        assert client.predict_json("credit_risk", rows)["rows"] == server.predict_json("credit_risk", rows)["rows"]
+        assert client.models()["credit_risk"]["stats"]["device"].startswith("cpu (")
+    finally:
+        stop_model_server(proc)
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(server: ModelServerClient) -> None:
     import http.client
 
