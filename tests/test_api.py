@@ -207,10 +207,13 @@ def _listeners() -> dict[int, tuple[str, str]]:
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from /proc (Linux)")
 def test_haproxy_takes_the_requests_and_the_replicas_listen_on_loopback_only(server: ModelServerClient) -> None:
     """The default ingress: HAProxy holds the API's port and hands requests to the replicas'
-    own HTTP servers, which, like the API, are reachable from this machine only."""
+    own HTTP servers, which, like the API and HAProxy's stats page and metrics exporter, are
+    reachable from this machine only."""
     port = int(server.url.rsplit(":", 1)[1])
     listeners = _listeners()
     assert listeners[port] == ("0100007F", "haproxy"), listeners.get(port)
+    held = {p: a for p, (a, name) in listeners.items() if name == "haproxy"}
+    assert len(held) >= 2 and set(held.values()) == {"0100007F"}, held  # the API and the stats page at least
     replicas = {p: a for p, (a, name) in listeners.items() if name.startswith("ray::ServeRepli") and 30000 <= p < 31000}
     assert replicas, f"no replica HTTP server in Serve's direct-ingress range: {listeners}"
     assert set(replicas.values()) == {"0100007F"}, replicas

