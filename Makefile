@@ -31,7 +31,7 @@ screenshots: setup
 	$(VENV)/bin/python scripts/screenshots.py
 
 lint: setup
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy dashboard domains models
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy -p dashboard -p domains -p models -p benchmarks
 
 # One table of every hot-path target (ours vs a baseline in the same process); serve_startup and
 # translation_throughput run on their own.

@@ -22,10 +22,11 @@ Run: .venv/bin/python -m benchmarks.gpu_vs_cpu [--mpnet DIR] [--minilm DIR] [--m
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,8 +74,8 @@ def reset_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-def step_seconds(model: torch.nn.Module, batches: list[tuple[torch.Tensor, ...]], loss_fn: Callable[..., torch.Tensor],
-                 device: torch.device, warmup: int) -> float:
+def step_seconds(model: torch.nn.Module, batches: Sequence[tuple[torch.Tensor, ...]],
+                 loss_fn: Callable[..., torch.Tensor], device: torch.device, warmup: int) -> float:
     """Median seconds per step of the shared loop over ``batches`` (the first ``warmup`` untimed):
     from handing the loop a batch to its progress report after the step. The loop reads each
     step's loss as a number, so the GPU has finished the step when it reports."""
@@ -96,7 +97,7 @@ def step_seconds(model: torch.nn.Module, batches: list[tuple[torch.Tensor, ...]]
 
 def text_batches(tokenizer: Any, texts: list[str], count: int) -> list[tuple[torch.Tensor, ...]]:
     rng = np.random.default_rng(0)
-    out = []
+    out: list[tuple[torch.Tensor, ...]] = []
     for _ in range(count):
         chosen = [texts[i] for i in rng.choice(len(texts), BATCH, replace=False)]
         enc = tokenizer(chosen, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
@@ -181,7 +182,7 @@ def imaging_epoch_and_scoring() -> list[Timing]:
         predictor = outcome.predictor
         predictor.predict(test.head(64))  # warm-up
         reset_peak(device)
-        rate[device.type] = statistics.median(_rate(lambda p=predictor: p.predict(test), test.height)
+        rate[device.type] = statistics.median(_rate(functools.partial(predictor.predict, test), test.height)
                                               for _ in range(3))
         peaks[f"score-{device.type}"] = peak_mib(device)
     rows = data.split("train").height
@@ -206,7 +207,7 @@ def text_scoring(name: str, folder: Path, texts: list[str]) -> list[Timing]:
             reset_peak(device)
             key = f"{device.type}-{'best' if int8 else 'fp32'}"
             repeats = 1 if device.type == "cpu" else 3  # the CPU passes are the long ones
-            found[key] = statistics.median(_rate(lambda p=predictor: p.proba(texts), len(texts))
+            found[key] = statistics.median(_rate(functools.partial(predictor.proba, texts), len(texts))
                                            for _ in range(repeats))
             paths[key] = predictor.path_in_use()
             if device.type == "cuda":

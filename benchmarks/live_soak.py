@@ -15,6 +15,7 @@ the monitor's state, not the model. Targets: a refresh at 100% costs under 50 ms
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import statistics
 import time
@@ -78,7 +79,7 @@ def soak(key: str, events: int) -> dict[str, float]:
             for name, at in checkpoints.items():
                 if name not in measured and fed >= at:
                     gc.collect()
-                    measured[name] = (refresh_ms(monitor, key, lambda b=(inputs, outputs): monitor.update(*b)),
+                    measured[name] = (refresh_ms(monitor, key, functools.partial(monitor.update, inputs, outputs)),
                                       rss_mb())
             if fed >= events:
                 break

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -79,7 +80,7 @@ def measure(domain: str, reruns: int, every_tab: bool = False) -> list[float]:
         return _timed(AppTest, domain, reruns)
 
 
-def _timed(app_test: type, domain: str, reruns: int) -> list[float]:
+def _timed(app_test: Any, domain: str, reruns: int) -> list[float]:  # AppTest, imported lazily
     at = app_test.from_file(APP, default_timeout=600).run()
     at.session_state["tab"] = "Predict"
     at.switch_page(f"screens/{domain}.py").run()
@@ -108,7 +109,8 @@ def main() -> None:
     fill(home)
     total = sum(1 for _ in home.glob("*/*/*/metadata.json"))
     print(f"{total} checkpoints under {home}")
-    ours, every = {}, {}
+    ours: dict[str, float] = {}
+    every: dict[str, float] = {}
     for domain in TRAIN:
         every[domain] = statistics.median(measure(domain, args.reruns, every_tab=True))
         times = measure(domain, args.reruns)
@@ -116,9 +118,9 @@ def main() -> None:
         print(f"{domain:>20}: Predict rerun median {1000 * ours[domain]:7.1f} ms "
               f"(min {1000 * min(times):.1f}, max {1000 * max(times):.1f}; {len(times)} reruns); "
               f"every tab drawn {1000 * every[domain]:7.1f} ms; {every[domain] / ours[domain]:.1f}x less")
-    total, baseline = sum(ours.values()), sum(every.values())
-    print(f"{'all pages':>20}: {1000 * total:7.1f} ms; every tab drawn {1000 * baseline:7.1f} ms; "
-          f"{baseline / total:.1f}x less")
+    seconds, baseline = sum(ours.values()), sum(every.values())
+    print(f"{'all pages':>20}: {1000 * seconds:7.1f} ms; every tab drawn {1000 * baseline:7.1f} ms; "
+          f"{baseline / seconds:.1f}x less")
 
 
 if __name__ == "__main__":
