@@ -10,8 +10,10 @@ application at ``/`` for health, readiness, the model list and the combined docs
   (``@serve.batch``), off the replica's event loop; ``max_ongoing_requests`` is kept above the
   batch size, or Serve would cap every batch at its default of 5.
 - Many checkpoints per replica: ``@serve.multiplexed`` loads a model by id (a menu key or
-  ``<model>/<version>``, from ``?model=`` or the ``serve_multiplexed_model_id`` header, which
-  also routes the request to a replica that has it loaded) and evicts the least recently used.
+  ``<model>/<version>``, from ``?model=`` or the ``serve_multiplexed_model_id`` header) and
+  evicts the least recently used. A request goes to a replica that has its model loaded:
+  behind HAProxy by a consistent hash of the header (``dashboard.ingress``), behind Serve's
+  Python proxy by Serve's router reading it. Each answer names its replica (``x-domainlens-replica``).
 - Request and response schemas (``/docs``) are built from the columns each domain declares.
 - Errors are JSON ``{"error", "field"}`` with the status a caller can act on, never a traceback.
 - Optional API keys (``DOMAINLENS_API_KEYS``, see ``domains.access``): a Bearer key on every
@@ -62,6 +64,7 @@ from models.device import describe_device, pick_device
 
 ROOT_APP = "domainlens"  # the front application's name; each domain's application is named by its key
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a request body's size limit (an imaging batch of a few hundred images)
+REPLICA_HEADER = "x-domainlens-replica"  # which replica answered (the routing tests read it)
 # Measured on 2 CPU cores (benchmarks/api_load.py): batches this size keep per-request latency low
 # while the model runs far fewer, larger calls.
 BATCH = {"credit_risk": (64, 0.005), "text_classification": (32, 0.01), "medical_imaging": (32, 0.01),
@@ -230,6 +233,7 @@ def domain_application(key: str, options: ServeOptions) -> Any:
             self.reference = self.domain.load_data()  # what declared input ranges are read from
             self.declared: dict[str, list[Column]] = {}  # each model's declared inputs, worked out once
             self.loads, self.batches, self.rows, self.streams_stopped = 0, 0, 0, 0
+            self.replica = serve.get_replica_context().replica_id.unique_id  # named in each answer
             # Serve's batch wrapper has these setters; its type hints do not show them.
             self.score.set_max_batch_size(max_batch_size)  # type: ignore[attr-defined]
             self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)  # type: ignore[attr-defined]
@@ -284,7 +288,7 @@ def domain_application(key: str, options: ServeOptions) -> Any:
                 return _refusal(exc)
             if "error" in answer:
                 return _error(int(answer["status"]), str(answer["error"]), answer.get("field"))
-            return JSONResponse(answer)
+            return JSONResponse(answer, headers={REPLICA_HEADER: self.replica})
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
         async def score(self, requests: list[Asked]) -> list[dict[str, Any]]:

