@@ -40,6 +40,9 @@ def load(checkpoint: Path | None, device: torch.device) -> tuple[SequenceClassif
     if checkpoint is not None:
         predictor = SequenceClassifierPredictor.from_bundle(load_bundle(checkpoint), device)
         return predictor, str(checkpoint)
+    # A seeded head: with a random one each run, its near-0.5 probabilities made int8's check
+    # (does every probe keep its class?) pass on some runs and fail on others.
+    torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(str(minilm_path()), num_labels=2)
     tokenizer = AutoTokenizer.from_pretrained(str(minilm_path()))
     return SequenceClassifierPredictor(model, tokenizer, ("negative", "positive"), max_length=64, device=device,
