@@ -23,7 +23,7 @@ from models.training import staged
 GRIDS: dict[str, list[dict[str, float]]] = {
     "itemknn": [{"neighbours": n} for n in (50, 100, 200, 400)],
     "ease": [{"lambda": lam} for lam in (50, 100, 200, 400, 800, 1600)],
-    "dlae": [{"lambda": lam, "dropout": p} for lam in (50, 100, 200, 400) for p in (0.25, 0.5, 0.67, 0.75)],
+    "dlae": [{"lambda": lam, "dropout": p} for lam in (100, 200, 300, 400, 600) for p in (0.5, 0.6, 0.67, 0.75, 0.8)],
 }
 MAX_CLOSED_FORM_ITEMS = 20_000  # an items x items float64 matrix of this size is 3.2 GB
 INTENDED_USE = "Demo recommender on past ratings; recommendations reflect popularity and co-rating patterns."
