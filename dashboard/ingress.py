@@ -24,6 +24,8 @@ import shutil
 import socket
 import tempfile
 
+from domains.client import MODEL_HEADER
+
 INGRESSES = ("haproxy", "python")
 DEFAULT_INGRESS = "haproxy"
 PREFIX = "dl-haproxy-"  # the folder each server's HAProxy files go in
@@ -47,8 +49,8 @@ def haproxy_available() -> bool:
 # and then becomes HAProxy with the same arguments, so Ray still knows its process. The API's
 # own bind (``--host``) is left as Ray wrote it. It also makes the model-id hash consistent,
 # so a replica joining or leaving moves only its share of the checkpoints. (No load bound: with
-# HAProxy's ``hash-balance-factor`` a request arriving while the last one is still being counted
-# went to the other replica, and one replica's bound of 1.5x the mean never binds with two.)
+# HAProxy's ``hash-balance-factor`` at 150, a request arriving while the last one was still being
+# counted went to the other replica; at 300 the bound never binds with two replicas.)
 _HAPROXY_WRAPPER = """#!/bin/sh
 config=""
 previous=""
@@ -60,7 +62,7 @@ if [ -n "$config" ] && [ -f "$config" ]; then
   (
     command -v flock >/dev/null 2>&1 && flock 9
     loopback='s/^([[:space:]]*bind[[:space:]]+)[*]?:([0-9]+)[[:space:]]*$/\\1127.0.0.1:\\2/'
-    consistent='s/^([[:space:]]*)balance hdr[(]serve_multiplexed_model_id[)]$/&  # set\\n\\1hash-type consistent/'
+    consistent='s/^([[:space:]]*)balance hdr[(]{header}[)]$/&  # set\\n\\1hash-type consistent/'
     sed -i -E -e "$loopback" -e "$consistent" "$config"
   ) 9>"$config.lock"
 fi
@@ -78,7 +80,7 @@ def _haproxy_wrapper(folder: str) -> str | None:
         return None
     path = os.path.join(folder, "haproxy")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write(_HAPROXY_WRAPPER.replace("{binary}", shlex.quote(binary)))
+        handle.write(_HAPROXY_WRAPPER.replace("{binary}", shlex.quote(binary)).replace("{header}", MODEL_HEADER))
     os.chmod(path, 0o755)
     return path
 
@@ -156,11 +158,11 @@ def haproxy_environment(cpu_count: int | None = None) -> dict[str, str]:
         "RAY_SERVE_HAPROXY_NBTHREAD": str(min(4, cores)),
         # Ray's default, leastconn, spreads every checkpoint over every replica: with more
         # checkpoints in use than a replica keeps loaded, each replica would keep reloading them.
-        # Here each checkpoint named in the ``serve_multiplexed_model_id`` header has one replica
+        # Here each checkpoint named in the model-id header (``MODEL_HEADER``) has one replica
         # (so its load does not spread); requests without it (the default model, loaded on every
         # replica) go round robin. Not ``url_param model``: HAProxy then reads a POST's body
         # before routing, so an oversized body could no longer be refused before it is read.
-        "RAY_SERVE_HAPROXY_BALANCE_ALGORITHM": "hdr(serve_multiplexed_model_id)",
+        "RAY_SERVE_HAPROXY_BALANCE_ALGORITHM": f"hdr({MODEL_HEADER})",
         "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "2",
     }
 
